@@ -1,0 +1,177 @@
+"""Argument and array checks shared by every public function.
+
+Messages follow scikit-learn's format, so that a user of both reads one style:
+``The 'alpha' parameter of lstsq must be a float in [0, inf). Got -1 instead.``
+Checks never modify their inputs; conversions return new arrays only when they must.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_array",
+    "check_consistent_length",
+    "check_option",
+    "check_scalar",
+    "check_sample_weight",
+    "float_dtype",
+]
+
+
+def float_dtype(*arrays: Any) -> np.dtype:
+    """The floating dtype results are computed in: float32 only if every input is float32."""
+    dtypes = [np.asarray(a).dtype for a in arrays if a is not None]
+    if dtypes and all(d == np.float32 for d in dtypes):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def check_scalar(
+    value: Any,
+    name: str,
+    owner: str,
+    *,
+    kind: type = float,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> Any:
+    """Check a numeric hyper-parameter and return it as ``kind``.
+
+    ``kind=float`` accepts any real number (bool excluded); ``kind=int`` accepts integers only.
+    NaN and infinity are always rejected.
+    """
+    if kind is int:
+        ok_type = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        word = "an int"
+    else:
+        ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        word = "a float"
+    left = "[" if low is not None and low_inclusive else "("
+    right = "]" if high is not None and high_inclusive else ")"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    interval = f"{left}{lo}, {hi}{right}"
+    message = (
+        f"The {name!r} parameter of {owner} must be {word} in {interval}. "
+        f"Got {_describe(value)} instead."
+    )
+    if not ok_type:
+        raise TypeError(message)
+    if not np.isfinite(value):
+        raise ValueError(message)
+    if low is not None and (value < low or (value == low and not low_inclusive)):
+        raise ValueError(message)
+    if high is not None and (value > high or (value == high and not high_inclusive)):
+        raise ValueError(message)
+    return kind(value)
+
+
+def check_option(value: Any, name: str, owner: str, options: Iterable[str]) -> str:
+    """Check that ``value`` is one of the string ``options``; the message lists them all."""
+    options = tuple(options)
+    if not isinstance(value, str) or value not in options:
+        valid = ", ".join(repr(o) for o in options)
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be one of {valid}. "
+            f"Got {_describe(value)} instead."
+        )
+    return value
+
+
+def _assert_all_finite(array: np.ndarray, name: str) -> None:
+    # The sum of the array is a cheap first test (one pass, no temporary); only when it is not
+    # finite, which may also be an overflow of finite values, is the element-wise test run.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(array, dtype=np.float64)
+    if np.isfinite(total):
+        return
+    bad = ~np.isfinite(array)
+    if bad.any():
+        kind = "NaN" if np.isnan(array[bad]).any() else "infinity"
+        raise ValueError(
+            f"Input {name} contains {kind} ({int(bad.sum())} non-finite value(s)); "
+            f"lsqnet needs finite numbers: remove or impute them first."
+        )
+
+
+def check_array(
+    array: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] = 2,
+    dtype: np.dtype | None = None,
+    allow_empty: bool = False,
+    ensure_finite: bool = True,
+) -> np.ndarray:
+    """Return ``array`` as a finite floating NumPy array, or raise naming the argument.
+
+    float32 and float64 are kept as they are (no copy) unless ``dtype`` says otherwise; other
+    numeric types become float64. Object, string, complex and boolean-less structured arrays
+    are rejected with a ``TypeError``.
+    """
+    if array is None:
+        raise TypeError(f"Input {name} must be an array of numbers, got None.")
+    try:
+        arr = np.asarray(array)
+    except Exception as err:  # ragged lists and the like
+        raise ValueError(f"Input {name} could not be converted to an array: {err}") from err
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Input {name} must hold real numbers (int, float or bool); "
+            f"got an array of dtype {arr.dtype}."
+        )
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if arr.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(f"Input {name} must be a {want} array; got {arr.ndim}-D with shape {arr.shape}.")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"Input {name} is empty (shape {arr.shape}); at least one value is needed.")
+    target = np.dtype(dtype) if dtype is not None else (
+        arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    )
+    arr = arr.astype(target, copy=False)
+    if ensure_finite and arr.size:
+        _assert_all_finite(arr, name)
+    return arr
+
+
+def check_consistent_length(**arrays: np.ndarray | None) -> int:
+    """Check that all arrays have the same number of rows; return it."""
+    lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        desc = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ValueError(f"Inputs have inconsistent numbers of samples: {desc}.")
+    return next(iter(lengths.values()))
+
+
+def check_sample_weight(
+    sample_weight: Any, n_samples: int, n_targets: int, dtype: np.dtype
+) -> np.ndarray | None:
+    """Validate sample weights of shape (n_samples,) or (n_samples, n_targets).
+
+    Weights must be finite and non-negative, with a positive total (per column if 2-D).
+    """
+    if sample_weight is None:
+        return None
+    w = check_array(sample_weight, "sample_weight", ndim=(1, 2), dtype=dtype)
+    if w.shape[0] != n_samples or (w.ndim == 2 and w.shape[1] != n_targets):
+        raise ValueError(
+            f"Input sample_weight must have shape ({n_samples},) or ({n_samples}, {n_targets}); "
+            f"got {w.shape}."
+        )
+    if (w < 0).any():
+        raise ValueError("Input sample_weight must be non-negative; it has negative entries.")
+    if (w.sum(axis=0) <= 0).any():
+        raise ValueError("Input sample_weight must have a positive sum (per target if 2-D).")
+    return w

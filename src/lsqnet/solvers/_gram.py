@@ -1,0 +1,242 @@
+"""Sufficient statistics of a weighted least-squares problem, and their solution.
+
+``GramStats`` is the small core every fit goes through, in the spirit of optax's init/update
+pair: the in-memory fit, chunked (streaming) fits and distributed fits all build statistics
+with :meth:`GramStats.from_data`, add them up (:meth:`GramStats.update`, ``+``), and solve once
+(:meth:`GramStats.solve`). Sums add exactly, so the order and grouping of chunks only changes
+the result by rounding.
+
+The intercept is never penalised: it is eliminated exactly by centring the statistics (the
+Schur complement of the intercept in the augmented normal equations), which gives the same
+solution as fitting centred data, scikit-learn's convention for ``Ridge``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from ._factor import Factorization, factorize_cholesky, factorize_eigh
+
+__all__ = ["GramStats", "LstsqResult"]
+
+
+class LstsqResult(NamedTuple):
+    """A least-squares solution.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features, n_targets)
+    intercept : ndarray of shape (n_targets,)
+        Zeros when no intercept was fitted.
+    solver : str
+        The solver actually used (after ``"auto"`` resolution and any fallback).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    solver: str
+
+
+@dataclass(frozen=True, eq=False)
+class GramStats:
+    r"""Sums over samples that determine a weighted least-squares problem.
+
+    For data ``A`` (n, d), targets ``B`` (n, k) and sample weights ``w`` (n,):
+
+    - ``AtA`` = :math:`A^T \operatorname{diag}(w) A`, shape (d, d)
+    - ``AtB`` = :math:`A^T \operatorname{diag}(w) B`, shape (d, k)
+    - ``sum_A`` = :math:`A^T w`, ``sum_B`` = :math:`B^T w`, ``sum_BB`` = :math:`(B \odot B)^T w`
+    - ``sum_w`` = :math:`\sum_i w_i` and ``n_samples`` = n.
+
+    Instances are immutable; ``update`` and ``+`` return new ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsqnet import GramStats
+    >>> rng = np.random.default_rng(0)
+    >>> A, B = rng.normal(size=(100, 3)), rng.normal(size=(100, 2))
+    >>> stats = GramStats.from_data(A[:60], B[:60]).update(A[60:], B[60:])
+    >>> coef = stats.solve(alpha=0.0).coef
+    >>> bool(np.allclose(coef, np.linalg.lstsq(A, B, rcond=None)[0]))
+    True
+    """
+
+    AtA: np.ndarray
+    AtB: np.ndarray
+    sum_A: np.ndarray
+    sum_B: np.ndarray
+    sum_BB: np.ndarray
+    sum_w: float
+    n_samples: int
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def zeros(cls, n_features: int, n_targets: int, dtype: type = np.float64) -> GramStats:
+        """Statistics of no data, the neutral element of ``+``."""
+        dt = np.dtype(dtype)
+        return cls(
+            np.zeros((n_features, n_features), dt),
+            np.zeros((n_features, n_targets), dt),
+            np.zeros(n_features, dt),
+            np.zeros(n_targets, dt),
+            np.zeros(n_targets, dt),
+            0.0,
+            0,
+        )
+
+    @classmethod
+    def from_data(
+        cls, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> GramStats:
+        """Statistics of one chunk: ``A`` (n, d), ``B`` (n, k), optional weights (n,).
+
+        Arrays must already be validated floating arrays of one dtype; they are not modified.
+        The Gram matrix is one symmetric BLAS product (``A.T @ A`` is a ``syrk`` in NumPy).
+        """
+        if sample_weight is None:
+            AtA = A.T @ A
+            Aw = A
+            ones = np.ones(A.shape[0], A.dtype)
+            sum_w = float(A.shape[0])
+        else:
+            ones = sample_weight.astype(A.dtype, copy=False)
+            Aw = A * ones[:, None]
+            AtA = A.T @ Aw
+            AtA = (AtA + AtA.T) / 2  # exact symmetry for the factorisations
+            sum_w = float(ones.sum(dtype=np.float64))
+        AtB = Aw.T @ B
+        sum_A = ones @ A
+        sum_B = ones @ B
+        sum_BB = ones @ (B * B)
+        return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, A.shape[0])
+
+    def update(
+        self, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> GramStats:
+        """Return the statistics of the data seen so far plus one more chunk."""
+        return self + GramStats.from_data(A, B, sample_weight)
+
+    def __add__(self, other: GramStats) -> GramStats:
+        if not isinstance(other, GramStats):
+            return NotImplemented
+        if self.AtB.shape != other.AtB.shape:
+            raise ValueError(
+                f"Cannot add GramStats of {self.AtB.shape[0]} features and {self.AtB.shape[1]} "
+                f"targets to GramStats of {other.AtB.shape[0]} features and "
+                f"{other.AtB.shape[1]} targets."
+            )
+        return GramStats(
+            self.AtA + other.AtA,
+            self.AtB + other.AtB,
+            self.sum_A + other.sum_A,
+            self.sum_B + other.sum_B,
+            self.sum_BB + other.sum_BB,
+            self.sum_w + other.sum_w,
+            self.n_samples + other.n_samples,
+        )
+
+    merge = __add__
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def n_features(self) -> int:
+        return self.AtA.shape[0]
+
+    @property
+    def n_targets(self) -> int:
+        return self.AtB.shape[1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.AtA.dtype
+
+    def is_finite(self) -> bool:
+        """Whether the data behind the statistics was finite.
+
+        The diagonal of ``AtA`` is a weighted sum of squares of every column, so any NaN or
+        infinity in ``A`` (with a positive weight) shows there; so does ``sum_BB`` for ``B``.
+        Overflow of huge finite values shows as well, which is equally fatal for the solve.
+        """
+        return bool(np.isfinite(np.diagonal(self.AtA)).all() and np.isfinite(self.sum_BB).all())
+
+    # -- solving --------------------------------------------------------------------------
+    def centered_AtA(self, fit_intercept: bool = True) -> np.ndarray:
+        """The normal-equation matrix with the intercept eliminated (if one is fitted)."""
+        if not fit_intercept:
+            return self.AtA
+        mean_A = self._mean_A()
+        AtA = self.AtA - np.outer(self.sum_A, mean_A)
+        return ((AtA + AtA.T) / 2).astype(self.dtype, copy=False)
+
+    def centered_AtB(self, fit_intercept: bool = True) -> np.ndarray:
+        """The normal-equation right-hand side with the intercept eliminated."""
+        if not fit_intercept:
+            return self.AtB
+        return (self.AtB - np.outer(self._mean_A(), self.sum_B)).astype(self.dtype, copy=False)
+
+    def _mean_A(self) -> np.ndarray:
+        if self.sum_w <= 0:
+            raise ValueError("Cannot fit an intercept to statistics of zero total weight.")
+        return self.sum_A / self.dtype.type(self.sum_w)
+
+    def intercept(self, coef: np.ndarray, fit_intercept: bool = True) -> np.ndarray:
+        """The unpenalised intercept that goes with ``coef``."""
+        if not fit_intercept:
+            return np.zeros(self.n_targets, self.dtype)
+        return ((self.sum_B - self.sum_A @ coef) / self.sum_w).astype(self.dtype, copy=False)
+
+    def factorize(
+        self,
+        alpha: float = 0.0,
+        *,
+        fit_intercept: bool = False,
+        solver: str = "cholesky",
+        rcond: float | None = None,
+    ) -> Factorization:
+        """Factorise the regularised normal-equation matrix (``"cholesky"`` or ``"eigh"``).
+
+        ``"cholesky"`` raises :class:`~lsqnet.solvers.NotPositiveDefiniteError` when the matrix
+        is not numerically positive definite; ``"eigh"`` always succeeds (pseudo-inverse).
+        """
+        AtA = self.centered_AtA(fit_intercept)
+        if solver == "cholesky":
+            return factorize_cholesky(AtA, alpha)
+        if solver == "eigh":
+            return factorize_eigh(AtA, alpha, rcond)
+        raise ValueError(
+            f"The 'solver' parameter of GramStats.factorize must be one of 'cholesky', 'eigh'. "
+            f"Got {solver!r} instead."
+        )
+
+    def solve(
+        self,
+        alpha: float = 0.0,
+        *,
+        fit_intercept: bool = False,
+        solver: str = "auto",
+        rcond: float | None = None,
+    ) -> LstsqResult:
+        """Solve the (ridge) least-squares problem these statistics define.
+
+        ``solver`` is ``"cholesky"``, ``"eigh"`` (minimum-norm pseudo-inverse of the Gram
+        matrix), or ``"auto"``: Cholesky, falling back to ``"eigh"`` with a
+        :class:`~lsqnet.exceptions.SolverFallbackWarning` when the matrix is not numerically
+        positive definite. Only sums are available here, so the data-based ``"qr"`` and
+        ``"svd"`` solvers of :func:`lsqnet.lstsq` cannot be used.
+        """
+        from ._lstsq import factorize_with_fallback
+
+        factor = factorize_with_fallback(
+            self, alpha, fit_intercept=fit_intercept, solver=solver, rcond=rcond,
+            owner="GramStats.solve",
+        )
+        return self.solve_with(factor, fit_intercept=fit_intercept)
+
+    def solve_with(self, factor: Factorization, *, fit_intercept: bool = False) -> LstsqResult:
+        """Solve with an existing factorisation of these statistics' normal equations."""
+        coef = factor.solve(self.centered_AtB(fit_intercept)).astype(self.dtype, copy=False)
+        return LstsqResult(coef, self.intercept(coef, fit_intercept), factor.solver)

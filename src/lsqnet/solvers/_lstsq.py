@@ -1,0 +1,300 @@
+r"""Least-squares solvers: pure functions on arrays, and the one place ``"auto"`` is resolved.
+
+Every solver minimises, for data ``A`` (n, d), targets ``B`` (n, k), sample weights ``w``
+(n,) and ``alpha >= 0``,
+
+.. math:: \| \operatorname{diag}(\sqrt{w}) (A W + 1 b^T - B) \|_F^2 + \alpha \| W \|_F^2,
+
+column by column, all columns sharing one factorisation (``b`` = 0 unless an intercept is
+fitted; the intercept is never penalised). When to use which:
+
+- ``"cholesky"``: normal equations :math:`(A^T W A + \alpha I) W = A^T W B`. The fast path:
+  one BLAS ``syrk`` and a d x d factorisation, and the only one that works from summed
+  statistics (streaming, distributed). Squares the condition number, so it is checked:
+  when LAPACK's estimate says the matrix is singular to working precision it falls back to
+  ``"svd"`` with a :class:`~lsqnet.exceptions.SolverFallbackWarning`.
+- ``"qr"``: Householder QR of the (augmented) data; the condition number is not squared.
+  Needs full column rank (checked; falls back to ``"svd"`` with a warning otherwise).
+- ``"svd"``: the pseudo-inverse through the thin SVD, with singular values below
+  ``rcond * s_max`` discarded; the minimum-norm solution of rank-deficient problems. The
+  safest and slowest.
+- ``"auto"``: ``"cholesky"``, or ``"svd"`` directly when ``alpha == 0`` and there are fewer
+  samples than features (the Gram matrix is then singular by construction).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .._validation import (
+    check_array,
+    check_consistent_length,
+    check_option,
+    check_sample_weight,
+    check_scalar,
+    float_dtype,
+)
+from ..exceptions import SolverFallbackWarning
+from ._factor import Factorization, NotPositiveDefiniteError
+from ._gram import GramStats, LstsqResult
+
+__all__ = [
+    "SOLVERS",
+    "factorize_with_fallback",
+    "lstsq",
+    "solve_least_squares",
+    "solve_qr",
+    "solve_svd",
+]
+
+SOLVERS = ("auto", "cholesky", "qr", "svd")
+
+# Robustness order, used to report one solver for column-by-column solves.
+_ROBUSTNESS = {"cholesky": 0, "eigh": 1, "qr": 1, "svd": 2}
+
+
+def _default_rcond(n_samples: int, n_features: int, dtype: np.dtype) -> float:
+    # numpy.linalg.lstsq's and numpy.linalg.pinv's default, so "svd" matches them.
+    return max(n_samples, n_features) * float(np.finfo(dtype).eps)
+
+
+def _warn_fallback(owner: str, solver: str, fallback: str, reason: str) -> None:
+    warnings.warn(
+        f"{owner}: solver={solver!r} could not be trusted: {reason}; used solver={fallback!r} "
+        f"instead. To avoid this, pass solver={fallback!r} or a positive alpha (ridge); to "
+        f"silence it, warnings.filterwarnings('ignore', "
+        f"category=lsqnet.exceptions.SolverFallbackWarning).",
+        SolverFallbackWarning,
+        stacklevel=4,
+    )
+
+
+def solve_svd(A: np.ndarray, B: np.ndarray, alpha: float = 0.0, rcond: float | None = None):
+    r"""Ridge / minimum-norm least squares through the thin SVD :math:`A = U S V^T`.
+
+    :math:`W = V \operatorname{diag}(s_i / (s_i^2 + \alpha)) U^T B` over the singular values
+    :math:`s_i > \text{rcond} \cdot s_{max}`; the others are discarded, which gives the
+    minimum-norm solution (``numpy.linalg.pinv(A) @ B`` when ``alpha == 0``).
+    """
+    cutoff = _default_rcond(*A.shape, A.dtype) if rcond is None else rcond
+    try:
+        U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False)
+    except np.linalg.LinAlgError:  # gesdd may not converge where the slower gesvd does
+        U, s, Vt = scipy.linalg.svd(
+            A, full_matrices=False, check_finite=False, lapack_driver="gesvd"
+        )
+    keep = s > cutoff * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    d = np.zeros_like(s)
+    d[keep] = s[keep] / (s[keep] ** 2 + alpha)
+    return (Vt.T @ (d[:, None] * (U.T @ B))).astype(A.dtype, copy=False)
+
+
+def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
+    r"""Least squares through the Householder QR of :math:`[A; \sqrt{\alpha} I]`.
+
+    Raises :class:`NotPositiveDefiniteError` when ``R`` is singular to working precision
+    (LAPACK ``?trcon`` estimate below machine epsilon): QR then has no unique answer.
+    """
+    n, d = A.shape
+    if alpha > 0:
+        A = np.vstack([A, np.sqrt(alpha, dtype=A.dtype) * np.eye(d, dtype=A.dtype)])
+        B = np.vstack([B, np.zeros((d, B.shape[1]), B.dtype)])
+    if A.shape[0] < d:
+        raise NotPositiveDefiniteError(
+            f"A has fewer rows ({A.shape[0]}) than columns ({d}), so it is rank deficient",
+            rcond=0.0,
+        )
+    Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
+    trcon = scipy.linalg.get_lapack_funcs("trcon", (R,))
+    rc, info = trcon(R, norm="1", uplo="U", diag="N")
+    eps = float(np.finfo(A.dtype).eps)
+    if info != 0 or not float(rc) >= eps:
+        raise NotPositiveDefiniteError(
+            f"R is singular to working precision (estimated condition number of A "
+            f"{1 / float(rc) if rc > 0 else np.inf:.3g} > 1/eps = {1 / eps:.3g})",
+            rcond=float(rc),
+        )
+    coef = scipy.linalg.solve_triangular(R, Q.T @ B, check_finite=False)
+    return coef.astype(A.dtype, copy=False)
+
+
+def factorize_with_fallback(
+    stats: GramStats,
+    alpha: float,
+    *,
+    fit_intercept: bool,
+    solver: str,
+    rcond: float | None,
+    owner: str,
+) -> Factorization:
+    """Factorise summed statistics with ``"cholesky"``/``"auto"``, falling back to ``"eigh"``."""
+    if solver == "eigh":
+        return stats.factorize(alpha, fit_intercept=fit_intercept, solver="eigh", rcond=rcond)
+    try:
+        return stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
+    except NotPositiveDefiniteError as err:
+        _warn_fallback(owner, solver, "eigh", str(err))
+        return stats.factorize(alpha, fit_intercept=fit_intercept, solver="eigh", rcond=rcond)
+
+
+def _center(A, B, w, fit_intercept):
+    """Weighted, centred copies for the data-based solvers, and the means removed."""
+    dtype = A.dtype
+    if fit_intercept:
+        if w is None:
+            mean_A, mean_B = A.mean(axis=0), B.mean(axis=0)
+        else:
+            total = w.sum()
+            mean_A, mean_B = (w @ A) / total, (w @ B) / total
+        A, B = A - mean_A, B - mean_B
+    else:
+        mean_A, mean_B = np.zeros(A.shape[1], dtype), np.zeros(B.shape[1], dtype)
+    if w is not None:
+        root = np.sqrt(w)[:, None]
+        A, B = A * root, B * root
+    return A, B, mean_A.astype(dtype, copy=False), mean_B.astype(dtype, copy=False)
+
+
+def _raise_nonfinite(A: np.ndarray, B: np.ndarray) -> None:
+    check_array(A, "A")
+    check_array(B, "B", ndim=(1, 2))
+    raise ValueError(
+        "The least-squares statistics overflowed: A or B hold values too large for "
+        f"{A.dtype} when squared. Rescale the data (e.g. sklearn StandardScaler) or use float64."
+    )
+
+
+def solve_least_squares(
+    A: np.ndarray,
+    B: np.ndarray,
+    *,
+    sample_weight: np.ndarray | None = None,
+    alpha: float = 0.0,
+    solver: str = "auto",
+    fit_intercept: bool = False,
+    rcond: float | None = None,
+    owner: str = "lstsq",
+) -> LstsqResult:
+    """The solver core on validated arrays: ``A`` (n, d), ``B`` (n, k), one floating dtype.
+
+    ``A`` need not have been checked for finiteness: the Cholesky path reads it off the Gram
+    diagonal, the others check it. ``sample_weight`` of shape (n, k) weights each target
+    column separately, at the price of one factorisation per column.
+    """
+    if sample_weight is not None and sample_weight.ndim == 2:
+        results = [
+            solve_least_squares(
+                A, B[:, j : j + 1], sample_weight=sample_weight[:, j], alpha=alpha,
+                solver=solver, fit_intercept=fit_intercept, rcond=rcond, owner=owner,
+            )
+            for j in range(B.shape[1])
+        ]
+        return LstsqResult(
+            np.hstack([r.coef for r in results]),
+            np.concatenate([r.intercept for r in results]),
+            max((r.solver for r in results), key=_ROBUSTNESS.__getitem__),
+        )
+
+    n, d = A.shape
+    requested = solver
+    if solver == "auto":
+        solver = "svd" if alpha == 0 and n - int(fit_intercept) < d else "cholesky"
+
+    if solver == "cholesky":
+        stats = GramStats.from_data(A, B, sample_weight)
+        if not stats.is_finite():
+            _raise_nonfinite(A, B)
+        try:
+            factor = stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
+        except NotPositiveDefiniteError as err:
+            _warn_fallback(owner, requested, "svd", str(err))
+            solver = "svd"
+        else:
+            return stats.solve_with(factor, fit_intercept=fit_intercept)
+    else:
+        check_array(A, "A")
+
+    Ac, Bc, mean_A, mean_B = _center(A, B, sample_weight, fit_intercept)
+    if solver == "qr":
+        try:
+            coef = solve_qr(Ac, Bc, alpha)
+        except NotPositiveDefiniteError as err:
+            _warn_fallback(owner, solver, "svd", str(err))
+            solver = "svd"
+    if solver == "svd":
+        coef = solve_svd(Ac, Bc, alpha, rcond)
+    intercept = (mean_B - mean_A @ coef) if fit_intercept else np.zeros(B.shape[1], A.dtype)
+    return LstsqResult(coef, intercept.astype(A.dtype, copy=False), solver)
+
+
+def lstsq(
+    A: Any,
+    B: Any,
+    *,
+    alpha: float = 0.0,
+    solver: str = "auto",
+    sample_weight: Any = None,
+    rcond: float | None = None,
+) -> np.ndarray:
+    r"""Weighted ridge least squares for one or many right-hand sides.
+
+    Returns ``W`` minimising
+
+    .. math:: \| \operatorname{diag}(\sqrt{w}) (A W - B) \|_F^2 + \alpha \| W \|_F^2 ,
+
+    every column of ``B`` solved with one shared factorisation.
+
+    Parameters
+    ----------
+    A : array-like of shape (n_samples, n_features)
+        The design matrix. Not modified.
+    B : array-like of shape (n_samples,) or (n_samples, n_targets)
+        Right-hand side(s). Not modified.
+    alpha : float, default=0.0
+        Ridge penalty, in [0, inf).
+    solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
+        See :mod:`lsqnet.solvers` for when to use which. ``"cholesky"`` and ``"qr"`` fall
+        back to ``"svd"`` with a :class:`~lsqnet.exceptions.SolverFallbackWarning` when the
+        problem is singular to working precision.
+    sample_weight : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+        Non-negative weights ``w``. A 2-D array weights every target column separately (one
+        factorisation per column).
+    rcond : float, default=None
+        Relative cut-off of the ``"svd"`` solver: singular values below
+        ``rcond * s_max`` are discarded. Defaults to ``max(n_samples, n_features) * eps``,
+        as in :func:`numpy.linalg.lstsq` and :func:`numpy.linalg.pinv`.
+
+    Returns
+    -------
+    W : ndarray of shape (n_features,) or (n_features, n_targets)
+        float32 if ``A`` and ``B`` are float32, float64 otherwise.
+
+    See Also
+    --------
+    GramStats : the same problem from summed statistics (streaming, distributed).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsqnet import lstsq
+    >>> A = np.array([[1.0], [1.0]]); B = np.array([1.0, 2.0])
+    >>> lstsq(A, B)
+    array([1.5])
+    """
+    owner = "lstsq"
+    dtype = float_dtype(A, B)
+    A = check_array(A, "A", dtype=dtype, ensure_finite=False)
+    B = check_array(B, "B", ndim=(1, 2), dtype=dtype)
+    check_consistent_length(A=A, B=B)
+    alpha = check_scalar(alpha, "alpha", owner, low=0.0)
+    solver = check_option(solver, "solver", owner, SOLVERS)
+    if rcond is not None:
+        rcond = check_scalar(rcond, "rcond", owner, low=0.0, high=1.0, low_inclusive=False)
+    B2 = B[:, None] if B.ndim == 1 else B
+    w = check_sample_weight(sample_weight, A.shape[0], B2.shape[1], dtype)
+    result = solve_least_squares(A, B2, sample_weight=w, alpha=alpha, solver=solver, rcond=rcond)
+    return result.coef[:, 0] if B.ndim == 1 else result.coef
