@@ -1,15 +1,27 @@
 """lsqnet: closed-form (least-squares) training of fully-connected neural networks."""
 
-from . import exceptions, solvers
+from . import activations, exceptions, solvers
+from .bpls import count_flops
+from .estimators import BPLSClassifier, BPLSRegressor
+from .layers import Dense, collapse_linear, fit_layer
+from .network import Network
 from .solvers import SOLVERS, GramStats, lstsq
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "SOLVERS",
+    "BPLSClassifier",
+    "BPLSRegressor",
+    "Dense",
     "GramStats",
+    "Network",
     "__version__",
+    "activations",
+    "collapse_linear",
+    "count_flops",
     "exceptions",
+    "fit_layer",
     "lstsq",
     "solvers",
 ]

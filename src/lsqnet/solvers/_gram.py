@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _flops
 from ._factor import Factorization, factorize_cholesky, factorize_eigh
 
 __all__ = ["GramStats", "LstsqResult"]
@@ -95,24 +96,52 @@ class GramStats:
         """Statistics of one chunk: ``A`` (n, d), ``B`` (n, k), optional weights (n,).
 
         Arrays must already be validated floating arrays of one dtype; they are not modified.
-        The Gram matrix is one symmetric BLAS product (``A.T @ A`` is a ``syrk`` in NumPy).
+        The Gram matrix is one symmetric BLAS product (``A.T @ A`` is a ``syrk`` in NumPy;
+        weights enter as ``sqrt(w) * A`` so that it stays one).
         """
+        n, d = A.shape
         if sample_weight is None:
-            AtA = A.T @ A
+            weights = np.ones(n, A.dtype)
             Aw = A
-            ones = np.ones(A.shape[0], A.dtype)
-            sum_w = float(A.shape[0])
+            sum_w = float(n)
         else:
-            ones = sample_weight.astype(A.dtype, copy=False)
-            Aw = A * ones[:, None]
-            AtA = A.T @ Aw
-            AtA = (AtA + AtA.T) / 2  # exact symmetry for the factorisations
-            sum_w = float(ones.sum(dtype=np.float64))
-        AtB = Aw.T @ B
-        sum_A = ones @ A
-        sum_B = ones @ B
-        sum_BB = ones @ (B * B)
-        return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, A.shape[0])
+            weights = sample_weight.astype(A.dtype, copy=False)
+            Aw = A * np.sqrt(weights)[:, None]
+            _flops.record("scale", _flops.elementwise(n, d + 2))
+            sum_w = float(weights.sum(dtype=np.float64))
+        AtA = Aw.T @ Aw
+        _flops.record("syrk", _flops.syrk(n, d))
+        sum_A = weights @ A
+        _flops.record("gemm", _flops.gemm(1, n, d))
+        return cls._with_cross_terms(AtA, sum_A, sum_w, n, A, B, weights)
+
+    @classmethod
+    def _with_cross_terms(cls, AtA, sum_A, sum_w, n, A, B, weights) -> GramStats:
+        n_rows, d = A.shape
+        k = B.shape[1]
+        Bw = B * weights[:, None]
+        AtB = A.T @ Bw
+        sum_B = Bw.sum(axis=0)
+        sum_BB = (Bw * B).sum(axis=0)
+        _flops.record("gemm", _flops.gemm(d, n_rows, k))
+        _flops.record("scale", 4 * _flops.elementwise(n_rows, k))
+        return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, n)
+
+    def with_targets(
+        self, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> GramStats:
+        """The same ``A`` (and weights) with new targets ``B``: only the cross terms are computed.
+
+        ``A`` and ``sample_weight`` must be the data these statistics were built from; the
+        Gram matrix, and so any factorisation of it, is reused. This is how iterations that
+        only change the targets avoid recomputing ``A^T A``.
+        """
+        weights = np.ones(A.shape[0], A.dtype) if sample_weight is None else (
+            sample_weight.astype(A.dtype, copy=False)
+        )
+        return GramStats._with_cross_terms(
+            self.AtA, self.sum_A, self.sum_w, self.n_samples, A, B, weights
+        )
 
     def update(
         self, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
@@ -129,6 +158,8 @@ class GramStats:
                 f"targets to GramStats of {other.AtB.shape[0]} features and "
                 f"{other.AtB.shape[1]} targets."
             )
+        d, k = self.AtB.shape
+        _flops.record("merge", d * d + d * k + d + 2 * k)
         return GramStats(
             self.AtA + other.AtA,
             self.AtB + other.AtB,
@@ -170,12 +201,14 @@ class GramStats:
             return self.AtA
         mean_A = self._mean_A()
         AtA = self.AtA - np.outer(self.sum_A, mean_A)
+        _flops.record("center", self.n_features + 4 * self.n_features**2)
         return ((AtA + AtA.T) / 2).astype(self.dtype, copy=False)
 
     def centered_AtB(self, fit_intercept: bool = True) -> np.ndarray:
         """The normal-equation right-hand side with the intercept eliminated."""
         if not fit_intercept:
             return self.AtB
+        _flops.record("center", self.n_features + 2 * self.n_features * self.n_targets)
         return (self.AtB - np.outer(self._mean_A(), self.sum_B)).astype(self.dtype, copy=False)
 
     def _mean_A(self) -> np.ndarray:
@@ -187,6 +220,8 @@ class GramStats:
         """The unpenalised intercept that goes with ``coef``."""
         if not fit_intercept:
             return np.zeros(self.n_targets, self.dtype)
+        d, k = self.n_features, self.n_targets
+        _flops.record("center", _flops.gemm(1, d, k) + 2 * k)
         return ((self.sum_B - self.sum_A @ coef) / self.sum_w).astype(self.dtype, copy=False)
 
     def factorize(

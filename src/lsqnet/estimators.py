@@ -1,0 +1,373 @@
+"""scikit-learn estimators over BPLS: :class:`BPLSRegressor` and :class:`BPLSClassifier`.
+
+Thin wrappers: ``__init__`` stores arguments, ``fit`` validates them and the data, calls
+:func:`lsqnet.bpls.fit_bpls`, checks the fitted weights are finite, and sets attributes named
+as in scikit-learn's ``MLPRegressor``/``MLPClassifier`` (``coefs_``, ``intercepts_``,
+``n_layers_``, ``n_iter_``, ``classes_``) plus ``history_``, ``flops_`` and ``solver_``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from . import activations as _activations
+from ._validation import check_option, check_scalar
+from .bpls import (
+    HIDDEN_TARGETS,
+    ITERATION_RULES,
+    LAYER_METHODS,
+    BPLSOptions,
+    class_targets,
+    fit_bpls,
+)
+from .exceptions import LSQNetError, TargetClippingWarning
+from .network import INITS, init_network
+from .solvers import SOLVERS
+
+__all__ = ["BPLSClassifier", "BPLSRegressor"]
+
+_DTYPES = (None, "float32", "float64")
+
+
+class _BaseBPLS(BaseEstimator):
+    """Parameters and fitting shared by the regressor and the classifier."""
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (100,),
+        activation: str = "tanh",
+        output_activation: str = "identity",
+        alpha: float = 1e-3,
+        solver: str = "auto",
+        max_iter: int = 10,
+        tol: float = 1e-4,
+        init: str = "fan_in",
+        target_eps: float = 0.01,
+        hidden_target: str = "closest",
+        layer_method: str = "inverse",
+        iteration_rule: str = "all",
+        backprop_ridge: float = 1e-3,
+        random_state: Any = None,
+        dtype: str | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.alpha = alpha
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.target_eps = target_eps
+        self.hidden_target = hidden_target
+        self.layer_method = layer_method
+        self.iteration_rule = iteration_rule
+        self.backprop_ridge = backprop_ridge
+        self.random_state = random_state
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # -- validation ----------------------------------------------------------------------
+    _output_activations: tuple[str, ...] = ()
+
+    def _validate_params_(self) -> BPLSOptions:
+        owner = type(self).__name__
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            sizes = None
+        if sizes is None or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
+            raise ValueError(
+                f"The 'hidden_layer_sizes' parameter of {owner} must be a tuple of positive "
+                f"ints (() for a single layer). Got {self.hidden_layer_sizes!r} instead."
+            )
+        self._sizes = tuple(int(s) for s in sizes)
+        hidden = check_option(self.activation, "activation", owner, tuple(_activations.ACTIVATIONS))
+        if _activations.get(hidden).rowwise:
+            raise ValueError(
+                f"The 'activation' parameter of {owner} cannot be 'softmax', an output-layer "
+                f"activation; use one of 'tanh', 'sigmoid', 'elu', 'leaky_relu', 'relu'."
+            )
+        check_option(self.output_activation, "output_activation", owner, self._output_activations)
+        check_option(self.init, "init", owner, INITS)
+        if self.dtype is not None:
+            check_option(self.dtype, "dtype", owner, ("float32", "float64"))
+        check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
+        opts = BPLSOptions(
+            alpha=check_scalar(self.alpha, "alpha", owner, low=0.0),
+            solver=check_option(self.solver, "solver", owner, SOLVERS),
+            target_eps=check_scalar(
+                self.target_eps, "target_eps", owner, low=0.0, high=0.5, low_inclusive=False,
+                high_inclusive=False,
+            ),
+            hidden_target=check_option(self.hidden_target, "hidden_target", owner, HIDDEN_TARGETS),
+            layer_method=check_option(self.layer_method, "layer_method", owner, LAYER_METHODS),
+            iteration_rule=check_option(
+                self.iteration_rule, "iteration_rule", owner, ITERATION_RULES
+            ),
+            backprop_ridge=check_scalar(self.backprop_ridge, "backprop_ridge", owner, low=0.0),
+            max_iter=check_scalar(self.max_iter, "max_iter", owner, kind=int, low=1),
+            tol=check_scalar(self.tol, "tol", owner, low=0.0),
+        )
+        if opts.layer_method == "weighted" and (
+            not _activations.get(hidden).invertible and self._sizes
+        ):
+            raise ValueError(
+                f"layer_method='weighted' needs invertible activations; {hidden!r} is not. "
+                f"Use layer_method='inverse'."
+            )
+        return opts
+
+    def _fit(self, X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None):
+        opts = self._options
+        rng = np.random.default_rng(
+            self.random_state if not isinstance(self.random_state, np.random.RandomState)
+            else self.random_state.randint(2**31)
+        )
+        sizes = (X.shape[1], *self._sizes, Y.shape[1])
+        network = init_network(
+            sizes, self.activation, self.output_activation, self.init, rng, X.dtype
+        )
+        callback = None
+        if self.verbose:
+            def callback(entry):
+                print(
+                    f"Iteration {entry['iteration']}: loss = {entry['loss']:.6g}"
+                    + ("" if np.isnan(entry["accuracy"]) else f", accuracy = {entry['accuracy']:.4f}")
+                    + f", {entry['time']:.3f} s"
+                )
+        result = fit_bpls(X, Y, network, opts, labels=labels, callback=callback)
+        for i, layer in enumerate(result.network.layers):
+            if not (np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()):
+                raise LSQNetError(
+                    f"{type(self).__name__}: layer {i} has non-finite weights after fitting "
+                    f"(sizes {sizes}, solver {result.solver!r}). Increase alpha or scale X."
+                )
+        self.network_ = result.network
+        self.coefs_ = [layer.weight for layer in result.network.layers]
+        self.intercepts_ = [layer.bias for layer in result.network.layers]
+        self.n_layers_ = len(sizes)
+        self.n_outputs_ = Y.shape[1]
+        self.out_activation_ = self.output_activation
+        self.n_iter_ = result.n_iter
+        self.history_ = result.history
+        self.loss_ = min(h["loss"] for h in result.history)
+        self.flops_ = result.ledger.total
+        self.flops_exact_ = result.ledger.exact
+        self.solver_ = result.solver
+        return self
+
+    def _dtype(self) -> Any:
+        # validate_data keeps the first listed dtype the input already has, else converts.
+        return np.dtype(self.dtype) if self.dtype is not None else [np.float64, np.float32]
+
+    def _forward(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
+        return self.network_.forward(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+class BPLSRegressor(RegressorMixin, _BaseBPLS):
+    """A fully-connected network regressor trained in closed form by BPLS.
+
+    Every layer is solved by least squares, from the output layer back to the input
+    (Tomic, Matos-Carvalho, Beko, arXiv 2401.06699); see :mod:`lsqnet.bpls`.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Width of each hidden layer; ``()`` gives a single layer (:func:`lsqnet.fit_layer`).
+    activation : str, default="tanh"
+        Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax.
+    output_activation : str, default="identity"
+        Any invertible activation; targets outside its range are clipped with a warning.
+    alpha : float, default=1e-3
+        Ridge penalty of every layer's least-squares solve (not on intercepts).
+    solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
+    max_iter : int, default=10
+        Maximum number of backward sweeps.
+    tol : float, default=1e-4
+        Relative improvement of the training loss below which sweeps stop.
+    init : {"fan_in", "uniform"}, default="fan_in"
+        ``"uniform"`` is the paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in).
+    target_eps : float, default=0.01
+        Margin keeping desired outputs inside each activation's open range.
+    hidden_target : {"closest", "min_norm"}, default="closest"
+    layer_method : {"inverse", "weighted"}, default="inverse"
+    iteration_rule : {"all", "misclassified"}, default="all"
+        Unused by the regressor (every sweep uses all samples).
+    backprop_ridge : float, default=1e-3
+    random_state : int, RandomState instance or None, default=None
+    dtype : {None, "float32", "float64"}, default=None
+        Computation dtype; None keeps float32 input as float32 and uses float64 otherwise.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape (n_in, n_out) of layer i.
+    intercepts_ : list of ndarray
+    n_layers_ : int
+        Number of layers including input and output (scikit-learn's convention).
+    n_iter_ : int
+        Sweeps run.
+    history_ : list of dict
+        Per sweep: iteration, n_samples, loss, accuracy, time, flops.
+    loss_ : float
+        Training mean squared error of the returned network.
+    flops_ : int
+        Floating-point operations counted during ``fit``.
+    flops_exact_ : bool
+        False if an iterative solver (SVD, eigh) ran, whose count depends on the data.
+    solver_ : str
+        Most robust solver used by any solve.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsqnet import BPLSRegressor
+    >>> X = np.linspace(-1, 1, 200)[:, None]
+    >>> reg = BPLSRegressor(hidden_layer_sizes=(20,), random_state=0).fit(X, np.sin(3 * X[:, 0]))
+    >>> bool(reg.score(X, np.sin(3 * X[:, 0])) > 0.99)
+    True
+    """
+
+    _output_activations = tuple(
+        name for name, act in _activations.ACTIVATIONS.items() if act.invertible and not act.rowwise
+    )
+
+    def fit(self, X: Any, y: Any) -> BPLSRegressor:
+        """Fit the network to ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_targets])."""
+        self._options = self._validate_params_()
+        X, y = validate_data(
+            self, X, y, multi_output=True, y_numeric=True, dtype=self._dtype()
+        )
+        y = np.asarray(y, dtype=X.dtype)
+        self._y_1d = y.ndim == 1
+        Y = y[:, None] if y.ndim == 1 else y
+        act = _activations.get(self.output_activation)
+        lo, hi = act.output_range
+        outside = int(np.count_nonzero((Y <= lo) | (Y >= hi)))
+        if outside:
+            warnings.warn(
+                f"{type(self).__name__}: {outside} target value(s) are outside the open range "
+                f"({lo:g}, {hi:g}) of output_activation={self.output_activation!r} and are "
+                f"clipped into it (target_eps={self.target_eps:g}). Scale y into the range, or "
+                f"use output_activation='identity'.",
+                TargetClippingWarning,
+                stacklevel=2,
+            )
+        return self._fit(X, Y, None)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
+        out = self._forward(X)
+        return out[:, 0] if self._y_1d else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+
+class BPLSClassifier(ClassifierMixin, _BaseBPLS):
+    """A fully-connected network classifier trained in closed form by BPLS.
+
+    Labels of any type scikit-learn accepts are one-hot encoded into the output activation's
+    range (0 and 1 for ``"sigmoid"`` and ``"softmax"``) and fitted by least squares; the
+    network's outputs give ``predict_proba`` (normalised to sum to one per row).
+    Parameters and attributes are those of :class:`BPLSRegressor`, with
+    ``output_activation`` in {"sigmoid", "softmax"} (default "sigmoid"), ``iteration_rule``
+    used ("misclassified" is the paper's rule), and ``classes_``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from lsqnet import BPLSClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = BPLSClassifier(hidden_layer_sizes=(32,), random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.9)
+    True
+    """
+
+    _output_activations = ("sigmoid", "softmax")
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (100,),
+        activation: str = "tanh",
+        output_activation: str = "sigmoid",
+        alpha: float = 1e-3,
+        solver: str = "auto",
+        max_iter: int = 10,
+        tol: float = 1e-4,
+        init: str = "fan_in",
+        target_eps: float = 0.01,
+        hidden_target: str = "closest",
+        layer_method: str = "inverse",
+        iteration_rule: str = "all",
+        backprop_ridge: float = 1e-3,
+        random_state: Any = None,
+        dtype: str | None = None,
+        verbose: int = 0,
+    ) -> None:
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation,
+            output_activation=output_activation, alpha=alpha, solver=solver, max_iter=max_iter,
+            tol=tol, init=init, target_eps=target_eps, hidden_target=hidden_target,
+            layer_method=layer_method, iteration_rule=iteration_rule,
+            backprop_ridge=backprop_ridge, random_state=random_state, dtype=dtype,
+            verbose=verbose,
+        )
+
+    def fit(self, X: Any, y: Any) -> BPLSClassifier:
+        """Fit the network to ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
+        self._options = self._validate_params_()
+        X, y = validate_data(self, X, y, dtype=self._dtype())
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        self.classes_, indices = np.unique(y, return_inverse=True)
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes; y has only one "
+                f"class: {self.classes_[0]!r}."
+            )
+        Y = class_targets(indices, self.classes_.shape[0], self.output_activation, X.dtype)
+        return self._fit(X, Y, indices)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes): the outputs, normalised."""
+        out = np.clip(self._forward(X), np.finfo(self.coefs_[0].dtype).tiny, None)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted class labels."""
+        out = self._forward(X)
+        return self.classes_[np.argmax(out, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags

@@ -1,0 +1,144 @@
+"""A fully-connected network as a tuple of :class:`~lsqnet.layers.Dense` layers.
+
+Holds the forward pass (keeping every layer's activations, which BPLS needs), the weight
+initialisations, and the backward target step of BPLS: the desired inputs of a layer given
+its desired pre-activations. Pure array functions; every product is recorded in the active
+operation ledger (:mod:`lsqnet._flops`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _flops
+from . import activations as _activations
+from .layers import Dense
+from .solvers import GramStats
+from .solvers._lstsq import factorize_with_fallback
+
+__all__ = ["INITS", "Network", "desired_inputs", "init_network"]
+
+INITS = ("uniform", "fan_in")
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A feed-forward network: ``layers[-1](...layers[1](layers[0](X)))``."""
+
+    layers: tuple[Dense, ...]
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """(n_in, hidden..., n_out)."""
+        return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
+
+    def forward_all(self, X: np.ndarray) -> list[np.ndarray]:
+        """``[X, h_1, ..., h_L]``: the input and every layer's activation."""
+        outs = [X]
+        for layer in self.layers:
+            outs.append(apply_layer(layer, outs[-1]))
+        return outs
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """The network's output for validated ``X`` (n_samples, n_in)."""
+        h = X
+        for layer in self.layers:
+            h = apply_layer(layer, h)
+        return h
+
+
+def apply_layer(layer: Dense, H: np.ndarray) -> np.ndarray:
+    """``f(H W + b)`` on a validated array, with its operations recorded."""
+    n = H.shape[0]
+    Z = H @ layer.weight
+    Z += layer.bias
+    _flops.record("gemm", _flops.gemm(n, layer.n_in, layer.n_out))
+    _flops.record("elementwise", 2 * _flops.elementwise(n, layer.n_out))
+    return _activations.get(layer.activation).forward(Z)
+
+
+def init_network(
+    sizes: Sequence[int],
+    activation: str,
+    output_activation: str,
+    init: str,
+    rng: np.random.Generator,
+    dtype: np.dtype,
+) -> Network:
+    """Random initial weights.
+
+    ``"uniform"``: every weight and bias uniform in [-1, 1], the choice of Tomic et al.
+    (arXiv 2401.06699). ``"fan_in"``: uniform in [-sqrt(3/n_in), sqrt(3/n_in)] (unit variance
+    pre-activations for unit-variance inputs, LeCun's scaling), biases zero.
+    """
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        act = output_activation if i == len(sizes) - 2 else activation
+        if init == "uniform":
+            W = rng.uniform(-1.0, 1.0, size=(n_in, n_out))
+            b = rng.uniform(-1.0, 1.0, size=n_out)
+        else:
+            limit = np.sqrt(3.0 / n_in)
+            W = rng.uniform(-limit, limit, size=(n_in, n_out))
+            b = np.zeros(n_out)
+        layers.append(Dense(W.astype(dtype), b.astype(dtype), act))
+    return Network(tuple(layers))
+
+
+def _relative_ridge(stats: GramStats, ridge: float, rank: int) -> float:
+    _flops.record("ridge", stats.n_features + 1)
+    return ridge * float(np.trace(stats.AtA)) / rank
+
+
+def desired_inputs(
+    layer: Dense,
+    target_pre: np.ndarray,
+    current: np.ndarray | None,
+    ridge: float,
+) -> np.ndarray:
+    r"""The inputs ``D`` of ``layer`` whose pre-activations best match ``target_pre``.
+
+    Solves :math:`\min_D \|D W + b - T\|^2 + \lambda \|D - H\|^2` row by row, with ``H`` the
+    ``current`` inputs (the solution closest to them: only the part of the target the
+    current inputs miss is explained) or ``H = 0`` when ``current`` is None (the minimum-norm
+    solution, the literal reading of the BPLS paper). ``lambda = ridge * ||W||_F^2 /
+    min(n_in, n_out)``, a multiple of the mean non-zero eigenvalue of ``W^T W``, keeps the
+    solve well posed when ``W`` is rank deficient.
+
+    Only a small Gram matrix of ``W`` is factorised: ``W^T W`` (n_out x n_out) when the layer
+    narrows, ``W W^T`` (n_in x n_in) otherwise, through the identity
+    :math:`E W^T (W W^T + \lambda I)^{-1} = E (W^T W + \lambda I)^{-1} W^T`.
+    """
+    W = layer.weight
+    p, q = W.shape
+    n = target_pre.shape[0]
+    E = target_pre - layer.bias
+    _flops.record("elementwise", _flops.elementwise(n, q))
+    if current is not None:
+        E -= current @ W
+        _flops.record("gemm", _flops.gemm(n, p, q))
+        _flops.record("elementwise", _flops.elementwise(n, q))
+    if q <= p:  # W^T W is the small one: D = E (W^T W + lam I)^-1 W^T
+        stats = GramStats.from_data(W, np.zeros((p, 0), W.dtype))
+        lam = _relative_ridge(stats, ridge, min(p, q))
+        factor = factorize_with_fallback(
+            stats, lam, fit_intercept=False, solver="auto", rcond=None, owner="BPLS backward step"
+        )
+        delta = factor.solve(E.T).T @ W.T
+        _flops.record("gemm", _flops.gemm(n, q, p))
+    else:  # W W^T is the small one: D = E W^T (W W^T + lam I)^-1
+        stats = GramStats.from_data(W.T, np.zeros((q, 0), W.dtype))
+        lam = _relative_ridge(stats, ridge, min(p, q))
+        factor = factorize_with_fallback(
+            stats, lam, fit_intercept=False, solver="auto", rcond=None, owner="BPLS backward step"
+        )
+        delta = factor.solve(W @ E.T).T
+        _flops.record("gemm", _flops.gemm(p, q, n))
+    delta = delta.astype(W.dtype, copy=False)
+    if current is None:
+        return delta
+    _flops.record("elementwise", _flops.elementwise(n, p))
+    return current + delta
