@@ -58,7 +58,11 @@ def make_problem(
     """
     rng = np.random.default_rng(0) if rng is None else rng
     r = min(n, d)
-    s = np.geomspace(10.0, 1.0, r) if singular_values is None else np.asarray(singular_values, float)
+    s = (
+        np.geomspace(10.0, 1.0, r)
+        if singular_values is None
+        else np.asarray(singular_values, float)
+    )
     if s.shape != (r,):
         raise ValueError(f"need min(n, d) = {r} singular values, got shape {s.shape}")
     U, _ = np.linalg.qr(rng.standard_normal((n, r)))

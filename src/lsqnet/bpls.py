@@ -218,6 +218,10 @@ def fit_bpls(
     ``labels`` (class indices, n) marks a classification problem: accuracy is recorded,
     ``iteration_rule`` applies, and the iterate with the best training accuracy (then loss) is
     returned. For regression the iterate with the lowest training loss is returned.
+
+    Sweeps stop after ``max_iter``, when every training sample is classified correctly, or
+    (except under the ``"misclassified"`` rule, whose loss is not monotone) when the training
+    loss improves by less than ``tol`` relative to the previous sweep.
     ``history`` has one entry per sweep: ``iteration``, ``n_samples`` (used by the sweep),
     ``loss`` (training mean squared error in output space), ``accuracy`` (NaN for
     regression), ``time`` (seconds since the start) and ``flops`` (cumulative).
@@ -251,20 +255,15 @@ def fit_bpls(
             if callback is not None:
                 callback(entry)
             score = acc if labels is not None else 0.0
-            previous_loss = best[2] if it > 1 else np.inf
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss)
-            if labels is None:
-                if not previous_loss - loss > opts.tol * max(previous_loss, 1e-300):
-                    break
-                continue
-            wrong = np.argmax(acts[-1], axis=1) != labels
-            if not wrong.any():
-                break
-            if it > 1 and abs(history[-2]["loss"] - loss) <= opts.tol * history[-2]["loss"]:
-                break
-            if opts.iteration_rule == "misclassified":
-                subset = np.flatnonzero(wrong)
+            wrong = None if labels is None else np.argmax(acts[-1], axis=1) != labels
+            if wrong is not None and not wrong.any():
+                break  # every training sample is classified correctly
+            if labels is not None and opts.iteration_rule == "misclassified":
+                subset = np.flatnonzero(wrong)  # the paper's rule: runs until max_iter
+            elif it > 1 and not (history[-2]["loss"] - loss > opts.tol * history[-2]["loss"]):
+                break  # the training loss stopped improving
     return BPLSResult(best[0], history, len(history), solver_used, ledger)
 
 
