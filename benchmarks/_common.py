@@ -61,3 +61,34 @@ def write_json(path: str | None, payload: dict[str, Any]) -> None:
         tmp = Path(path).with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2))
         tmp.replace(path)
+
+
+def load_idx_dataset(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MNIST or Fashion-MNIST from ``$LSQNET_DATA/<name>/`` (original IDX gzip files).
+
+    A stop-gap for the benchmarks until ``lsqnet.datasets`` exists: no md5 check, no download.
+    Returns float32 images in [0, 1], flattened, and integer labels.
+    """
+    import gzip
+
+    root = Path(os.environ.get("LSQNET_DATA", "../shared/datasets")) / name
+
+    def read(filename: str) -> np.ndarray:
+        path = root / filename
+        if not path.exists():
+            raise SystemExit(f"missing {path}: set LSQNET_DATA to the folder holding {name}/")
+        data = gzip.decompress(path.read_bytes())
+        ndim = data[3]
+        shape = tuple(int(s) for s in np.frombuffer(data, ">u4", ndim, 4))
+        return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+    def images(f: str) -> np.ndarray:
+        raw = read(f)
+        return (raw.reshape(raw.shape[0], -1) / np.float32(255)).astype(np.float32)
+
+    return (
+        images("train-images-idx3-ubyte.gz"),
+        read("train-labels-idx1-ubyte.gz").astype(np.int64),
+        images("t10k-images-idx3-ubyte.gz"),
+        read("t10k-labels-idx1-ubyte.gz").astype(np.int64),
+    )

@@ -357,13 +357,6 @@ def test_refine_with_weighted_start_and_without_intercept(noisy_sigmoid):
     assert loss <= ref.fun * (1 + 1e-9)
 
 
-@pytest.mark.xfail(
-    reason="library bug: with fit_intercept=False, LayerFit.grad_norm (and grad_norm_rel) "
-    "include the gradient w.r.t. the bias, which is not a parameter (layers._objective always "
-    "adds grad_b), so grad_norm_rel stays ~1 at a stationary W and Gauss-Newton's gradient "
-    "stopping test can never fire",
-    strict=True,
-)
 def test_grad_norm_without_intercept_ignores_the_fixed_bias(noisy_sigmoid):
     X, Y, _ = noisy_sigmoid
     refined = fit_layer(
@@ -443,13 +436,6 @@ def test_relu_loss_decreases_with_iterations_and_refine(relu_data):
     assert refined.n_refine >= 1
 
 
-@pytest.mark.xfail(
-    reason="library bug: relu with refine > 0 and a target column that is all zero (a dead "
-    "unit) raises 'ValueError: Cannot fit an intercept to statistics of zero total weight': "
-    "every pre-activation of that column is <= 0, so the Gauss-Newton weights f'(z)^2 are all "
-    "0; the column is already optimal (loss 0) and should be left as it is",
-    strict=True,
-)
 def test_relu_refine_with_an_all_zero_target_column(relu_data):
     X, Y = relu_data
     Y = Y.copy()
@@ -561,9 +547,6 @@ def targets_for(activation, rng, n, k=3):
     return rng.standard_normal((n, k))
 
 
-# float32 refinement may emit a spurious SolverFallbackWarning: see
-# test_float32_refine_emits_no_spurious_fallback_warning (xfail).
-@pytest.mark.filterwarnings("ignore::lsqnet.exceptions.SolverFallbackWarning")
 @pytest.mark.parametrize("config", CONFIGS, ids=config_id)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
@@ -592,14 +575,6 @@ def test_dtype_preserved_and_inputs_unmodified(rng, tol, config, dtype, weighted
         assert_allclose(layer(X), ref(X), rtol=t, atol=t)
 
 
-@pytest.mark.xfail(
-    reason="library bug: when no damped step lowers the loss (float32 rounding at the "
-    "minimum), Gauss-Newton raises lam tenfold up to 30 times (~1e24); "
-    "solvers._factor.estimate_rcond then underflows in float32 (np.linalg.norm of a vector "
-    "~1e-25 is 0) and factorize_cholesky wrongly reports a singular matrix, so fit_layer "
-    "emits a spurious SolverFallbackWarning",
-    strict=True,
-)
 def test_float32_refine_emits_no_spurious_fallback_warning():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 4)).astype(np.float32)

@@ -131,15 +131,19 @@ def _gram_solver(solver: str) -> str:
     return "eigh" if solver in ("qr", "svd") else solver
 
 
-def _objective(act, X, Y, W, b, w, alpha):
-    """Output-space objective ``sum w * (f(z) - y)^2 + alpha ||W||^2`` and its gradient norm."""
+def _objective(act, X, Y, W, b, w, alpha, fit_intercept=True):
+    """Output-space objective ``sum w * (f(z) - y)^2 + alpha ||W||^2`` and its gradient norm.
+
+    The gradient is taken with respect to the free parameters: ``W``, and ``b`` only when
+    an intercept is fitted.
+    """
     z = X @ W + b
     r = act.forward(z) - Y
     wr = r if w is None else r * w[:, None]
     loss = float(np.sum(wr * r, dtype=np.float64) + alpha * np.sum(W * W, dtype=np.float64))
     g = wr * act.derivative(z)
     grad_W = 2 * (X.T @ g + alpha * W)
-    grad_b = 2 * g.sum(axis=0)
+    grad_b = 2 * g.sum(axis=0) if fit_intercept else np.zeros(0)
     grad = float(np.sqrt(np.sum(grad_W**2, dtype=np.float64) + np.sum(grad_b**2, dtype=np.float64)))
     return loss, grad
 
@@ -160,7 +164,7 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
     for j in range(W.shape[1]):
         y = Y[:, j : j + 1]
         wj, bj = W[:, j : j + 1], b[j : j + 1]
-        loss, grad0 = _objective(act, X, y, wj, bj, w, alpha)
+        loss, grad0 = _objective(act, X, y, wj, bj, w, alpha, fit_intercept)
         lam = None
         for _ in range(max_steps):
             z = X @ wj + bj
@@ -168,11 +172,15 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
             r = act.forward(z) - y
             safe = np.abs(d) > np.finfo(X.dtype).tiny
             target = z - np.divide(r, d, out=np.zeros_like(r), where=safe)
-            stats = GramStats.from_data(X, target, base * (d[:, 0] ** 2))
+            gn_weights = base * (d[:, 0] ** 2)
+            if not gn_weights.any():
+                break  # f' = 0 on every sample (dead ReLU column): the gradient is zero
+            stats = GramStats.from_data(X, target, gn_weights)
+            scale = float(np.mean(np.diagonal(stats.AtA))) + 1e-12
             if lam is None:
-                lam = 1e-3 * float(np.mean(np.diagonal(stats.AtA))) + 1e-12
+                lam = 1e-3 * scale
             rhs_base = stats.centered_AtB(fit_intercept)
-            for _attempt in range(30):
+            while lam <= 1e12 * scale:  # beyond that the step is zero to working precision
                 factor = factorize_with_fallback(
                     stats, alpha + lam, fit_intercept=fit_intercept, solver=solver,
                     rcond=None, owner="fit_layer",
@@ -180,12 +188,12 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
                 used = factor.solver
                 w_new = factor.solve(rhs_base + lam * wj).astype(X.dtype, copy=False)
                 b_new = stats.intercept(w_new, fit_intercept)
-                new_loss, grad = _objective(act, X, y, w_new, b_new, w, alpha)
+                new_loss, grad = _objective(act, X, y, w_new, b_new, w, alpha, fit_intercept)
                 if new_loss <= loss:
                     break
                 lam *= 10.0
             else:
-                break  # no decrease possible at any damping: a (numerical) minimum
+                break  # no decrease at any damping: a (numerical) minimum
             improved = loss - new_loss
             wj, bj, loss = w_new, b_new, new_loss
             lam = max(lam / 3.0, 1e-12)
@@ -343,13 +351,13 @@ def fit_layer(
             result = rhs_stats.solve_with(factor, fit_intercept=fit_intercept)
     W, b, used = result.coef, result.intercept, result.solver
 
-    loss0, grad0 = _objective(act, X, Y2, W, b, w, alpha)
+    loss0, grad0 = _objective(act, X, Y2, W, b, w, alpha, fit_intercept)
     n_steps = 0
     if refine:
         W, b, n_steps, used = _gauss_newton(
             act, X, Y2, W, b, w, alpha, fit_intercept, _gram_solver(solver), refine, tol
         )
-    loss, grad = _objective(act, X, Y2, W, b, w, alpha) if refine else (loss0, grad0)
+    loss, grad = _objective(act, X, Y2, W, b, w, alpha, fit_intercept) if refine else (loss0, grad0)
     layer = Dense(W, b, act.name)
     if not return_info:
         return layer

@@ -79,7 +79,7 @@ def estimate_rcond(c: np.ndarray, anorm: float, steps: int = CONDEST_STEPS) -> f
     norm = 1.0
     for _ in range(steps):
         v = scipy.linalg.cho_solve((c, False), v, check_finite=False)
-        norm = float(np.linalg.norm(v))
+        norm = float(np.linalg.norm(v.astype(np.float64)))  # no float32 underflow of the norm
         if not np.isfinite(norm) or norm == 0.0:
             return 0.0
         v = v / norm
