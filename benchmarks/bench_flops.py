@@ -14,8 +14,8 @@ import argparse
 import warnings
 
 import numpy as np
-from _common import best_time, machine, write_json
 
+from _common import best_time, machine, write_json
 from lsqnet import BPLSClassifier, count_flops
 
 SIZES = [  # (n_samples, n_features, hidden)

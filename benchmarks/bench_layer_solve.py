@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import best_time, machine, write_json
 
+from _common import best_time, machine, write_json
 from lsqnet import lstsq
 
 

@@ -100,7 +100,14 @@ def blas_info() -> list[dict]:
         "architecture",
         "filepath",
     )
-    return [{key: lib.get(key) for key in keys} for lib in threadpool_info()]
+    libs = []
+    for lib in threadpool_info():
+        path = lib.get("filepath") or ""
+        owner = next(
+            (pkg for pkg in ("numpy", "scipy", "scikit_learn") if f"{pkg}.libs" in path), ""
+        )
+        libs.append({"loaded_by": owner or "other", **{key: lib.get(key) for key in keys}})
+    return libs
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -164,13 +171,15 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def describe_pool(lib: dict) -> str:
+    name = " ".join(str(x) for x in (lib["internal_api"], lib["version"]) if x)
+    details = ", ".join(x for x in (f"{lib['num_threads']} threads", lib["architecture"]) if x)
+    return f"{lib['loaded_by']}: {name} ({details})"
+
+
 def format_summary(r: dict) -> str:
     c, g = r["config"], r["gram_product"]
-    blas = "; ".join(
-        f"{lib['internal_api']} {lib['version']} ({lib['num_threads']} threads, "
-        f"{lib['architecture']})"
-        for lib in r["machine"]["blas"]
-    )
+    blas = "; ".join(describe_pool(lib) for lib in r["machine"]["blas"])
     verdict = "met" if r["ratio_min"] <= r["target_ratio"] else "NOT met"
     return "\n".join(
         [
@@ -186,7 +195,7 @@ def format_summary(r: dict) -> str:
             f"{g['gflops_syrk_count']:.0f} GFLOP/s counting n*d*(d+1) (syrk), "
             f"{g['gflops_gemm_equivalent']:.0f} GFLOP/s gemm-equivalent (2*n*d^2)",
             f"  solutions agree to {r['max_relative_difference']:.1e} (relative)",
-            f"  CPU: {r['machine']['cpu']}; BLAS: {blas}",
+            f"  CPU: {r['machine']['cpu']}; thread pools: {blas}",
             f"  numpy {r['versions']['numpy']}, scipy {r['versions']['scipy']}, "
             f"python {r['machine']['python']}",
         ]

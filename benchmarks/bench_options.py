@@ -16,10 +16,10 @@ import time
 import warnings
 
 import numpy as np
-from _common import load_idx_dataset, machine, write_json
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
+from _common import load_idx_dataset, machine, write_json
 from lsqnet import BPLSClassifier
 
 CONFIGS = {
@@ -27,11 +27,12 @@ CONFIGS = {
         hidden_target="min_norm", iteration_rule="misclassified", alpha=0.0, backprop_ridge=0.0,
         init="uniform",
     ),
-    "default": {},
+    "default (alpha=1)": {},
     "hidden_target=min_norm": dict(hidden_target="min_norm"),
     "iteration_rule=misclassified": dict(iteration_rule="misclassified"),
     "init=uniform": dict(init="uniform"),
     "alpha=1e-3": dict(alpha=1e-3),
+    "alpha=0.01": dict(alpha=0.01),
     "alpha=0.1": dict(alpha=0.1),
     "alpha=10": dict(alpha=10.0),
     "alpha=100": dict(alpha=100.0),

@@ -495,11 +495,6 @@ def test_gram_factorization_is_reused_for_several_targets(alpha, fit_intercept, 
             assert_rel_close(result.intercept, intercept, tol(np.float64))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GramStats.solve does not validate solver: 'svd', 'qr' (which its docstring "
-    "says cannot be used) and any unknown name silently run Cholesky",
-)
 @pytest.mark.parametrize("solver", ["svd", "qr", "lu"])
 def test_gram_solve_rejects_solvers_it_does_not_have(solver, rng):
     stats = GramStats.from_data(rng.standard_normal((20, 3)), rng.standard_normal((20, 2)))
@@ -507,11 +502,6 @@ def test_gram_solve_rejects_solvers_it_does_not_have(solver, rng):
         stats.solve(solver=solver)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: GramStats.solve does not validate alpha: alpha=-1 is accepted, alpha=nan "
-    "gives NaN coefficients (after a fallback warning)",
-)
 @pytest.mark.filterwarnings("ignore::lsqnet.exceptions.SolverFallbackWarning")
 @pytest.mark.parametrize("alpha", [-1.0, float("nan")])
 def test_gram_solve_rejects_bad_alpha(alpha, rng):
@@ -761,17 +751,7 @@ def test_float32_overflow_of_the_statistics_is_an_error(solver, where, rng):
 
 @pytest.mark.parametrize(
     "solver",
-    [
-        "qr",
-        pytest.param(
-            "svd",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: solve_svd squares float32 singular values (s**2 + alpha overflows to "
-                "inf for s ~ 5e30): returns all zeros with only a numpy RuntimeWarning",
-            ),
-        ),
-    ],
+    ["qr", "svd"],
 )
 def test_float32_huge_values_are_solved_or_rejected(solver, rng):
     """The data-based solvers need no squares: a right answer, or an error naming overflow."""
@@ -787,11 +767,6 @@ def test_float32_huge_values_are_solved_or_rejected(solver, rng):
     assert_rel_close(W, pinv_solve(A, B), 1e-3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ragged input fails in float_dtype's np.asarray before check_array: numpy's "
-    "'inhomogeneous shape' ValueError, which does not name the argument",
-)
 def test_ragged_input_names_the_argument():
     with pytest.raises(ValueError, match=r"Input A"):
         lstsq([[1.0, 2.0], [3.0]], [1.0, 2.0])

@@ -116,12 +116,6 @@ def test_check_scalar_int_kind_checks_bounds():
         check_scalar(0, "max_iter", "fit", kind=int, low=1, high=10)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a Python int too large for float64 (10**400, a numbers.Real) reaches "
-    "np.isfinite, which raises numpy's own TypeError ('ufunc isfinite not supported') "
-    "instead of the parameter message",
-)
 def test_check_scalar_huge_int_gets_the_parameter_message():
     with pytest.raises((TypeError, ValueError), match=r"^The 'alpha' parameter of lstsq"):
         check_scalar(10**400, "alpha", "lstsq", low=0.0)

@@ -25,7 +25,7 @@ __all__ = [
 
 def float_dtype(*arrays: Any) -> np.dtype:
     """The floating dtype results are computed in: float32 only if every input is float32."""
-    dtypes = [np.asarray(a).dtype for a in arrays if a is not None]
+    dtypes = [a.dtype for a in arrays if isinstance(a, np.ndarray)]
     if dtypes and all(d == np.float32 for d in dtypes):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -68,7 +68,11 @@ def check_scalar(
     )
     if not ok_type:
         raise TypeError(message)
-    if not np.isfinite(value):
+    try:
+        finite = bool(np.isfinite(float(value)))
+    except OverflowError:  # a Python int beyond the float range
+        finite = False
+    if not finite:
         raise ValueError(message)
     if low is not None and (value < low or (value == low and not low_inclusive)):
         raise ValueError(message)
@@ -134,9 +138,13 @@ def check_array(
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if arr.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)
-        raise ValueError(f"Input {name} must be a {want} array; got {arr.ndim}-D with shape {arr.shape}.")
+        raise ValueError(
+            f"Input {name} must be a {want} array; got {arr.ndim}-D with shape {arr.shape}."
+        )
     if not allow_empty and arr.size == 0:
-        raise ValueError(f"Input {name} is empty (shape {arr.shape}); at least one value is needed.")
+        raise ValueError(
+            f"Input {name} is empty (shape {arr.shape}); at least one value is needed."
+        )
     target = np.dtype(dtype) if dtype is not None else (
         arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     )

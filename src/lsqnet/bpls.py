@@ -33,7 +33,7 @@ import numpy as np
 from . import _flops
 from . import activations as _activations
 from .layers import Dense, _gram_solver
-from .network import Network, apply_layer, desired_inputs
+from .network import Network, desired_inputs
 from .solvers import GramStats, solve_least_squares
 from .solvers._factor import CONDEST_STEPS
 from .solvers._lstsq import _ROBUSTNESS, factorize_with_fallback
@@ -160,6 +160,12 @@ def _solve_layer(H, T, act, opts, cache: _FirstLayerCache | None):
         stats, factor = cache.stats.with_targets(H, T), cache.factor
     else:
         stats = GramStats.from_data(H, T)
+        if not stats.is_finite():
+            raise ValueError(
+                f"BPLS: the least-squares statistics of a layer with {H.shape[1]} inputs "
+                f"overflowed in {H.dtype}: the inputs are too large when squared. Rescale X "
+                f"(e.g. sklearn StandardScaler)."
+            )
         factor = factorize_with_fallback(
             stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver), rcond=None,
             owner="BPLS",
@@ -344,28 +350,33 @@ def count_flops(
     Exact for the ``"cholesky"`` path (``solver="auto"`` without fallback) and
     ``layer_method="inverse"``; ``fit`` records whether its ledger stayed exact.
     """
-    counts = list(n_samples) if isinstance(n_samples, Sequence) else [int(n_samples)] * n_iter
+    counts = (
+        [int(n) for n in n_samples] if np.ndim(n_samples) else [int(n_samples)] * n_iter
+    )
     sizes = [int(s) for s in sizes]
     n_all = counts[0] if n_train is None else int(n_train)
     n_layers = len(sizes) - 1
     relu = [a == "relu" for a in (activations or ["tanh"] * n_layers)]
     k_out = sizes[-1]
 
-    forward = sum(_flops.gemm(n_all, p, q) + 2 * n_all * q for p, q in zip(sizes, sizes[1:]))
+    forward = sum(
+        _flops.gemm(n_all, p, q) + 2 * n_all * q
+        for p, q in zip(sizes[:-1], sizes[1:], strict=True)
+    )
     metrics = 3 * n_all * k_out + (n_all * k_out if classification else 0)
     total = forward
     for it, n in enumerate(counts):
-        for l in range(n_layers - 1, -1, -1):
-            p, q = sizes[l], sizes[l + 1]
+        for layer in range(n_layers - 1, -1, -1):
+            p, q = sizes[layer], sizes[layer + 1]
             total += 2 * n * q
-            if relu[l]:
+            if relu[layer]:
                 total += _flops.gemm(n, p, q) + n * q
-            if l == 0 and reuse_first_gram and it > 0:
+            if layer == 0 and reuse_first_gram and it > 0:
                 total += _cross_flops(n, p, q)
             else:
                 total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
             total += p + 2 * p * q + _flops.potrs(p, q) + _flops.gemm(1, p, q) + 2 * q
-            if l > 0:
+            if layer > 0:
                 total += n * q
                 if hidden_target == "closest":
                     total += _flops.gemm(n, p, q) + n * q

@@ -65,7 +65,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"{'method':<34}{'test accuracy':>14}{'fit time':>12}")
     print(f"{'linear least squares (64-10)':<34}{linear_acc:>14.4f}{linear_time:>11.3f}s")
     print(f"{f'BPLS {sizes}, {clf.n_iter_} sweep(s)':<34}{bpls_acc:>14.4f}{bpls_time:>11.3f}s")
-    print(f"BPLS operation count: {clf.flops_:,} flops ({'exact' if clf.flops_exact_ else 'approximate'})")
+    exact = "exact" if clf.flops_exact_ else "approximate"
+    print(f"BPLS operation count: {clf.flops_:,} flops ({exact})")
     return 0
 
 

@@ -45,7 +45,7 @@ class _BaseBPLS(BaseEstimator):
         hidden_layer_sizes: tuple[int, ...] = (100,),
         activation: str = "tanh",
         output_activation: str = "identity",
-        alpha: float = 1e-3,
+        alpha: float = 1.0,
         solver: str = "auto",
         max_iter: int = 10,
         tol: float = 1e-4,
@@ -145,9 +145,10 @@ class _BaseBPLS(BaseEstimator):
         callback = None
         if self.verbose:
             def callback(entry):
+                acc = entry["accuracy"]
                 print(
                     f"Iteration {entry['iteration']}: loss = {entry['loss']:.6g}"
-                    + ("" if np.isnan(entry["accuracy"]) else f", accuracy = {entry['accuracy']:.4f}")
+                    + ("" if np.isnan(acc) else f", accuracy = {acc:.4f}")
                     + f", {entry['time']:.3f} s"
                 )
         result = fit_bpls(X, Y, network, opts, labels=labels, callback=callback)
@@ -200,7 +201,7 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax.
     output_activation : str, default="identity"
         Any invertible activation; targets outside its range are clipped with a warning.
-    alpha : float, default=1e-3
+    alpha : float, default=1.0
         Ridge penalty of every layer's least-squares solve (not on intercepts).
     solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
     max_iter : int, default=10
@@ -319,7 +320,7 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         hidden_layer_sizes: tuple[int, ...] = (100,),
         activation: str = "tanh",
         output_activation: str = "sigmoid",
-        alpha: float = 1e-3,
+        alpha: float = 1.0,
         solver: str = "auto",
         max_iter: int = 10,
         tol: float = 1e-4,

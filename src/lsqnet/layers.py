@@ -229,7 +229,8 @@ def fit_layer(
     Y : array-like of shape (n_samples,) or (n_samples, n_out)
         Targets in the activation's output space. Values outside the activation's open output
         range are clipped into it by ``target_eps`` (and counted); values outside its closure
-        (for example 1.5 for a sigmoid) also raise a :class:`~lsqnet.exceptions.TargetClippingWarning`.
+        (for example 1.5 for a sigmoid) also raise a
+        :class:`~lsqnet.exceptions.TargetClippingWarning`.
     activation : str, default="identity"
         Name from :data:`lsqnet.activations.ACTIVATIONS`.
     method : {"inverse", "weighted"}, default="inverse"

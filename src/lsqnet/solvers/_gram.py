@@ -263,8 +263,12 @@ class GramStats:
         positive definite. Only sums are available here, so the data-based ``"qr"`` and
         ``"svd"`` solvers of :func:`lsqnet.lstsq` cannot be used.
         """
+        from .._validation import check_option, check_scalar
         from ._lstsq import factorize_with_fallback
 
+        owner = "GramStats.solve"
+        alpha = check_scalar(alpha, "alpha", owner, low=0.0)
+        check_option(solver, "solver", owner, ("auto", "cholesky", "eigh"))
         factor = factorize_with_fallback(
             self, alpha, fit_intercept=fit_intercept, solver=solver, rcond=rcond,
             owner="GramStats.solve",

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from .. import _flops
 from .._validation import (
     check_array,
     check_consistent_length,
@@ -81,15 +82,18 @@ def solve_svd(A: np.ndarray, B: np.ndarray, alpha: float = 0.0, rcond: float | N
     minimum-norm solution (``numpy.linalg.pinv(A) @ B`` when ``alpha == 0``).
     """
     cutoff = _default_rcond(*A.shape, A.dtype) if rcond is None else rcond
+    _flops.mark_inexact()  # the SVD is iterative: its operation count depends on the data
     try:
         U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False)
     except np.linalg.LinAlgError:  # gesdd may not converge where the slower gesvd does
         U, s, Vt = scipy.linalg.svd(
             A, full_matrices=False, check_finite=False, lapack_driver="gesvd"
         )
-    keep = s > cutoff * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    # numpy.linalg.lstsq's rule: values smaller than rcond * s_max count as zero.
+    keep = s >= cutoff * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    kept = s[keep].astype(np.float64)  # s**2 would overflow float32 for s > 1.8e19
     d = np.zeros_like(s)
-    d[keep] = s[keep] / (s[keep] ** 2 + alpha)
+    d[keep] = kept / (kept**2 + alpha)
     return (Vt.T @ (d[:, None] * (U.T @ B))).astype(A.dtype, copy=False)
 
 
@@ -100,6 +104,7 @@ def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
     (LAPACK ``?trcon`` estimate below machine epsilon): QR then has no unique answer.
     """
     n, d = A.shape
+    _flops.mark_inexact()  # not modelled by count_flops, which covers the Cholesky path
     if alpha > 0:
         A = np.vstack([A, np.sqrt(alpha, dtype=A.dtype) * np.eye(d, dtype=A.dtype)])
         B = np.vstack([B, np.zeros((d, B.shape[1]), B.dtype)])
@@ -162,9 +167,10 @@ def _center(A, B, w, fit_intercept):
 def _raise_nonfinite(A: np.ndarray, B: np.ndarray) -> None:
     check_array(A, "A")
     check_array(B, "B", ndim=(1, 2))
+    hint = " or use float64" if A.dtype == np.float32 else ""
     raise ValueError(
         "The least-squares statistics overflowed: A or B hold values too large for "
-        f"{A.dtype} when squared. Rescale the data (e.g. sklearn StandardScaler) or use float64."
+        f"{A.dtype} when squared. Rescale the data (e.g. sklearn StandardScaler){hint}."
     )
 
 
