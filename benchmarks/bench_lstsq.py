@@ -14,6 +14,12 @@ The data imitate MNIST: ``d - 1`` features uniform in [0, 1) from a seeded gener
 column of ones (785 = 784 pixels + bias), and one-hot targets of ``k`` classes. The issue's
 target is a ratio (b)/(a) of at most 1.2.
 
+numpy and scipy wheels each bundle their own OpenBLAS with its own thread pool. Idle OpenBLAS
+threads spin for a while before sleeping, so on a machine with few cores a scipy LAPACK call
+right after a numpy BLAS call (and the reverse) competes with the other pool's spinning threads.
+Both (a) and (b) mix the two libraries in the same way; the JSON records the BLAS environment
+variables, e.g. ``OPENBLAS_THREAD_TIMEOUT=4`` (shortest spin), under which the effect goes away.
+
 Usage::
 
     python benchmarks/bench_lstsq.py                       # n=60000 d=785 k=10 float32
@@ -26,6 +32,7 @@ import argparse
 import datetime
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -40,6 +47,7 @@ from threadpoolctl import threadpool_info
 import lsqnet
 
 TARGET_RATIO = 1.2
+BLAS_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT", "MKL_NUM_THREADS")
 
 
 def make_data(n: int, d: int, k: int, dtype: np.dtype, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -160,6 +168,9 @@ def run(args: argparse.Namespace) -> dict:
             "blas": blas_info(),
             "python": sys.version.split()[0],
             "platform": platform.platform(),
+            # numpy and scipy each bundle an OpenBLAS with its own thread pool; how long idle
+            # threads spin (OPENBLAS_THREAD_TIMEOUT) decides whether the two pools collide.
+            "env": {name: os.environ.get(name) for name in BLAS_ENV},
         },
         "versions": {
             "numpy": np.__version__,
@@ -180,6 +191,7 @@ def describe_pool(lib: dict) -> str:
 def format_summary(r: dict) -> str:
     c, g = r["config"], r["gram_product"]
     blas = "; ".join(describe_pool(lib) for lib in r["machine"]["blas"])
+    env = ", ".join(f"{k}={v}" for k, v in r["machine"]["env"].items() if v) or "no BLAS env set"
     verdict = "met" if r["ratio_min"] <= r["target_ratio"] else "NOT met"
     return "\n".join(
         [
@@ -197,7 +209,7 @@ def format_summary(r: dict) -> str:
             f"  solutions agree to {r['max_relative_difference']:.1e} (relative)",
             f"  CPU: {r['machine']['cpu']}; thread pools: {blas}",
             f"  numpy {r['versions']['numpy']}, scipy {r['versions']['scipy']}, "
-            f"python {r['machine']['python']}",
+            f"python {r['machine']['python']}; {env}",
         ]
     )
 

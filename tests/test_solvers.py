@@ -710,29 +710,21 @@ def test_bad_input_is_rejected_naming_the_argument(kwargs, error, match):
         lstsq(**args)
 
 
-@pytest.mark.parametrize(
-    "rcond",
-    [
-        1e-3,
-        0.3,
-        0.6,
-        pytest.param(
-            1.0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: rcond=1.0 is accepted but solve_svd keeps only s > rcond * s_max, so "
-                "it drops every singular value and returns zeros; numpy.linalg.lstsq and the "
-                "docstring ('below rcond * s_max are discarded') keep s_max",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("rcond", [1e-6, 1e-3, 0.3, 0.6])
 def test_rcond_matches_numpy_lstsq(rcond, make_problem, rng):
     """Singular values below rcond * s_max are dropped, as numpy.linalg.lstsq does."""
     A, B, _ = make_problem(30, 5, 2, [10, 5, 4, 2, 1e-3], np.float64, rng)
     reference = np.linalg.lstsq(A, B, rcond=rcond)[0]
     W = lstsq(A, B, solver="svd", rcond=rcond)
     assert_allclose(W, reference, rtol=1e-10, atol=1e-12 * np.abs(reference).max())
+
+
+def test_rcond_of_one_keeps_only_the_largest_singular_value(make_problem, rng):
+    # Not compared with numpy.linalg.lstsq: LAPACK's gelsd replaces rcond >= 1 by eps.
+    A, B, _ = make_problem(30, 5, 2, [10, 5, 4, 2, 1e-3], np.float64, rng)
+    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    reference = np.outer(Vt[0], U[:, 0] @ B) / s[0]
+    assert_rel_close(lstsq(A, B, solver="svd", rcond=1.0), reference, 1e-12)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # see the non-finite test above
