@@ -339,7 +339,7 @@ def fit_layer(
     elif act.invertible:
         result = solve(Z, w)
     else:
-        # One-sided (ReLU) problem: same matrix every iteration, so factorise once.
+        # One-sided (ReLU) problem: same Gram matrix every iteration; only the targets change.
         stats = GramStats.from_data(X, Z, w)
         factor = factorize_with_fallback(
             stats, alpha, fit_intercept=fit_intercept, solver=_gram_solver(solver), rcond=None,
@@ -348,8 +348,7 @@ def fit_layer(
         result = stats.solve_with(factor, fit_intercept=fit_intercept)
         for _ in range(inverse_iter - 1):
             Z = act.inverse(Yc, reference=X @ result.coef + result.intercept)
-            rhs_stats = GramStats.from_data(X, Z, w)
-            result = rhs_stats.solve_with(factor, fit_intercept=fit_intercept)
+            result = stats.with_targets(X, Z, w).solve_with(factor, fit_intercept=fit_intercept)
     W, b, used = result.coef, result.intercept, result.solver
 
     loss0, grad0 = _objective(act, X, Y2, W, b, w, alpha, fit_intercept)
