@@ -217,7 +217,7 @@ def fit_bpls(
     opts: BPLSOptions,
     *,
     labels: np.ndarray | None = None,
-    callback: Callable[[dict[str, float]], None] | None = None,
+    monitor: Callable[[dict[str, float], Network], bool | None] | None = None,
 ) -> BPLSResult:
     """Train ``network`` on validated ``X`` (n, d) and output-space targets ``Y`` (n, k).
 
@@ -230,9 +230,15 @@ def fit_bpls(
     loss improves by less than ``tol`` relative to the previous sweep.
     ``history`` has one entry per sweep: ``iteration``, ``n_samples`` (used by the sweep),
     ``loss`` (training mean squared error in output space), ``accuracy`` (NaN for
-    regression), ``time`` (seconds since the start) and ``flops`` (cumulative).
+    regression), ``time`` (seconds of training since the start) and ``flops`` (cumulative).
+
+    ``monitor(entry, network)``, if given, is called after every sweep with the history entry
+    and that sweep's network (scikit-learn's gradient boosting has the same hook). The time it
+    takes is excluded from ``time``, so a caller can evaluate the network on held-out data
+    without distorting the training-time curve. If it returns True, training stops.
     """
     start = time.perf_counter()
+    excluded = 0.0  # seconds spent in the monitor
     cache = None if opts.iteration_rule == "misclassified" and labels is not None else (
         _FirstLayerCache()
     )
@@ -254,16 +260,21 @@ def fit_bpls(
                 "n_samples": int(sweep_Y.shape[0]),
                 "loss": loss,
                 "accuracy": acc,
-                "time": time.perf_counter() - start,
+                "time": time.perf_counter() - start - excluded,
                 "flops": ledger.total,
             }
             history.append(entry)
-            if callback is not None:
-                callback(entry)
+            stop = False
+            if monitor is not None:
+                paused = time.perf_counter()
+                stop = bool(monitor(dict(entry), network))
+                excluded += time.perf_counter() - paused
             score = acc if labels is not None else 0.0
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss)
             wrong = None if labels is None else np.argmax(acts[-1], axis=1) != labels
+            if stop:
+                break  # the monitor asked to stop
             if wrong is not None and not wrong.any():
                 break  # every training sample is classified correctly
             if labels is not None and opts.iteration_rule == "misclassified":

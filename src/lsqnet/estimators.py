@@ -132,7 +132,7 @@ class _BaseBPLS(BaseEstimator):
             )
         return opts
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None):
+    def _fit(self, X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, monitor):
         opts = self._options
         rng = np.random.default_rng(
             self.random_state if not isinstance(self.random_state, np.random.RandomState)
@@ -142,16 +142,27 @@ class _BaseBPLS(BaseEstimator):
         network = init_network(
             sizes, self.activation, self.output_activation, self.init, rng, X.dtype
         )
-        callback = None
-        if self.verbose:
-            def callback(entry):
+        if monitor is not None and not callable(monitor):
+            raise TypeError(
+                f"{type(self).__name__}.fit: monitor must be a callable "
+                f"monitor(entry, network) or None. Got {monitor!r} instead."
+            )
+        verbose = self.verbose
+
+        def hook(entry, network):
+            if verbose:
                 acc = entry["accuracy"]
                 print(
                     f"Iteration {entry['iteration']}: loss = {entry['loss']:.6g}"
                     + ("" if np.isnan(acc) else f", accuracy = {acc:.4f}")
                     + f", {entry['time']:.3f} s"
                 )
-        result = fit_bpls(X, Y, network, opts, labels=labels, callback=callback)
+            return monitor(entry, network) if monitor is not None else None
+
+        result = fit_bpls(
+            X, Y, network, opts, labels=labels,
+            monitor=hook if verbose or monitor is not None else None,
+        )
         for i, layer in enumerate(result.network.layers):
             if not (np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()):
                 raise LSQNetError(
@@ -257,8 +268,14 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         name for name, act in _activations.ACTIVATIONS.items() if act.invertible and not act.rowwise
     )
 
-    def fit(self, X: Any, y: Any) -> BPLSRegressor:
-        """Fit the network to ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_targets])."""
+    def fit(self, X: Any, y: Any, *, monitor: Any = None) -> BPLSRegressor:
+        """Fit the network to ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_targets]).
+
+        ``monitor(entry, network)``, if given, is called after every sweep with that sweep's
+        ``history_`` entry and :class:`~lsqnet.Network`; its time is excluded from the
+        recorded training times, and returning True stops training (the hook of
+        scikit-learn's gradient boosting).
+        """
         self._options = self._validate_params_()
         X, y = validate_data(
             self, X, y, multi_output=True, y_numeric=True, dtype=self._dtype()
@@ -278,7 +295,7 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
                 TargetClippingWarning,
                 stacklevel=2,
             )
-        return self._fit(X, Y, None)
+        return self._fit(X, Y, None, monitor)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
@@ -343,8 +360,14 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
             verbose=verbose,
         )
 
-    def fit(self, X: Any, y: Any) -> BPLSClassifier:
-        """Fit the network to ``X`` (n_samples, n_features) and labels ``y`` (n_samples,)."""
+    def fit(self, X: Any, y: Any, *, monitor: Any = None) -> BPLSClassifier:
+        """Fit the network to ``X`` (n_samples, n_features) and labels ``y`` (n_samples,).
+
+        ``monitor(entry, network)``, if given, is called after every sweep with that sweep's
+        ``history_`` entry and :class:`~lsqnet.Network`; its time is excluded from the
+        recorded training times, and returning True stops training (the hook of
+        scikit-learn's gradient boosting).
+        """
         self._options = self._validate_params_()
         X, y = validate_data(self, X, y, dtype=self._dtype())
         y = column_or_1d(y, warn=True)
@@ -356,7 +379,7 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
                 f"class: {self.classes_[0]!r}."
             )
         Y = class_targets(indices, self.classes_.shape[0], self.output_activation, X.dtype)
-        return self._fit(X, Y, indices)
+        return self._fit(X, Y, indices, monitor)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes): the outputs, normalised."""
