@@ -6,8 +6,11 @@ Every warning here says how to silence it; lsqnet never installs warning filters
 from __future__ import annotations
 
 __all__ = [
+    "DatasetCorruptError",
+    "DatasetNotFoundError",
     "IllConditionedWarning",
     "LSQNetError",
+    "ModelFormatError",
     "SolverFallbackWarning",
     "TargetClippingWarning",
 ]
@@ -15,6 +18,23 @@ __all__ = [
 
 class LSQNetError(Exception):
     """Base class of the errors that lsqnet raises for reasons other than bad arguments."""
+
+
+class DatasetNotFoundError(LSQNetError, FileNotFoundError):
+    """A dataset's files are neither on disk nor downloadable; the message says where they go."""
+
+
+class DatasetCorruptError(LSQNetError, ValueError):
+    """A dataset file is corrupt or truncated (wrong md5, magic number or size); names the file."""
+
+
+class ModelFormatError(LSQNetError, ValueError):
+    """A file given to :func:`lsqnet.load` is not a valid lsqnet model file.
+
+    Raised for every kind of bad content: not an ``.npz`` archive, truncated or corrupt,
+    malformed or missing metadata, arrays inconsistent with it, or a format version newer
+    than this lsqnet reads. The message names the file and what is wrong with it.
+    """
 
 
 class SolverFallbackWarning(UserWarning):

@@ -1,0 +1,84 @@
+"""The closed-form methods: BPLS, an extreme learning machine, and ridge on the raw inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import activations as _activations
+from ..datasets import Dataset
+from ..estimators import BPLSClassifier
+from ..layers import fit_layer
+from ..network import init_network
+from ._harness import BenchConfig, Recorder
+
+__all__ = ["train_bpls", "train_elm", "train_ridge"]
+
+
+def _one_hot(y: np.ndarray, dtype) -> np.ndarray:
+    return np.eye(int(y.max()) + 1, dtype=dtype)[y]
+
+
+def _mse(out: np.ndarray, Y: np.ndarray) -> float:
+    return float(np.mean((out - Y) ** 2, dtype=np.float64))
+
+
+def train_bpls(
+    data: Dataset, seed: int, config: BenchConfig, params: dict[str, Any], rec: Recorder
+) -> dict[str, Any]:
+    """:class:`~lsqnet.BPLSClassifier`; a curve point after every sweep, then the returned net."""
+    init = "fan_in" if config.init == "default" else config.init
+    est = BPLSClassifier(
+        hidden_layer_sizes=config.hidden, activation=config.activation, init=init,
+        max_iter=config.max_iter, random_state=seed, **params,
+    )
+
+    def monitor(entry, network):
+        rec.point(
+            entry["iteration"], lambda X: est.classes_[np.argmax(network.forward(X), axis=1)],
+            entry["loss"],
+        )
+
+    est.fit(data.X_train, data.y_train, monitor=monitor)
+    rec.point(est.n_iter_, est.predict, est.loss_)  # the returned (best) iterate
+    settings = est.get_params()
+    settings.pop("verbose")
+    return {"params": settings, "loss_name": "mse", "solver": est.solver_, "flops": est.flops_}
+
+
+def _elm_hidden(config: BenchConfig, n_in: int, seed: int):
+    rng = np.random.default_rng(seed)
+    init = "fan_in" if config.init == "default" else config.init
+    first = init_network(
+        (n_in, config.hidden[0], 1), config.activation, "identity", init, rng, np.float32
+    ).layers[0]
+    bias = rng.uniform(-1.0, 1.0, size=config.hidden[0]).astype(np.float32)
+    act = _activations.get(config.activation)
+    return lambda X: act.forward(X @ first.weight + bias)
+
+
+def train_elm(
+    data: Dataset, seed: int, config: BenchConfig, params: dict[str, Any], rec: Recorder
+) -> dict[str, Any]:
+    """Extreme learning machine: a random hidden layer (the first of ``config.hidden``, weights
+    from the ``init`` scheme, biases uniform in [-1, 1]) and a ridge-regression output layer on
+    one-hot targets."""
+    features = _elm_hidden(config, data.X_train.shape[1], seed)
+    H = features(data.X_train)
+    Y = _one_hot(data.y_train, H.dtype)
+    layer = fit_layer(H, Y, activation="identity", alpha=params["alpha"])
+    loss = _mse(layer.forward(H), Y)
+    rec.point(1, lambda X: np.argmax(layer.forward(features(X)), axis=1), loss)
+    return {"params": dict(params), "loss_name": "mse"}
+
+
+def train_ridge(
+    data: Dataset, seed: int, config: BenchConfig, params: dict[str, Any], rec: Recorder
+) -> dict[str, Any]:
+    """Linear least squares (ridge) from the raw inputs to one-hot targets."""
+    Y = _one_hot(data.y_train, data.X_train.dtype)
+    layer = fit_layer(data.X_train, Y, activation="identity", alpha=params["alpha"])
+    loss = _mse(layer.forward(data.X_train), Y)
+    rec.point(1, lambda X: np.argmax(layer.forward(X), axis=1), loss)
+    return {"params": dict(params), "loss_name": "mse"}

@@ -1,0 +1,136 @@
+"""The gradient baselines: the same network trained by ``torch.optim`` with mini-batches.
+
+Each optimiser is a row of :data:`OPTIMIZERS`: the ``torch.optim`` class, its fixed
+arguments, and the learning-rate grid searched on a validation split (the grids bracket the
+rates usually recommended for each: 1e-3 for Adam, 1e-2 for AdaGrad, 0.01-0.1 for SGD, and
+reach a factor of 3 to 10 beyond them on both sides; a choice at the edge of its grid is flagged
+in the results).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import activations as _activations
+from ..datasets import Dataset
+from ..network import init_network
+from ._harness import BenchConfig, Recorder
+
+__all__ = ["OPTIMIZERS", "TORCH_ACTIVATIONS", "build_model", "train_gradient"]
+
+#: name -> (torch.optim class name, fixed keyword arguments, learning-rate grid)
+OPTIMIZERS: dict[str, tuple[str, dict[str, Any], tuple[float, ...]]] = {
+    "adam": ("Adam", {}, (3e-4, 1e-3, 3e-3, 1e-2)),
+    "sgd": ("SGD", {}, (0.01, 0.03, 0.1, 0.3, 1.0)),
+    "nag": ("SGD", {"momentum": 0.9, "nesterov": True}, (0.003, 0.01, 0.03, 0.1, 0.3)),
+    "adagrad": ("Adagrad", {}, (0.003, 0.01, 0.03, 0.1)),
+}
+
+#: lsqnet activation name -> torch.nn module name and arguments (same functions)
+TORCH_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
+    "identity": ("Identity", {}),
+    "tanh": ("Tanh", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "relu": ("ReLU", {}),
+    "elu": ("ELU", {"alpha": _activations.ELU_ALPHA}),
+    "leaky_relu": ("LeakyReLU", {"negative_slope": _activations.LEAKY_RELU_SLOPE}),
+    "softplus": ("Softplus", {}),
+}
+
+
+def build_model(sizes: tuple[int, ...], activation: str, init: str, seed: int):
+    """``torch.nn.Sequential`` of Linear layers with ``activation`` between them (linear output).
+
+    ``init="default"`` keeps PyTorch's initialisation (seeded by ``seed``); an lsqnet scheme
+    copies the weights :func:`lsqnet.network.init_network` draws for ``seed``, so BPLS and
+    the gradient methods start from the same network.
+    """
+    import torch
+
+    if activation not in TORCH_ACTIVATIONS:
+        valid = ", ".join(repr(a) for a in TORCH_ACTIVATIONS)
+        raise ValueError(
+            f"activation {activation!r} has no PyTorch module for the gradient baselines; "
+            f"use one of {valid}."
+        )
+    torch.manual_seed(seed)
+    name, kwargs = TORCH_ACTIVATIONS[activation]
+    modules: list[Any] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        modules.append(torch.nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            modules.append(getattr(torch.nn, name)(**kwargs))
+    model = torch.nn.Sequential(*modules)
+    if init != "default":
+        network = init_network(
+            sizes, activation, "identity", init, np.random.default_rng(seed), np.float32
+        )
+        linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+        with torch.no_grad():
+            for linear, layer in zip(linears, network.layers, strict=True):
+                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.weight.T)))
+                linear.bias.copy_(torch.from_numpy(layer.bias))
+    return model
+
+
+def train_gradient(
+    optimizer: str,
+    data: Dataset,
+    seed: int,
+    config: BenchConfig,
+    params: dict[str, Any],
+    rec: Recorder,
+) -> dict[str, Any]:
+    """Mini-batch training for ``config.epochs`` epochs; a curve point before and after each.
+
+    A non-finite training loss stops training with status ``"diverged"``.
+    """
+    import torch
+
+    torch.set_num_threads(config.threads)
+    cls_name, fixed, _ = OPTIMIZERS[optimizer]
+    X = torch.from_numpy(data.X_train)
+    y = torch.from_numpy(data.y_train)
+    n_classes = int(data.y_train.max()) + 1
+    model = build_model(
+        (X.shape[1], *config.hidden, n_classes), config.activation, config.init, seed
+    )
+    opt = getattr(torch.optim, cls_name)(model.parameters(), lr=params["lr"], **fixed)
+    if config.loss == "mse":
+        eye = torch.eye(n_classes)
+        mse = torch.nn.MSELoss()
+
+        def loss_fn(out, target):
+            return mse(out, eye[target])
+    else:
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+    def predict(Xe: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(Xe)).argmax(dim=1).numpy()
+
+    generator = torch.Generator().manual_seed(seed)
+    n, batch = X.shape[0], config.batch_size
+    status = "ok"
+    rec.point(0, predict, math.nan)
+    for epoch in range(1, config.epochs + 1):
+        total = 0.0
+        for idx in torch.randperm(n, generator=generator).split(batch):
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(X[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item() * idx.shape[0]
+        rec.point(epoch, predict, total / n)
+        if not math.isfinite(total):
+            status = "diverged"
+            break
+    return {
+        "params": {"optimizer": f"torch.optim.{cls_name}", **fixed, **params,
+                   "batch_size": batch, "loss": config.loss},
+        "loss_name": config.loss,
+        "status": status,
+    }

@@ -1,0 +1,337 @@
+"""From records to conclusions: summaries, the paper's claim, the frontier, and the files.
+
+``results.json`` (schema :data:`SCHEMA`) holds every raw number; ``results.md`` the tables;
+``frontier.png`` the test accuracy against training time. Each is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._io import atomic_write
+from ._harness import Record
+
+__all__ = [
+    "SCHEMA",
+    "accuracy_at",
+    "claim",
+    "frontier",
+    "read_results",
+    "summarize",
+    "to_markdown",
+    "write_results",
+]
+
+SCHEMA = "lsqnet-bench/1"
+"""Version of the ``results.json`` layout; bumped on any incompatible change."""
+
+
+def _lower_median(values: Sequence[float | None]) -> float | None:
+    """Median with ``None`` sorted lowest; the lower middle value for an even count."""
+    ordered = sorted(values, key=lambda v: -math.inf if v is None else v)
+    return ordered[(len(ordered) - 1) // 2] if ordered else None
+
+
+def _by_label(records: Iterable[Record]) -> dict[str, list[Record]]:
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        groups.setdefault(r.label, []).append(r)
+    return groups
+
+
+def accuracy_at(record: Record, budget: float) -> float | None:
+    """Test accuracy of the last model ``record`` had within ``budget`` seconds, else None."""
+    within = [p for p in record.curve if p["time"] <= budget]
+    return within[-1]["test_accuracy"] if within else None
+
+
+def time_to_reach(record: Record, accuracy: float) -> float | None:
+    """Training time at which ``record`` first reached ``accuracy``, else None."""
+    for p in record.curve:
+        if p["test_accuracy"] >= accuracy:
+            return p["time"]
+    return None
+
+
+def summarize(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """Per method label: median, min and max over seeds of accuracy, time, memory, loss."""
+    rows = []
+    for label, group in _by_label(records).items():
+        def stats(key: str, group=group) -> dict[str, float | None]:
+            values = [getattr(r, key) for r in group if getattr(r, key) is not None]
+            if not values:
+                return {"median": None, "min": None, "max": None}
+            return {
+                "median": float(np.median(values)),
+                "min": float(min(values)),
+                "max": float(max(values)),
+            }
+
+        first = group[0]
+        rows.append({
+            "label": label,
+            "method": first.method,
+            "hidden": list(first.hidden),
+            "seeds": [r.seed for r in group],
+            "test_accuracy": stats("test_accuracy"),
+            "train_time": stats("train_time"),
+            "peak_memory_mib": stats("peak_memory_mib"),
+            "train_loss": stats("train_loss"),
+            "loss_name": first.loss_name,
+            "steps": int(np.median([r.curve[-1]["step"] for r in group])),
+            "status": sorted({r.status for r in group}),
+            "params": first.params,
+        })
+    return rows
+
+
+def claim(records: Iterable[Record], closed_form: Iterable[str]) -> list[dict[str, Any]]:
+    """The paper's claim, measured for each gradient method against BPLS of the same sizes.
+
+    Per seed: the time the gradient method first reaches BPLS's final test accuracy, divided
+    by BPLS's training time (None: never reached within its epoch budget), and the gradient
+    method's test accuracy at BPLS's training time (None: no epoch finished by then).
+    Medians over seeds (None sorted lowest).
+    """
+    closed_form = set(closed_form)
+    records = list(records)
+    bpls = {(r.hidden, r.seed): r for r in records if r.method == "bpls"}
+    rows = []
+    for label, group in _by_label(records).items():
+        if group[0].method in closed_form:
+            continue
+        per_seed = []
+        for r in group:
+            ref = bpls.get((r.hidden, r.seed))
+            if ref is None:
+                continue
+            reach = time_to_reach(r, ref.test_accuracy)
+            per_seed.append({
+                "seed": r.seed,
+                "bpls_accuracy": ref.test_accuracy,
+                "bpls_time": ref.train_time,
+                "time_to_reach": reach,
+                "time_ratio": None if reach is None else reach / ref.train_time,
+                "accuracy_at_bpls_time": accuracy_at(r, ref.train_time),
+            })
+        if not per_seed:
+            continue
+        rows.append({
+            "label": label,
+            "method": group[0].method,
+            "reached": sum(s["time_ratio"] is not None for s in per_seed),
+            "seeds": len(per_seed),
+            "time_ratio": _lower_median([s["time_ratio"] for s in per_seed]),
+            "accuracy_at_bpls_time": _lower_median(
+                [s["accuracy_at_bpls_time"] for s in per_seed]
+            ),
+            "bpls_accuracy": _lower_median([s["bpls_accuracy"] for s in per_seed]),
+            "bpls_time": _lower_median([s["bpls_time"] for s in per_seed]),
+            "per_seed": per_seed,
+        })
+    return rows
+
+
+def frontier(
+    records: Iterable[Record], closed_form: Iterable[str], budgets: Sequence[float]
+) -> list[dict[str, Any]]:
+    """For each time budget: the best closed-form and the best gradient method, and who wins.
+
+    A method's accuracy at a budget is the median over seeds of the test accuracy of the last
+    model it had within the budget (None if it had none). The verdict is ``"won"`` when the
+    best closed-form accuracy is higher, ``"lost"`` when lower, ``"tied"`` when equal, and
+    ``"-"`` when either side has no model within the budget.
+    """
+    closed_form = set(closed_form)
+    groups = _by_label(records)
+    rows = []
+    for budget in budgets:
+        best: dict[bool, tuple[float, str] | None] = {True: None, False: None}
+        for label, group in groups.items():
+            acc = _lower_median([accuracy_at(r, budget) for r in group])
+            side = group[0].method in closed_form
+            if acc is not None and (best[side] is None or acc > best[side][0]):
+                best[side] = (acc, label)
+        ours, theirs = best[True], best[False]
+        if ours is None or theirs is None:
+            verdict = "-"
+        else:
+            verdict = "won" if ours[0] > theirs[0] else "lost" if ours[0] < theirs[0] else "tied"
+        rows.append({
+            "budget": budget,
+            "closed_form": None if ours is None else {"label": ours[1], "accuracy": ours[0]},
+            "gradient": None if theirs is None else {"label": theirs[1], "accuracy": theirs[0]},
+            "verdict": verdict,
+        })
+    return rows
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def _secs(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _span(stat: dict[str, float | None], fmt) -> str:
+    if stat["median"] is None:
+        return "-"
+    return f"{fmt(stat['median'])} [{fmt(stat['min'])}, {fmt(stat['max'])}]"
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    shown = params.get("params", params)
+    keys = ("lr", "alpha") if any(k in shown for k in ("lr", "alpha")) else ()
+    if keys:
+        return ", ".join(f"{k}={shown[k]:g}" for k in keys if k in shown)
+    return ", ".join(
+        f"{k}={shown[k]}" for k in ("alpha", "max_iter", "hidden_target", "iteration_rule")
+        if k in shown
+    )
+
+
+def to_markdown(results: dict[str, Any]) -> str:
+    """The tables of ``results.md``: methods, the paper's claim, the frontier, the tuning."""
+    cfg, mach = results["config"], results["machine"]
+    lines = [
+        f"# lsqnet bench: {results['dataset']}",
+        "",
+        f"Command: `{results['command']}`  ",
+        f"Machine: {mach['cpu']}, {mach['cores']} cores, {results['config']['threads']} "
+        f"thread(s); Python {mach['python']}, NumPy {mach['numpy']}, SciPy {mach['scipy']}, "
+        f"torch {mach.get('torch')}, lsqnet {mach['lsqnet']}; BLAS "
+        + ", ".join(f"{b['internal_api']} {b['version']}" for b in mach["blas"]) + ".  ",
+        f"Data: {results['n_train']} training and {results['n_test']} test samples, "
+        f"{results['n_features']} features; activation {cfg['activation']}, "
+        f"{cfg['epochs']} epochs of batch {cfg['batch_size']} ({cfg['loss']} loss) for "
+        f"gradient methods, at most {cfg['max_iter']} BPLS sweeps; seeds {results['seeds']}.",
+        "",
+        "Test accuracy (%) and training time (s): median [min, max] over seeds. Training time "
+        "excludes data loading and evaluation; memory is the peak resident memory above the "
+        "level before the run.",
+        "",
+        "| method | test accuracy % | train time s | peak memory MiB | train loss | steps "
+        "| settings |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in results["summary"]:
+        status = "" if row["status"] == ["ok"] else f" ({', '.join(row['status'])})"
+        lines.append(
+            f"| {row['label']}{status} | {_span(row['test_accuracy'], _pct)} "
+            f"| {_span(row['train_time'], _secs)} "
+            f"| {_span(row['peak_memory_mib'], lambda v: f'{v:.0f}')} "
+            f"| {_span(row['train_loss'], lambda v: f'{v:.4g}')} ({row['loss_name']}) "
+            f"| {row['steps']} | {_params_text(row['params'])} |"
+        )
+    if results["claim"]:
+        lines += [
+            "",
+            "The paper's claim: the time each gradient method needs to first reach BPLS's test "
+            "accuracy, as a multiple of BPLS's training time, and its accuracy at BPLS's time "
+            "(medians over seeds).",
+            "",
+            "| method | BPLS accuracy % | BPLS time s | reached in | time to reach / BPLS time "
+            "| accuracy at BPLS time % |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for row in results["claim"]:
+            ratio = "never" if row["time_ratio"] is None else f"{row['time_ratio']:.1f}x"
+            lines.append(
+                f"| {row['label']} | {_pct(row['bpls_accuracy'])} | {_secs(row['bpls_time'])} "
+                f"| {row['reached']}/{row['seeds']} seeds | {ratio} "
+                f"| {_pct(row['accuracy_at_bpls_time'])} |"
+            )
+    lines += [
+        "",
+        "The frontier: the best test accuracy (%) reached within each training-time budget.",
+        "",
+        "| budget s | best closed-form | best gradient | closed form |",
+        "| --- | --- | --- | --- |",
+    ]
+    for row in results["frontier"]:
+        cells = [
+            "-" if side is None else f"{_pct(side['accuracy'])} ({side['label']})"
+            for side in (row["closed_form"], row["gradient"])
+        ]
+        lines.append(f"| {row['budget']:g} | {cells[0]} | {cells[1]} | {row['verdict']} |")
+    lines += [
+        "",
+        "Hyper-parameters chosen on a validation split of the training data "
+        f"({100 * cfg['val_fraction']:g} %, stratified, seed 0); the test set is never used.",
+        "",
+        "| method | grid | validation accuracy % | chosen |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, tuning in results["tuning"].items():
+        if not tuning["scores"]:
+            continue
+        grid = ", ".join(f"{v:g}" for p in tuning["grid"] for v in p.values())
+        scores = ", ".join(_pct(s) for s in tuning["scores"])
+        chosen = ", ".join(f"{k}={v:g}" for k, v in tuning["chosen"].items())
+        if tuning["chosen"] in (tuning["grid"][0], tuning["grid"][-1]):
+            chosen += " (edge of the grid)"
+        lines.append(f"| {label} | {grid} | {scores} | {chosen} |")
+    return "\n".join(lines) + "\n"
+
+
+def _write(path: Path, payload: bytes) -> None:
+    with atomic_write(path) as f:
+        f.write(payload)
+
+
+def write_results(
+    results: dict[str, Any], out: str | os.PathLike, *, plot: bool = True
+) -> list[Path]:
+    """Write ``results.json``, ``results.md`` and (if ``plot``) ``frontier.png`` into ``out``.
+
+    Every file is written to a temporary name in ``out`` and renamed into place, so an
+    interrupted run never leaves a half-written file. Returns the paths written.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    path = out / "results.json"
+    _write(path, (json.dumps(results, indent=1, allow_nan=True) + "\n").encode())
+    written.append(path)
+    path = out / "results.md"
+    _write(path, to_markdown(results).encode())
+    written.append(path)
+    if plot:
+        from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
+        from ..plotting import plot_frontier
+
+        fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+        plot_frontier(results, ax=fig.subplots())
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120)
+        path = out / "frontier.png"
+        _write(path, buffer.getvalue())
+        written.append(path)
+    return written
+
+
+def read_results(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a ``results.json`` (or the folder holding it), checking its schema version."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a results.json file ({err}).") from None
+    if not isinstance(results, dict) or results.get("schema") != SCHEMA:
+        found = results.get("schema") if isinstance(results, dict) else None
+        raise ValueError(f"{path}: schema {found!r}; this lsqnet reads {SCHEMA!r}.")
+    return results

@@ -1,0 +1,258 @@
+"""One interface for every method: ``run(method, data, seed) -> Record``, and ``tune``."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ..datasets import Dataset
+from ._closed_form import train_bpls, train_elm, train_ridge
+from ._gradient import OPTIMIZERS, TORCH_ACTIVATIONS, train_gradient
+from ._harness import BenchConfig, Record, Recorder, label, machine, peak_memory
+from ._report import SCHEMA, claim, frontier, summarize
+
+__all__ = ["METHODS", "Method", "benchmark", "hidden_for", "run", "tune", "validation_split"]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A trainer, the hyper-parameters it is tuned over, and what it shares with the others.
+
+    ``grid`` lists the candidate settings searched on a validation split; one candidate means
+    the method is not tuned. ``hidden`` is how many of the configured hidden sizes it uses
+    (None: all of them).
+    """
+
+    name: str
+    train: Callable[..., dict[str, Any]]
+    grid: tuple[dict[str, Any], ...]
+    closed_form: bool
+    hidden: int | None
+    description: str
+
+
+_ALPHAS = tuple({"alpha": a} for a in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0))
+
+METHODS: dict[str, Method] = {
+    "bpls": Method(
+        "bpls", train_bpls, ({},), True, None,
+        "lsqnet's BPLS (BPLSClassifier with its default settings)",
+    ),
+    "elm": Method(
+        "elm", train_elm, _ALPHAS, True, 1,
+        "extreme learning machine: random hidden layer, ridge output layer",
+    ),
+    "ridge": Method(
+        "ridge", train_ridge, _ALPHAS, True, 0, "linear least squares (ridge) on the inputs"
+    ),
+    **{
+        name: Method(
+            name, functools.partial(train_gradient, name),
+            tuple({"lr": lr} for lr in grid), False, None,
+            f"torch.optim.{cls}({', '.join(f'{k}={v}' for k, v in fixed.items())}) "
+            f"with mini-batches",
+        )
+        for name, (cls, fixed, grid) in OPTIMIZERS.items()
+    },
+}
+"""Every method ``lsqnet bench`` can run, by name."""
+
+
+def _method(name: str) -> Method:
+    if name not in METHODS:
+        valid = ", ".join(repr(m) for m in METHODS)
+        raise ValueError(f"unknown method {name!r}; valid methods are {valid}.")
+    return METHODS[name]
+
+
+def hidden_for(method: str, config: BenchConfig) -> tuple[int, ...]:
+    """The hidden sizes ``method`` actually trains with under ``config``."""
+    used = _method(method).hidden
+    return config.hidden if used is None else config.hidden[:used]
+
+
+def run(
+    method: str,
+    data: Dataset,
+    seed: int,
+    config: BenchConfig | None = None,
+    *,
+    dataset: str = "",
+    params: dict[str, Any] | None = None,
+) -> Record:
+    """Train ``method`` on ``data`` with ``seed`` and record time, memory and the test curve.
+
+    ``params`` are the method's hyper-parameters (default: the middle of its grid, or the
+    choice of :func:`tune`). BLAS threads are limited to ``config.threads`` for the run.
+    """
+    from threadpoolctl import threadpool_limits
+
+    m = _method(method)
+    config = config or BenchConfig()
+    params = dict(m.grid[len(m.grid) // 2] if params is None else params)
+    cfg = replace(config, hidden=hidden_for(method, config))
+    rec = Recorder(data)
+    with threadpool_limits(limits=config.threads), peak_memory() as memory:
+        rec.start()
+        info = m.train(data, seed, cfg, params, rec)
+    last = rec.curve[-1]
+    return Record(
+        method=method,
+        dataset=dataset,
+        seed=seed,
+        hidden=cfg.hidden,
+        params={k: v for k, v in info.items() if k not in ("loss_name", "status")},
+        train_time=last["time"],
+        test_accuracy=last["test_accuracy"],
+        train_loss=last["train_loss"],
+        loss_name=info["loss_name"],
+        peak_memory_mib=memory.mib,
+        curve=list(rec.curve),
+        status=info.get("status", "ok"),
+    )
+
+
+def validation_split(data: Dataset, fraction: float, seed: int = 0) -> Dataset:
+    """Hold out a stratified ``fraction`` of the training data as the "test" part."""
+    from sklearn.model_selection import train_test_split
+
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        data.X_train, data.y_train, test_size=fraction, stratify=data.y_train,
+        random_state=seed,
+    )
+    return Dataset(X_fit, y_fit, X_val, y_val)
+
+
+def tune(method: str, data: Dataset, config: BenchConfig | None = None) -> dict[str, Any]:
+    """Choose ``method``'s hyper-parameters on a validation split of the training data.
+
+    Every candidate of the method's grid is trained with seed 0 on the training data minus a
+    stratified ``config.val_fraction`` (for ``config.tune_epochs`` epochs, default the full
+    budget) and scored by accuracy on the held-out part; the test set is never seen. Returns
+    the grid, the scores, the choice and the seconds spent.
+    """
+    m = _method(method)
+    config = config or BenchConfig()
+    if len(m.grid) == 1:
+        return {"grid": list(m.grid), "scores": [], "chosen": dict(m.grid[0]), "time": 0.0}
+    split = validation_split(data, config.val_fraction)
+    cfg = replace(config, epochs=config.tune_epochs or config.epochs)
+    start = time.perf_counter()
+    scores = []
+    for params in m.grid:
+        record = run(method, split, 0, cfg, params=params)
+        ok = record.status == "ok" and math.isfinite(record.test_accuracy)
+        scores.append(record.test_accuracy if ok else 0.0)
+    best = int(np.argmax(scores))  # ties go to the first (smallest) candidate
+    return {
+        "grid": [dict(p) for p in m.grid],
+        "scores": scores,
+        "chosen": dict(m.grid[best]),
+        "epochs": cfg.epochs,
+        "val_fraction": config.val_fraction,
+        "time": time.perf_counter() - start,
+    }
+
+
+def benchmark(
+    dataset: str,
+    *,
+    methods: Sequence[str] = tuple(METHODS),
+    hidden: Sequence[tuple[int, ...]] = ((256,),),
+    config: BenchConfig | None = None,
+    seeds: Sequence[int] = (0, 1, 2),
+    tune_params: bool = True,
+    budgets: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 10.0),
+    data: Dataset | None = None,
+    data_home: str | None = None,
+    command: str = "",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Tune, then train every method on ``dataset`` for every seed; return the results payload.
+
+    ``hidden`` lists the architectures: each method runs once per entry (ridge, which has no
+    hidden layer, once in all). Hyper-parameters are tuned per method and architecture on a
+    validation split (:func:`tune`), or the middle of each grid is used when ``tune_params``
+    is False. Each method is warmed up once, untimed, on a few samples. The runs are ordered
+    seed by seed, so a change of machine load during the benchmark touches every method.
+    """
+    from tqdm.auto import tqdm
+
+    config = config or BenchConfig()
+    for name in methods:
+        _method(name)
+    if not methods or not hidden or not seeds:
+        raise ValueError("benchmark needs at least one method, one architecture and one seed.")
+    gradient = [m for m in methods if not METHODS[m].closed_form]
+    if gradient and config.activation not in TORCH_ACTIVATIONS:
+        valid = ", ".join(repr(a) for a in TORCH_ACTIVATIONS)
+        raise ValueError(
+            f"activation {config.activation!r} has no PyTorch counterpart for the gradient "
+            f"methods {', '.join(gradient)}; use one of {valid} or leave those methods out."
+        )
+    if data is None:
+        data = datasets.load(dataset, data_home=data_home)
+    if not np.issubdtype(data.y_train.dtype, np.integer):
+        raise ValueError(
+            f"dataset {dataset!r} is a regression problem; lsqnet bench compares classifiers "
+            f"(digits, mnist, fashion-mnist, xor)."
+        )
+    variants: dict[str, tuple[str, BenchConfig]] = {}
+    for sizes in hidden:
+        cfg = replace(config, hidden=tuple(sizes))
+        for name in methods:
+            variants.setdefault(label(name, hidden_for(name, cfg)), (name, cfg))
+    n_jobs = len(variants) * (1 + len(seeds) + int(tune_params))
+    records: list[Record] = []
+    tuning: dict[str, Any] = {}
+    tiny = Dataset(data.X_train[:256], data.y_train[:256], data.X_test[:64], data.y_test[:64])
+    with tqdm(total=n_jobs, desc=f"bench {dataset}", disable=not progress, leave=False) as bar:
+        for key, (name, cfg) in variants.items():
+            bar.set_postfix_str(f"tune {key}")
+            if tune_params:
+                tuning[key] = tune(name, data, cfg)
+                bar.update()
+            else:
+                grid = METHODS[name].grid
+                tuning[key] = {"grid": list(grid), "scores": [],
+                                 "chosen": dict(grid[len(grid) // 2]), "time": 0.0}
+            run(name, tiny, 0, replace(cfg, epochs=1, max_iter=1),
+                params=tuning[key]["chosen"])  # warm-up, untimed
+            bar.update()
+        for seed in seeds:
+            for key, (name, cfg) in variants.items():
+                bar.set_postfix_str(f"{key} seed {seed}")
+                records.append(
+                    run(name, data, seed, cfg, dataset=dataset, params=tuning[key]["chosen"])
+                )
+                bar.update()
+    closed_form = [m for m in METHODS if METHODS[m].closed_form]
+    return {
+        "schema": SCHEMA,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "dataset": dataset,
+        "n_train": int(data.X_train.shape[0]),
+        "n_test": int(data.X_test.shape[0]),
+        "n_features": int(data.X_train.shape[1]),
+        "methods": list(methods),
+        "hidden": [list(h) for h in hidden],
+        "seeds": list(seeds),
+        "budgets": list(budgets),
+        "config": {**config.to_dict(), "hidden": None},
+        "machine": machine(config.threads),
+        "closed_form": closed_form,
+        "tuning": tuning,
+        "records": [r.to_dict() for r in records],
+        "summary": summarize(records),
+        "claim": claim(records, closed_form),
+        "frontier": frontier(records, closed_form, budgets),
+    }

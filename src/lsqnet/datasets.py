@@ -1,0 +1,316 @@
+"""Datasets: scikit-learn's digits, MNIST, Fashion-MNIST and the BPLS paper's toy problems.
+
+:func:`load` returns ``(X_train, y_train, X_test, y_test)``: float32 features in [0, 1] (images
+flattened row by row) and int64 labels.
+
+- ``"digits"``: scikit-learn's bundled 8x8 digits (1797 images, no download), divided by 16 and
+  split 75/25, stratified, with ``random_state=0`` (1347 training and 450 test images).
+- ``"mnist"`` and ``"fashion-mnist"``: the original IDX gzip files (60000 training and 10000
+  test 28x28 images), read by lsqnet's own IDX reader and checked against their published md5
+  sums. The four files of a dataset are looked for in ``<root>/<name>/`` for each root in
+  turn: the ``data_home`` argument, the ``LSQNET_DATA`` environment variable, then the cache
+  folder (:func:`get_data_home`). Files absent from all of them are downloaded into the cache
+  from the dataset's public mirrors when ``download=True`` and a network answers; otherwise a
+  :class:`DatasetNotFoundError` says which files are missing and where to put them.
+- ``"linear"``, ``"injective"`` and ``"xor"``: the paper's toy problems, generated from a seed
+  (:func:`make_toy`). The first two are regressions (float32 targets), XOR a classification.
+
+A file with a wrong md5, a wrong IDX magic number or a short read raises
+:class:`DatasetCorruptError` naming the file; nothing is returned half loaded.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from ._io import atomic_write
+from ._validation import check_option, check_scalar
+from .exceptions import DatasetCorruptError, DatasetNotFoundError
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "get_data_home",
+    "load",
+    "make_toy",
+    "read_idx",
+]
+
+
+class Dataset(NamedTuple):
+    """A train/test split; unpacks as ``X_train, y_train, X_test, y_test``."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+class _Remote(NamedTuple):
+    mirrors: tuple[str, ...]
+    files: dict[str, str]  # file name -> md5 of the gzip file
+
+
+_IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+_REMOTE = {
+    "mnist": _Remote(
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        files=dict(zip(_IDX_FILES, (
+            "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+            "d53e105ee54ea40749a09fcbcd1e9432",
+            "9fb629c4189551a2d022fa330f9573f3",
+            "ec29112dd5afa0611ce80d1b7f02629c",
+        ), strict=True)),
+    ),
+    "fashion-mnist": _Remote(
+        mirrors=(
+            "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        ),
+        files=dict(zip(_IDX_FILES, (
+            "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+            "25c81989df183df01b3e8a0aad5dffbe",
+            "bef4ecab320f06d8554ea6380940ec79",
+            "bb300cfdad3c16e7a12a480ee83cd310",
+        ), strict=True)),
+    ),
+}
+
+_TOYS = ("linear", "injective", "xor")
+
+DATASETS: tuple[str, ...] = ("digits", *_REMOTE, *_TOYS)
+"""Every name :func:`load` accepts."""
+
+_IDX_DTYPES = {0x08: np.uint8}  # the only element type MNIST-style files use
+
+
+def get_data_home() -> Path:
+    """The cache folder: ``$XDG_CACHE_HOME/lsqnet``, else ``~/.cache/lsqnet`` (not created)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "lsqnet"
+
+
+def read_idx(path: str | os.PathLike, md5: str | None = None) -> np.ndarray:
+    """Read one IDX file (gzip-compressed if its name ends in ``.gz``) into a NumPy array.
+
+    If ``md5`` is given, the bytes of the file as stored must have that digest. Raises
+    :class:`DatasetCorruptError` naming the file for a wrong digest, a bad gzip stream, a
+    wrong magic number or a file shorter or longer than its header says.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    if md5 is not None and hashlib.md5(raw).hexdigest() != md5:
+        raise DatasetCorruptError(
+            f"{path}: md5 {hashlib.md5(raw).hexdigest()} does not match the published "
+            f"{md5}. The file is corrupt or truncated; delete it and download it again."
+        )
+    if path.suffix == ".gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise DatasetCorruptError(f"{path}: not a valid gzip file ({err}).") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise DatasetCorruptError(
+            f"{path}: not an IDX file of unsigned bytes (magic number {raw[:4].hex() or 'empty'}"
+            f", expected 0000080N)."
+        )
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetCorruptError(f"{path}: truncated IDX header ({len(raw)} bytes).")
+    shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    size = int(np.prod(shape, dtype=np.int64))
+    if len(raw) - header != size:
+        raise DatasetCorruptError(
+            f"{path}: the header announces shape {shape} ({size} bytes of data) but the file "
+            f"holds {len(raw) - header}; it is truncated or corrupt."
+        )
+    return np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=header).reshape(shape).copy()
+
+
+def _roots(data_home: str | os.PathLike | None) -> list[Path]:
+    roots = []
+    if data_home is not None:
+        roots.append(Path(data_home))
+    if os.environ.get("LSQNET_DATA"):
+        roots.append(Path(os.environ["LSQNET_DATA"]))
+    roots.append(get_data_home())
+    return roots
+
+
+def _fetch(url: str, dest: Path, md5: str) -> None:
+    """Download ``url`` to ``dest`` atomically, with a progress bar on a terminal."""
+    from tqdm.auto import tqdm
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        digest = hashlib.md5()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(dest) as out, tqdm(
+            total=total, unit="B", unit_scale=True, desc=dest.name,
+            disable=not sys.stderr.isatty(), leave=False,
+        ) as bar:
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+            if digest.hexdigest() != md5:  # raised inside: the file is never put in place
+                raise DatasetCorruptError(
+                    f"{url}: md5 {digest.hexdigest()} differs from the published {md5}"
+                )
+
+
+def _download(name: str, missing: list[str], target: Path, roots: list[Path]) -> None:
+    """Fetch the ``missing`` files of ``name`` into ``target``, trying each mirror in turn."""
+    remote = _REMOTE[name]
+    for filename in missing:
+        errors = []
+        for mirror in remote.mirrors:
+            try:
+                _fetch(mirror + filename, target / filename, remote.files[filename])
+                break
+            except (OSError, urllib.error.URLError, DatasetCorruptError) as err:
+                errors.append(f"{mirror + filename}: {err}")
+        else:
+            raise DatasetNotFoundError(_missing_message(name, missing, roots, errors))
+
+
+def _missing_message(
+    name: str, missing: list[str], roots: list[Path], errors: list[str] | None = None
+) -> str:
+    places = ", ".join(str(root / name) for root in roots)
+    text = (
+        f"dataset {name!r}: file(s) {', '.join(missing)} not found. Put the original IDX gzip "
+        f"files into <data_home>/{name}/ and pass data_home=..., or set LSQNET_DATA to a folder "
+        f"holding {name}/ (searched: {places}); they are published at "
+        f"{_REMOTE[name].mirrors[0]}."
+    )
+    if errors:
+        text += " Download failed: " + "; ".join(errors)
+    return text
+
+
+def _load_idx_dataset(name: str, data_home, download: bool) -> Dataset:
+    remote = _REMOTE[name]
+    found: dict[str, Path] = {}
+    roots = _roots(data_home)
+    for root in roots:
+        for filename in remote.files:
+            if filename not in found and (root / name / filename).is_file():
+                found[filename] = root / name / filename
+    missing = [f for f in remote.files if f not in found]
+    if missing:
+        if not download:
+            raise DatasetNotFoundError(_missing_message(name, missing, roots))
+        cache = get_data_home() / name
+        _download(name, missing, cache, roots)
+        found.update({f: cache / f for f in missing})
+    arrays = [read_idx(found[f], md5=remote.files[f]) for f in remote.files]
+    X_train, y_train, X_test, y_test = arrays
+    for images, labels, split in ((X_train, y_train, "train"), (X_test, y_test, "t10k")):
+        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise DatasetCorruptError(
+                f"dataset {name!r}: {split} images {images.shape} and labels {labels.shape} "
+                f"do not pair up."
+            )
+    scale = np.float32(1.0 / 255.0)
+    return Dataset(
+        X_train.reshape(X_train.shape[0], -1).astype(np.float32) * scale,
+        y_train.astype(np.int64),
+        X_test.reshape(X_test.shape[0], -1).astype(np.float32) * scale,
+        y_test.astype(np.int64),
+    )
+
+
+def _load_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        (X / 16.0).astype(np.float32), y.astype(np.int64),
+        test_size=0.25, stratify=y, random_state=0,
+    )
+    return Dataset(X_train, y_train, X_test, y_test)
+
+
+def make_toy(
+    name: str, *, n_samples: int = 1000, n_features: int = 4, noise: float = 0.0,
+    test_size: float = 0.25, random_state: int = 0,
+) -> Dataset:
+    """One of the paper's toy problems, with a seeded train/test split.
+
+    - ``"linear"``: ``y = X w + b (+ noise)``, ``X`` uniform in [0, 1]; an injective linear
+      map, so one least-squares layer fits it exactly.
+    - ``"injective"``: ``y = tanh(X W1 + b1) W2 + b2 (+ noise)`` with square, well-conditioned
+      ``W1`` and ``W2`` (n_features outputs): an injective non-linear map that a tanh network
+      of the same shape represents exactly.
+    - ``"xor"``: two features uniform in [0, 1], label 1 where exactly one of them is above
+      0.5; ``noise`` is the standard deviation of Gaussian jitter added to the features.
+      ``n_features`` is ignored.
+    """
+    name = check_option(name, "name", "make_toy", _TOYS)
+    n_samples = check_scalar(n_samples, "n_samples", "make_toy", kind=int, low=4)
+    n_features = check_scalar(n_features, "n_features", "make_toy", kind=int, low=1)
+    noise = check_scalar(noise, "noise", "make_toy", kind=float, low=0.0)
+    test_size = check_scalar(
+        test_size, "test_size", "make_toy", kind=float, low=0.0, high=1.0,
+        low_inclusive=False, high_inclusive=False,
+    )
+    rng = np.random.default_rng(random_state)
+    if name == "xor":
+        X = rng.uniform(0.0, 1.0, size=(n_samples, 2))
+        y = ((X[:, 0] > 0.5) ^ (X[:, 1] > 0.5)).astype(np.int64)
+        X = X + noise * rng.standard_normal(X.shape)
+    else:
+        X = rng.uniform(0.0, 1.0, size=(n_samples, n_features))
+        if name == "linear":
+            y = X @ rng.uniform(-1.0, 1.0, size=n_features) + rng.uniform(-1.0, 1.0)
+        else:
+            W1 = np.linalg.qr(rng.standard_normal((n_features, n_features)))[0]
+            W2 = np.linalg.qr(rng.standard_normal((n_features, n_features)))[0]
+            y = np.tanh(X @ W1 + rng.uniform(-0.5, 0.5, n_features)) @ W2
+        y = (y + noise * rng.standard_normal(y.shape)).astype(np.float32)
+    n_test = min(max(1, round(test_size * n_samples)), n_samples - 1)
+    X = X.astype(np.float32)
+    return Dataset(X[n_test:], y[n_test:], X[:n_test], y[:n_test])
+
+
+def load(
+    name: str, *, data_home: str | os.PathLike | None = None, download: bool = True
+) -> Dataset:
+    """Load a dataset by name (one of :data:`DATASETS`) as ``(X_train, y_train, X_test, y_test)``.
+
+    See the module documentation for where files are looked for and how they are checked.
+    ``download=False`` never touches the network.
+    """
+    name = check_option(name, "name", "lsqnet.datasets.load", DATASETS)
+    if data_home is not None and not isinstance(data_home, str | os.PathLike):
+        raise TypeError(
+            f"lsqnet.datasets.load: data_home must be a path (str or os.PathLike) or None. "
+            f"Got {data_home!r} instead."
+        )
+    if name == "digits":
+        return _load_digits()
+    if name in _TOYS:
+        return make_toy(name)
+    return _load_idx_dataset(name, data_home, download)
