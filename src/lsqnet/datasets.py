@@ -232,11 +232,11 @@ def _load_idx_dataset(name: str, data_home, download: bool) -> Dataset:
                 f"dataset {name!r}: {split} images {images.shape} and labels {labels.shape} "
                 f"do not pair up."
             )
-    scale = np.float32(1.0 / 255.0)
+    scale = np.float32(255)  # a division is exactly rounded: 255 -> 1.0, 0 -> 0.0
     return Dataset(
-        X_train.reshape(X_train.shape[0], -1).astype(np.float32) * scale,
+        X_train.reshape(X_train.shape[0], -1).astype(np.float32) / scale,
         y_train.astype(np.int64),
-        X_test.reshape(X_test.shape[0], -1).astype(np.float32) * scale,
+        X_test.reshape(X_test.shape[0], -1).astype(np.float32) / scale,
         y_test.astype(np.int64),
     )
 
