@@ -21,6 +21,7 @@ A file with a wrong md5, a wrong IDX magic number or a short read raises
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import os
@@ -157,18 +158,28 @@ def _roots(data_home: str | os.PathLike | None) -> list[Path]:
     return roots
 
 
-def _fetch(url: str, dest: Path, md5: str) -> None:
-    """Download ``url`` to ``dest`` atomically, with a progress bar on a terminal."""
-    from tqdm.auto import tqdm
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
 
+
+def _progress(total: int | None, desc: str):
+    """A tqdm byte counter on a terminal; a no-op without a terminal or without tqdm."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm comes with lsqnet[bench]
+        return contextlib.nullcontext(_NoProgress())
+    return tqdm(total=total, unit="B", unit_scale=True, desc=desc,
+                disable=not sys.stderr.isatty(), leave=False)
+
+
+def _fetch(url: str, dest: Path, md5: str) -> None:
+    """Download ``url`` to ``dest`` atomically, checking its md5 before it is put in place."""
     with urllib.request.urlopen(url, timeout=30) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         digest = hashlib.md5()
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(dest) as out, tqdm(
-            total=total, unit="B", unit_scale=True, desc=dest.name,
-            disable=not sys.stderr.isatty(), leave=False,
-        ) as bar:
+        with atomic_write(dest) as out, _progress(total, dest.name) as bar:
             while chunk := response.read(1 << 16):
                 out.write(chunk)
                 digest.update(chunk)

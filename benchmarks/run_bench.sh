@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's benchmark tables and plots: lsqnet bench on MNIST and Fashion-MNIST, then the
+# README blocks regenerated from the results. Needs LSQNET_DATA (or the files in the cache)
+# and the extra lsqnet[bench]. About 12 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LSQNET=${LSQNET:-.venv/bin/lsqnet}
+PYTHON=${PYTHON:-.venv/bin/python}
+for dataset in mnist fashion-mnist; do
+    "$LSQNET" bench --dataset "$dataset" --hidden 256 --epochs 10 --seeds 3 \
+        --out "benchmarks/results/bench/$dataset" "$@"
+done
+"$PYTHON" benchmarks/update_readme.py
