@@ -1,6 +1,7 @@
 """lsqnet: closed-form (least-squares) training of fully-connected neural networks."""
 
 from . import activations, exceptions, solvers
+from ._persistence import load
 from .bpls import count_flops
 from .estimators import BPLSClassifier, BPLSRegressor
 from .layers import Dense, collapse_linear, fit_layer
@@ -22,6 +23,7 @@ __all__ = [
     "count_flops",
     "exceptions",
     "fit_layer",
+    "load",
     "lstsq",
     "solvers",
 ]

@@ -192,6 +192,64 @@ class _BaseBPLS(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
         return self.network_.forward(X)
 
+    def save(self, path: Any) -> None:
+        """Save the fitted estimator to a file, safely (no pickle) and atomically.
+
+        The file is an uncompressed NumPy ``.npz`` archive of plain arrays (each layer's
+        weight and bias, ``classes_``, ``feature_names_in_``) plus JSON metadata (format
+        version, parameters, scalar fitted attributes); the format is documented in
+        :mod:`lsqnet._persistence`. :func:`lsqnet.load` reads it back without executing any
+        code from the file, and the loaded estimator's predictions are bit-identical.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write, used exactly as given: no ``.npz`` suffix is added (it is
+            the convention, though). An existing file is replaced.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        TypeError
+            If ``path`` is not a str or os.PathLike, or a parameter cannot be stored as JSON.
+        ValueError
+            If a parameter is invalid, or ``classes_`` holds objects other than strings and
+            numbers, which cannot be stored without pickle.
+        OSError
+            If the file cannot be written.
+
+        See Also
+        --------
+        lsqnet.load : Read the file back.
+
+        Notes
+        -----
+        The new file is written under a temporary name in the same directory, flushed to
+        disk, and only then renamed onto ``path``: an error or a crash mid-save leaves a
+        previous file at ``path`` unchanged and no partial file behind.
+
+        ``random_state`` is stored only if it is an int or None; a ``RandomState`` or
+        ``Generator`` instance is stored as None (a fitted model does not need it to
+        predict; only refitting the loaded estimator draws different initial weights).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from lsqnet import BPLSRegressor, load
+        >>> X = np.linspace(-1, 1, 50)[:, None]
+        >>> reg = BPLSRegressor(hidden_layer_sizes=(8,), random_state=0).fit(X, np.sin(3 * X[:, 0]))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     reg.save(os.path.join(tmp, "model.npz"))
+        ...     loaded = load(os.path.join(tmp, "model.npz"))
+        >>> bool(np.array_equal(loaded.predict(X), reg.predict(X)))
+        True
+        """
+        from ._persistence import save_estimator  # here: _persistence depends on this module
+
+        save_estimator(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

@@ -1,0 +1,722 @@
+"""Saving and loading fitted estimators without pickle: ``model.save(path)``, ``lsqnet.load(path)``.
+
+Design constraints:
+
+* No code runs on load. The file is read with ``np.load(..., allow_pickle=False)``, the
+  estimator class is looked up by name in a fixed table of the two lsqnet estimators (never
+  imported or evaluated from the file), and every value read is checked before it is used, so
+  a file from an untrusted source can at worst be refused with :class:`ModelFormatError`.
+* Bit-identical predictions: the weights are stored as the arrays themselves (dtype, byte
+  values and memory order kept), never re-computed or converted.
+* Atomic saves: the file is written under a temporary name in the target's directory, flushed
+  and ``fsync``-ed, then moved onto the target with :func:`os.replace`. A crash or an error
+  mid-save leaves any previous file at the target untouched and no temporary file behind.
+* The estimator classes are imported lazily, inside the functions, because
+  :mod:`lsqnet.estimators` calls into this module from ``save``.
+
+File format, version 1
+----------------------
+One uncompressed NumPy ``.npz`` archive (a zip file written by :func:`numpy.savez`), saved
+under the path exactly as given (no ``.npz`` suffix is added). Every member is a ``.npy``
+array of plain (non-object) dtype, stored without compression:
+
+``metadata``
+    1-D ``uint8``: UTF-8 encoded JSON (below).
+``layer_{i}_weight``, ``layer_{i}_bias``, for ``i = 0 .. n_layers_ - 2``
+    Layer ``i`` of ``network_``: weight of shape (n_in, n_out) and bias of shape (n_out,),
+    float32 or float64, the same dtype for every layer (the dtype predictions are made in).
+``classes``
+    Classifiers only: ``classes_``, 1-D, numeric, bool or fixed-width unicode/bytes. Labels of
+    object dtype are stored as unicode (all strings) or numeric (all numbers) and restored as
+    object arrays; other object labels cannot be saved.
+``feature_names_in``
+    Only if the estimator has ``feature_names_in_``: 1-D fixed-width unicode, restored as the
+    object array of str that scikit-learn uses.
+
+The JSON object has exactly these keys:
+
+``"format"``
+    ``"lsqnet-model"``.
+``"format_version"``
+    ``1``.
+``"lsqnet_version"``
+    The ``lsqnet.__version__`` that wrote the file (informative only).
+``"estimator"``
+    ``"BPLSRegressor"`` or ``"BPLSClassifier"``.
+``"params"``
+    ``get_params()``, every parameter. Tuples are stored as lists (``hidden_layer_sizes`` is
+    restored as a tuple) and NumPy scalars as Python numbers. ``random_state`` is stored as
+    null when it is not an int or None (a ``RandomState`` or ``Generator`` instance): a loaded
+    estimator refitted then draws different initial weights.
+``"activations"``
+    The activation name of each layer, in order (names of
+    :data:`lsqnet.activations.ACTIVATIONS`).
+``"attributes"``
+    The scalar fitted attributes ``n_features_in_``, ``n_layers_``, ``n_outputs_``,
+    ``n_iter_``, ``loss_``, ``flops_``, ``flops_exact_``, ``solver_``, ``out_activation_``
+    and ``history_`` (a list of objects), plus ``_y_1d`` for regressors (whether ``fit`` saw
+    a 1-D ``y``, which makes ``predict`` return a 1-D array).
+``"classes_object"``
+    Classifiers only: true when ``classes_`` had object dtype.
+``"has_feature_names"``
+    Whether the ``feature_names_in`` array is present.
+
+Non-finite floats in the JSON (``history_`` holds NaN accuracies for regressors) are written
+as ``NaN``, ``Infinity`` and ``-Infinity``, the extension that Python's :mod:`json` and most
+JSON readers accept.
+
+What :func:`load` checks, refusing the file with a :class:`ModelFormatError` that names it
+otherwise: a zip archive of uncompressed, uniquely named ``.npy`` members that loads without
+pickle; ``"format"`` and then ``"format_version"`` (before anything else, so that a newer file
+is reported as such); exactly the keys above and exactly the arrays they imply; a known
+estimator name; parameters that the estimator accepts; known activation names; finite float32
+or float64 weights, one dtype for all, whose shapes chain from ``n_features_in_`` through
+every layer to ``n_outputs_`` (the number of classes, for classifiers); attribute values of
+the right types. ``save`` refuses to write a file that ``load`` would refuse.
+
+Version policy: ``format_version`` is raised whenever the set of arrays or JSON keys, or their
+meaning, changes. A reader refuses files of a newer version than it knows, saying so, and
+keeps reading every older version. ``lsqnet_version`` is never used to decide anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import numbers
+import os
+import secrets
+import zipfile
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from . import activations as _activations
+from .exceptions import ModelFormatError
+from .layers import Dense
+from .network import Network
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_estimator"]
+
+#: The value of the ``"format"`` field of every lsqnet model file.
+FORMAT = "lsqnet-model"
+
+#: The newest file format version this module writes and reads.
+FORMAT_VERSION = 1
+
+_METADATA = "metadata"
+_CLASSES = "classes"
+_FEATURE_NAMES = "feature_names_in"
+_TOP_KEYS = frozenset(
+    {
+        "format",
+        "format_version",
+        "lsqnet_version",
+        "estimator",
+        "params",
+        "activations",
+        "attributes",
+        "has_feature_names",
+    }
+)
+_ATTRIBUTES = (
+    "n_features_in_",
+    "n_layers_",
+    "n_outputs_",
+    "n_iter_",
+    "loss_",
+    "flops_",
+    "flops_exact_",
+    "solver_",
+    "out_activation_",
+    "history_",
+)
+# The metadata is a few kilobytes; the cap stops a crafted file from making load() decode and
+# parse gigabytes of JSON.
+_MAX_METADATA_BYTES = 64 * 2**20
+_LABEL_KINDS = "biufUS"
+
+
+class _Invalid(Exception):
+    """A consistency check failed; the reason is the message. Converted by the callers."""
+
+
+def _weight_name(i: int) -> str:
+    return f"layer_{i}_weight"
+
+
+def _bias_name(i: int) -> str:
+    return f"layer_{i}_bias"
+
+
+def _estimator_classes() -> dict[str, type]:
+    # Imported here: estimators.py imports this module from its save() method.
+    from .estimators import BPLSClassifier, BPLSRegressor
+
+    return {"BPLSRegressor": BPLSRegressor, "BPLSClassifier": BPLSClassifier}
+
+
+def _check_path(path: Any, owner: str) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(
+            f"The 'path' argument of {owner} must be a str or an os.PathLike (such as "
+            f"pathlib.Path) naming a file. Got {path!r} of type {type(path).__name__} instead."
+        )
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Checks shared by save (on the estimator) and load (on the file)
+# --------------------------------------------------------------------------------------------
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_layers(
+    weights: list[np.ndarray],
+    biases: list[np.ndarray],
+    activations: list[Any],
+    n_features_in: int,
+    n_outputs: int,
+) -> None:
+    """Raise :class:`_Invalid` unless the layers make a finite, consistently shaped network."""
+    if not weights:
+        raise _Invalid("the network has no layers.")
+    if not (len(weights) == len(biases) == len(activations)):
+        raise _Invalid(
+            f"{len(weights)} weights, {len(biases)} biases and {len(activations)} activation "
+            f"names do not describe the same number of layers."
+        )
+    dtype = None
+    n_prev = n_features_in
+    for i, (W, b, act) in enumerate(zip(weights, biases, activations, strict=True)):
+        if not isinstance(act, str) or act not in _activations.ACTIVATIONS:
+            valid = ", ".join(repr(name) for name in _activations.ACTIVATIONS)
+            raise _Invalid(
+                f"layer {i} has activation {act!r}; valid activations are {valid}."
+            )
+        for name, arr, ndim in (("weight", W, 2), ("bias", b, 1)):
+            if not isinstance(arr, np.ndarray) or arr.ndim != ndim:
+                raise _Invalid(f"layer {i}'s {name} is not a {ndim}-D array.")
+            if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
+                raise _Invalid(
+                    f"layer {i}'s {name} has dtype {arr.dtype}; float32 or float64 is needed."
+                )
+            if dtype is None:
+                dtype = arr.dtype.newbyteorder("=")
+            elif arr.dtype.newbyteorder("=") != dtype:
+                raise _Invalid(
+                    f"layer {i}'s {name} has dtype {arr.dtype}, but layer 0's weight has "
+                    f"{dtype}; every layer must have the same dtype."
+                )
+            if not np.isfinite(arr).all():
+                raise _Invalid(f"layer {i}'s {name} contains NaN or infinity.")
+        n_in, n_out = W.shape
+        if n_in != n_prev or n_out < 1:
+            what = "n_features_in_" if i == 0 else f"layer {i - 1}'s outputs"
+            raise _Invalid(
+                f"layer {i}'s weight has shape {W.shape}, but {what} is {n_prev}: the weight "
+                f"must have shape ({n_prev}, n_out) with n_out >= 1."
+            )
+        if b.shape != (n_out,):
+            raise _Invalid(
+                f"layer {i}'s bias has shape {b.shape}, but its weight has {n_out} outputs: "
+                f"the bias must have shape ({n_out},)."
+            )
+        n_prev = n_out
+    if n_prev != n_outputs:
+        raise _Invalid(f"the last layer has {n_prev} outputs, but n_outputs_ is {n_outputs}.")
+
+
+def _check_attributes(attrs: dict[str, Any], cls: type, n_layers: int) -> None:
+    """Raise :class:`_Invalid` unless the scalar fitted attributes have sensible values."""
+    positive = ("n_features_in_", "n_outputs_")
+    non_negative = ("n_iter_", "flops_")
+    for name in positive + non_negative:
+        low = 1 if name in positive else 0
+        if not _is_int(attrs[name]) or attrs[name] < low:
+            raise _Invalid(f"{name} must be an int >= {low}; got {attrs[name]!r}.")
+    if not _is_int(attrs["n_layers_"]) or attrs["n_layers_"] != n_layers + 1:
+        raise _Invalid(
+            f"n_layers_ is {attrs['n_layers_']!r}, but there are {n_layers} layers "
+            f"(n_layers_ counts the input too: {n_layers + 1})."
+        )
+    if not isinstance(attrs["loss_"], float | int) or isinstance(attrs["loss_"], bool):
+        raise _Invalid(f"loss_ must be a number; got {attrs['loss_']!r}.")
+    if not isinstance(attrs["flops_exact_"], bool):
+        raise _Invalid(f"flops_exact_ must be true or false; got {attrs['flops_exact_']!r}.")
+    if not isinstance(attrs["solver_"], str):
+        raise _Invalid(f"solver_ must be a string; got {attrs['solver_']!r}.")
+    out = attrs["out_activation_"]
+    if not isinstance(out, str) or out not in cls._output_activations:
+        valid = ", ".join(repr(name) for name in cls._output_activations)
+        raise _Invalid(f"out_activation_ is {out!r}; {cls.__name__} allows {valid}.")
+    history = attrs["history_"]
+    scalars = (str, int, float, bool, type(None))
+    if not isinstance(history, list) or not all(
+        isinstance(entry, dict) and all(isinstance(v, scalars) for v in entry.values())
+        for entry in history
+    ):
+        raise _Invalid("history_ must be a list of objects with scalar values.")
+    if "_y_1d" in attrs:
+        if not isinstance(attrs["_y_1d"], bool):
+            raise _Invalid(f"_y_1d must be true or false; got {attrs['_y_1d']!r}.")
+        if attrs["_y_1d"] and attrs["n_outputs_"] != 1:
+            raise _Invalid(f"_y_1d is true, but n_outputs_ is {attrs['n_outputs_']}, not 1.")
+
+
+# --------------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------------
+
+
+def _to_json(value: Any, name: str) -> Any:
+    """``value`` as JSON-ready Python objects: tuples and arrays become lists."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic) and value.dtype.kind in "biufU":
+        return value.item()
+    if isinstance(value, tuple | list) or (
+        isinstance(value, np.ndarray) and value.dtype.kind in "biufU"
+    ):
+        return [_to_json(v, name) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _to_json(v, name) for k, v in value.items()}
+    raise TypeError(
+        f"Cannot save {name}: {value!r} of type {type(value).__name__} cannot be stored in "
+        f"the JSON metadata of a model file (numbers, strings, None and lists of them can)."
+    )
+
+
+def _seed_to_json(random_state: Any) -> int | None:
+    """An int seed as itself; None, or a RandomState or Generator instance, as None."""
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return None
+
+
+def _label_array(labels: np.ndarray, what: str, owner: str) -> tuple[np.ndarray, bool]:
+    """``labels`` as an array ``np.load(allow_pickle=False)`` reads; True if it was object."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in _LABEL_KINDS:
+        return labels, False
+    if labels.dtype == object:
+        items = labels.tolist()
+        if all(isinstance(v, str) for v in items):
+            return np.array(items, dtype=str), True
+        if all(isinstance(v, numbers.Real) for v in items):
+            stored = np.array(items)
+            if stored.dtype.kind in "biuf":
+                return stored, True
+    kinds = sorted({type(v).__name__ for v in labels.ravel().tolist()}) if labels.size else []
+    raise ValueError(
+        f"Cannot save {owner}: {what} has dtype {labels.dtype}"
+        + (f" holding {', '.join(kinds)}" if kinds else "")
+        + "; only numbers, booleans and strings can be stored without pickle. Refit with "
+        "labels of one of those types, or use pickle/joblib for a trusted destination."
+    )
+
+
+def _create_temporary(directory: str, base: str) -> tuple[int, str]:
+    """Create a new empty file next to the target and return its descriptor and name.
+
+    Like :func:`tempfile.mkstemp` (a random name, ``O_EXCL`` so an existing file is never
+    opened), but with mode 0o666 filtered by the umask, as for a file written directly,
+    instead of mkstemp's 0o600, which the final file would otherwise keep.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        name = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(name, flags, 0o666), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "No usable temporary file name", directory)
+
+
+def _fsync_directory(directory: str) -> None:
+    # Makes the rename itself durable on POSIX; directories cannot be opened on Windows.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
+    """Write the fitted ``est`` to ``path`` in the format of this module, atomically.
+
+    Parameters
+    ----------
+    est : BPLSRegressor or BPLSClassifier
+        A fitted estimator (not a subclass).
+    path : str or os.PathLike
+        The file to write, used exactly as given (no suffix is added; ``.npz`` is the
+        convention). An existing file is replaced, but only once the new one is complete.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        If ``est`` is not fitted.
+    TypeError
+        If ``path`` is not a str or os.PathLike, ``est`` is not an lsqnet estimator, or a
+        parameter cannot be stored as JSON.
+    ValueError
+        If a parameter is invalid, the labels cannot be stored without pickle, or the fitted
+        state is inconsistent (for example weights changed by hand to NaN).
+    OSError
+        If the file cannot be written; nothing is left behind.
+    """
+    classes = _estimator_classes()
+    owner = type(est).__name__
+    if classes.get(owner) is not type(est):
+        raise TypeError(
+            f"save supports {', '.join(classes)} estimators (not subclasses); got {owner}."
+        )
+    path = _check_path(path, f"{owner}.save")
+    check_is_fitted(est, "network_")
+
+    # A file that load() would refuse is never written: parameters changed to invalid values
+    # after fit, or weights edited into NaN, are reported now.
+    params = est.get_params(deep=False)
+    type(est)(**params)._validate_params_()
+    params = {
+        name: _to_json(value, f"{owner}: the {name!r} parameter")
+        if name != "random_state"
+        else _seed_to_json(value)
+        for name, value in params.items()
+    }
+    layers = est.network_.layers
+    weights = [layer.weight for layer in layers]
+    biases = [layer.bias for layer in layers]
+    acts = [layer.activation for layer in layers]
+    attrs = {name: getattr(est, name) for name in _ATTRIBUTES}
+    if owner == "BPLSRegressor":
+        attrs["_y_1d"] = bool(est._y_1d)
+    attrs = {name: _to_json(value, f"{owner}: attribute {name}") for name, value in attrs.items()}
+    try:
+        _check_layers(weights, biases, acts, attrs["n_features_in_"], attrs["n_outputs_"])
+        _check_attributes(attrs, type(est), len(layers))
+    except _Invalid as err:
+        raise ValueError(f"Cannot save {owner}: its fitted state is inconsistent: {err}") from None
+
+    from . import __version__
+
+    arrays: dict[str, np.ndarray] = {}
+    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+        arrays[_weight_name(i)] = W
+        arrays[_bias_name(i)] = b
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "lsqnet_version": __version__,
+        "estimator": owner,
+        "params": params,
+        "activations": acts,
+        "attributes": attrs,
+    }
+    if owner == "BPLSClassifier":
+        arrays[_CLASSES], meta["classes_object"] = _label_array(est.classes_, "classes_", owner)
+    names = getattr(est, "feature_names_in_", None)
+    meta["has_feature_names"] = names is not None
+    if names is not None:
+        arrays[_FEATURE_NAMES], _ = _label_array(names, "feature_names_in_", owner)
+    text = json.dumps(meta, allow_nan=True)
+    arrays[_METADATA] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+    directory, base = os.path.split(os.path.abspath(path))
+    try:
+        fd, tmp = _create_temporary(directory, base)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            err.errno, f"Cannot save {owner}: the directory does not exist", directory
+        ) from err
+    try:
+        with os.fdopen(fd, "wb") as f:
+            # A file object, not a name: np.savez would append ".npz" to a name without it.
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def _read_member(npz: Any, key: str, path: str) -> np.ndarray:
+    try:
+        value = npz[key]
+    except Exception as err:  # CRC mismatch, truncated member, bad header, object dtype, ...
+        raise ModelFormatError(
+            f"Cannot load {path!r}: its {key!r} entry cannot be read "
+            f"({type(err).__name__}: {err}); the file is damaged."
+        ) from err
+    if not isinstance(value, np.ndarray):
+        raise ModelFormatError(f"Cannot load {path!r}: its {key!r} entry is not a .npy array.")
+    return value
+
+
+def _parse_metadata(raw: np.ndarray, path: str) -> dict[str, Any]:
+    """The JSON metadata, with the format and version checked first."""
+    fail = f"Cannot load {path!r}: "
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFormatError(
+            fail + f"its metadata is a {raw.ndim}-D {raw.dtype} array, not UTF-8 bytes (1-D "
+            f"uint8); it is not an lsqnet model file."
+        )
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError is a ValueError
+        raise ModelFormatError(fail + f"its metadata is not valid UTF-8 JSON ({err}).") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFormatError(
+            fail + f"its metadata has no \"format\": {FORMAT!r} field; it is not an lsqnet "
+            f"model file."
+        )
+    version = meta.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise ModelFormatError(
+            fail + f"its format_version is {version!r}, not a positive int; the file is damaged."
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            fail + f"it was written by a newer version of lsqnet; this version reads format "
+            f"version {FORMAT_VERSION}, and the file has format version {version}. Upgrade "
+            f"lsqnet to load it."
+        )
+    return meta
+
+
+def _check_metadata(meta: dict[str, Any], classes: dict[str, type]) -> type:
+    """Check the keys and types of the JSON; return the estimator class it names."""
+    name = meta.get("estimator")
+    if not isinstance(name, str) or name not in classes:
+        valid = ", ".join(repr(c) for c in classes)
+        raise _Invalid(f"its estimator is {name!r}; this version of lsqnet knows {valid}.")
+    cls = classes[name]
+    expected = set(_TOP_KEYS) | ({"classes_object"} if name == "BPLSClassifier" else set())
+    if set(meta) != expected:
+        missing, extra = sorted(expected - set(meta)), sorted(set(meta) - expected)
+        raise _Invalid(
+            "its metadata"
+            + (f" lacks the key(s) {missing}" if missing else "")
+            + (" and" if missing and extra else "")
+            + (f" has unknown key(s) {extra}" if extra else "")
+            + "."
+        )
+    if not isinstance(meta["lsqnet_version"], str):
+        raise _Invalid("its lsqnet_version is not a string.")
+    acts = meta["activations"]
+    if not isinstance(acts, list) or not acts:
+        raise _Invalid("its activations is not a non-empty list of names.")
+    for flag in ("has_feature_names", "classes_object"):
+        if flag in meta and not isinstance(meta[flag], bool):
+            raise _Invalid(f"its {flag} is {meta[flag]!r}, not true or false.")
+    for section, keys in (
+        ("params", set(cls().get_params(deep=False))),
+        ("attributes", set(_ATTRIBUTES) | ({"_y_1d"} if name == "BPLSRegressor" else set())),
+    ):
+        value = meta[section]
+        if not isinstance(value, dict) or set(value) != keys:
+            got = sorted(value) if isinstance(value, dict) else repr(value)
+            raise _Invalid(f"its {section} are {got}; {name} has {sorted(keys)}.")
+    return cls
+
+
+def _restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
+    """Check the arrays against the metadata and build the fitted estimator."""
+    attrs = dict(meta["attributes"])
+    acts = meta["activations"]
+    _check_attributes(attrs, cls, len(acts))
+    n = len(acts)
+    # np.save keeps the writer's byte order; predictions are made in native order. The values
+    # (and the memory order, C or Fortran) are unchanged, so the results are bit-identical.
+    native = {
+        key: arr.astype(arr.dtype.newbyteorder("="), copy=False)
+        for key, arr in arrays.items()
+    }
+    weights = [native[_weight_name(i)] for i in range(n)]
+    biases = [native[_bias_name(i)] for i in range(n)]
+    _check_layers(weights, biases, acts, attrs["n_features_in_"], attrs["n_outputs_"])
+    if attrs["out_activation_"] != acts[-1]:
+        raise _Invalid(
+            f"out_activation_ is {attrs['out_activation_']!r}, but the last layer's "
+            f"activation is {acts[-1]!r}."
+        )
+
+    params = dict(meta["params"])
+    if isinstance(params["hidden_layer_sizes"], list):
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    if params["random_state"] is not None and not _is_int(params["random_state"]):
+        raise _Invalid(f"its random_state is {params['random_state']!r}, not an int or null.")
+    est = cls()
+    est.set_params(**params)
+    try:
+        # Sets the private state fit leaves behind (_sizes, _options) and checks the values.
+        est._options = est._validate_params_()
+    except (TypeError, ValueError) as err:
+        raise _Invalid(f"its parameters are invalid: {err}") from err
+
+    est.n_features_in_ = attrs.pop("n_features_in_")
+    if meta["has_feature_names"]:
+        names = native[_FEATURE_NAMES]
+        if names.ndim != 1 or names.dtype.kind != "U" or names.shape[0] != est.n_features_in_:
+            raise _Invalid(
+                f"feature_names_in must be a 1-D unicode array of {est.n_features_in_} names; "
+                f"got dtype {names.dtype} and shape {names.shape}."
+            )
+        est.feature_names_in_ = np.array(names.tolist(), dtype=object)
+    if cls.__name__ == "BPLSClassifier":
+        labels = native[_CLASSES]
+        if labels.ndim != 1 or labels.dtype.kind not in _LABEL_KINDS:
+            raise _Invalid(
+                f"classes must be a 1-D array of numbers or strings; got dtype "
+                f"{labels.dtype} and shape {labels.shape}."
+            )
+        if labels.shape[0] != attrs["n_outputs_"]:
+            raise _Invalid(
+                f"there are {labels.shape[0]} classes, but the network has "
+                f"{attrs['n_outputs_']} outputs (one per class)."
+            )
+        est.classes_ = np.array(labels.tolist(), dtype=object) if meta[
+            "classes_object"
+        ] else labels
+    else:
+        est._y_1d = attrs.pop("_y_1d")
+    layers = tuple(Dense(W, b, act) for W, b, act in zip(weights, biases, acts, strict=True))
+    est.network_ = Network(layers)
+    est.coefs_ = [layer.weight for layer in layers]
+    est.intercepts_ = [layer.bias for layer in layers]
+    attrs["loss_"] = float(attrs["loss_"])
+    for name, value in attrs.items():
+        setattr(est, name, value)
+    return est
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load an estimator saved with ``model.save(path)``, without executing any code.
+
+    The file is read with ``np.load(path, allow_pickle=False)``; its content is checked
+    (format and version, known estimator and activation names, finite weights whose shapes
+    chain from ``n_features_in_`` to ``n_outputs_``) before the estimator is rebuilt, so a file
+    from an untrusted source can be loaded safely: it yields a valid model or an error. The
+    format is described in the module docstring of :mod:`lsqnet._persistence`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, exactly as named (no suffix is added).
+
+    Returns
+    -------
+    BPLSRegressor or BPLSClassifier
+        The fitted estimator; its predictions are bit-identical to those of the saved one.
+        ``random_state`` is None if it was a ``RandomState`` or ``Generator`` instance.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or os.PathLike.
+    FileNotFoundError
+        If there is no file at ``path``.
+    lsqnet.exceptions.ModelFormatError
+        (a ``ValueError``) If the file is not a valid lsqnet model file: not an ``.npz``
+        archive, truncated or corrupt, missing or malformed metadata, inconsistent arrays, or a
+        newer format version than this lsqnet reads.
+    OSError
+        If the file exists but cannot be read (a directory, no permission).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import lsqnet
+    >>> X = np.linspace(-1, 1, 50)[:, None]
+    >>> reg = lsqnet.BPLSRegressor(hidden_layer_sizes=(8,), random_state=0).fit(X, np.tanh(2 * X))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     reg.save(os.path.join(tmp, "model.npz"))
+    ...     same = lsqnet.load(os.path.join(tmp, "model.npz"))
+    >>> bool(np.array_equal(same.predict(X), reg.predict(X)))
+    True
+    """
+    path = _check_path(path, "load")
+    try:
+        fid = open(path, "rb")
+    except FileNotFoundError as err:
+        raise FileNotFoundError(err.errno, "No lsqnet model file", path) from None
+    fail = f"Cannot load {path!r}: "
+    with fid:
+        try:
+            npz = np.load(fid, allow_pickle=False)
+        except Exception as err:  # EOFError, BadZipFile, "pickled data" ValueError, ...
+            raise ModelFormatError(
+                fail + f"it is not a readable NumPy .npz archive: it is truncated, corrupt or "
+                f"another kind of file ({type(err).__name__}: {err})."
+            ) from err
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ModelFormatError(
+                fail + "it holds a single array (a .npy file), not the .npz archive that "
+                "model.save writes."
+            )
+        with npz:
+            infos = npz.zip.infolist()
+            names = [info.filename for info in infos]
+            keys = [name.removesuffix(".npy") for name in names]
+            if _METADATA + ".npy" not in names:
+                raise ModelFormatError(
+                    fail + f"it is an .npz archive without a {_METADATA!r} entry (it has "
+                    f"{sorted(keys)[:10]}); it is not an lsqnet model file."
+                )
+            if len(set(names)) != len(names) or any(
+                info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy")
+                for info in infos
+            ):
+                raise ModelFormatError(
+                    fail + "its entries are not uncompressed, uniquely named .npy arrays; it "
+                    "was not written by model.save."
+                )
+            if npz.zip.getinfo(_METADATA + ".npy").file_size > _MAX_METADATA_BYTES:
+                raise ModelFormatError(fail + "its metadata entry is implausibly large.")
+            meta = _parse_metadata(_read_member(npz, _METADATA, path), path)
+            try:
+                cls = _check_metadata(meta, _estimator_classes())
+            except _Invalid as err:
+                raise ModelFormatError(fail + str(err)) from None
+            n = len(meta["activations"])
+            expected = {_METADATA} | {f(i) for i in range(n) for f in (_weight_name, _bias_name)}
+            if cls.__name__ == "BPLSClassifier":
+                expected.add(_CLASSES)
+            if meta["has_feature_names"]:
+                expected.add(_FEATURE_NAMES)
+            if set(keys) != expected:
+                missing, extra = sorted(expected - set(keys)), sorted(set(keys) - expected)
+                raise ModelFormatError(
+                    fail + f"its arrays do not match its metadata ({n} layers): "
+                    + (f"missing {missing}" if missing else "")
+                    + ("; " if missing and extra else "")
+                    + (f"unexpected {extra}" if extra else "")
+                    + "."
+                )
+            arrays = {key: _read_member(npz, key, path) for key in sorted(expected - {_METADATA})}
+    try:
+        return _restore(cls, meta, arrays)
+    except _Invalid as err:
+        raise ModelFormatError(fail + str(err)) from None
