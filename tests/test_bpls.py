@@ -39,7 +39,7 @@ from lsqnet.bpls import BPLSOptions, backward_sweep, class_targets, fit_bpls
 from lsqnet.exceptions import SolverFallbackWarning
 from lsqnet.network import init_network
 
-HISTORY_KEYS = {"iteration", "n_samples", "loss", "accuracy", "time", "flops"}
+HISTORY_KEYS = {"iteration", "layers", "n_samples", "loss", "accuracy", "time", "flops"}
 
 
 def _rel_err(actual, expected) -> float:
@@ -317,9 +317,11 @@ def _fit_for_flops(rng, sizes, act, target, alpha, classification, rule, max_ite
 
 def _predicted_flops(est, sizes, n, classification):
     layer_acts = [est.activation] * (len(sizes) - 2) + [est.output_activation]
+    sweeps = [h["n_samples"] for h in est.history_ if h["layers"] == len(sizes) - 1]
     return count_flops(
-        [h["n_samples"] for h in est.history_],
+        sweeps if sweeps else n,
         sizes,
+        n_iter=len(sweeps),
         n_train=n,
         alpha=est.alpha,
         hidden_target=est.hidden_target,
@@ -329,6 +331,8 @@ def _predicted_flops(est, sizes, n, classification):
         # The first layer's Gram matrix is reused unless the sweeps change the sample set,
         # which only the "misclassified" rule of a classifier does (the regressor ignores it).
         reuse_first_gram=(est.iteration_rule == "all" or not classification),
+        refit_output=est.refit_output,
+        init=est.init,
     )
 
 
@@ -701,3 +705,103 @@ def test_random_state_instance_and_none(rng):
 def test_public_names():
     assert lsqnet.count_flops is count_flops
     assert lsqnet.BPLSClassifier is BPLSClassifier and lsqnet.BPLSRegressor is BPLSRegressor
+
+
+# --------------------------------------------------------------------------------------------
+# 10. Output refit, output-only fits (max_iter=0) and the data-dependent initialisation
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("classification", [True, False])
+@pytest.mark.parametrize(("max_iter", "init"), [(0, "samples"), (2, "fan_in"), (3, "samples")])
+def test_count_flops_with_refit_and_sample_init(rng, classification, max_iter, init):
+    n, sizes = 80, [6, 5, 3]
+    X = rng.standard_normal((n, sizes[0]))
+    params = dict(hidden_layer_sizes=(5,), alpha=0.5, max_iter=max_iter, tol=0.0,
+                  random_state=0, refit_output=True, init=init)
+    if classification:
+        est = BPLSClassifier(**params).fit(X, rng.permutation(np.arange(n) % 3))
+    else:
+        y = 0.5 * np.tanh(X @ rng.standard_normal((sizes[0], 3)))
+        est = BPLSRegressor(output_activation="tanh", **params).fit(X, y)
+    assert est.flops_exact_
+    assert est.history_[-1]["layers"] == 1  # the refit is the last step
+    assert _predicted_flops(est, sizes, n, classification) == est.flops_
+    assert est.history_[-1]["flops"] == est.flops_
+
+
+def test_max_iter_zero_is_an_extreme_learning_machine(rng):
+    """Only the output layer is solved: the same as fit_layer on the initial hidden layer."""
+    X = rng.standard_normal((120, 5))
+    y = 0.4 * np.tanh(X[:, 0] - X[:, 1] ** 2)
+    est = BPLSRegressor(hidden_layer_sizes=(16,), max_iter=0, refit_output=True, alpha=0.1,
+                        random_state=3, init="samples").fit(X, y)
+    start = init_network((5, 16, 1), "tanh", "identity", "samples",
+                         np.random.default_rng(3), np.float64, X=X)
+    assert_allclose(est.coefs_[0], start.layers[0].weight, rtol=0, atol=0)
+    H = start.layers[0].forward(X)
+    ref = fit_layer(H, y, activation="identity", alpha=0.1)
+    assert_allclose(est.coefs_[1], ref.weight, rtol=1e-10, atol=1e-12)
+    assert_allclose(est.intercepts_[1], ref.bias, rtol=1e-10, atol=1e-12)
+    assert est.n_iter_ == 1 and est.history_[0]["layers"] == 1
+
+
+def test_refit_output_never_worsens_the_training_loss(rng):
+    X = rng.standard_normal((200, 6))
+    y = (np.sin(2 * X[:, 0]) + X[:, 1] * X[:, 2] > 0).astype(int)
+    base = dict(hidden_layer_sizes=(20,), max_iter=3, tol=0.0, random_state=0)
+    plain = BPLSClassifier(**base).fit(X, y)
+    refit = BPLSClassifier(refit_output=True, **base).fit(X, y)
+    assert len(refit.history_) == len(plain.history_) + 1
+    for a, b in zip(plain.history_, refit.history_, strict=False):  # the same sweeps first
+        assert a["loss"] == b["loss"]
+    assert refit.score(X, y) >= plain.score(X, y)
+
+
+def test_sample_init_units_are_centred_unit_norm_samples(rng):
+    X = rng.standard_normal((50, 4)) * [1.0, 10.0, 0.1, 3.0] + 5.0
+    net = init_network((4, 7, 2), "tanh", "sigmoid", "samples", np.random.default_rng(0),
+                       np.float64, X=X, scale=2.0)
+    W, b = net.layers[0].weight, net.layers[0].bias
+    assert_allclose(np.linalg.norm(W, axis=0), 2.0, rtol=1e-12)
+    mean = X.mean(axis=0)
+    assert_allclose(b, -(mean @ W), rtol=1e-12)
+    # every unit points along (sample - mean) for some training sample
+    units = (W / np.linalg.norm(W, axis=0)).T
+    centred = X - mean
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
+    assert np.all(np.max(units @ centred.T, axis=1) > 1 - 1e-12)
+    # more units than samples: drawn with replacement, still valid
+    wide = init_network((4, 80, 2), "tanh", "sigmoid", "samples", np.random.default_rng(0),
+                        np.float64, X=X)
+    assert np.isfinite(wide.layers[0].weight).all()
+
+
+def test_init_scale_multiplies_the_initial_weights(rng):
+    X = rng.standard_normal((40, 3))
+    y = X[:, 0] > 0
+    one = BPLSClassifier(hidden_layer_sizes=(5,), max_iter=1, random_state=0)
+    three = BPLSClassifier(hidden_layer_sizes=(5,), max_iter=1, random_state=0, init_scale=3.0)
+    start = [
+        init_network((3, 5, 2), "tanh", "sigmoid", "fan_in", np.random.default_rng(0),
+                     np.float64, scale=s)
+        for s in (1.0, 3.0)
+    ]
+    assert_allclose(start[1].layers[0].weight, 3.0 * start[0].layers[0].weight, rtol=1e-15)
+    assert not np.allclose(one.fit(X, y).coefs_[0], three.fit(X, y).coefs_[0])
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "match"),
+    [
+        ({"max_iter": 0}, ValueError, "nothing would be trained"),
+        ({"init_scale": 0.0}, ValueError, "init_scale"),
+        ({"init_scale": -1.0}, ValueError, "init_scale"),
+        ({"refit_output": "yes"}, TypeError, "refit_output"),
+        ({"init": "pca"}, ValueError, "'init' parameter"),
+    ],
+)
+def test_new_parameters_are_validated(rng, params, error, match):
+    X = rng.standard_normal((20, 3))
+    with pytest.raises(error, match=match):
+        BPLSClassifier(**params).fit(X, X[:, 0] > 0)

@@ -33,7 +33,7 @@ import numpy as np
 from . import _flops
 from . import activations as _activations
 from .layers import Dense, _gram_solver
-from .network import Network, desired_inputs
+from .network import Network, apply_layer, desired_inputs
 from .solvers import GramStats, solve_least_squares
 from .solvers._factor import CONDEST_STEPS
 from .solvers._lstsq import _ROBUSTNESS, factorize_with_fallback
@@ -76,9 +76,14 @@ class BPLSOptions:
     backprop_ridge : float
         Relative ridge of the backward target step (see ``desired_inputs``).
     max_iter : int
-        Maximum number of backward sweeps.
+        Maximum number of backward sweeps (0: none, with ``refit_output``).
     tol : float
         Stop when the training loss improves by less than ``tol`` (relative).
+    refit_output : bool
+        After the sweeps, solve the output layer once more on the returned network's final
+        hidden activations (each sweep leaves the output layer fitted to the hidden layers
+        it started from). With ``max_iter=0`` this is the whole fit: only the output layer
+        is solved, on the initial hidden layers (an extreme learning machine).
     """
 
     alpha: float = 1.0
@@ -90,6 +95,7 @@ class BPLSOptions:
     backprop_ridge: float = 1e-3
     max_iter: int = 10
     tol: float = 1e-4
+    refit_output: bool = False
 
     @classmethod
     def paper(cls, **overrides: Any) -> BPLSOptions:
@@ -182,12 +188,17 @@ def backward_sweep(
     Y: np.ndarray,
     opts: BPLSOptions,
     cache: _FirstLayerCache | None = None,
+    n_layers: int | None = None,
 ) -> tuple[Network, str]:
-    """One BPLS pass from the output layer down to the first (step 2 of the module doc)."""
+    """One BPLS pass from the output layer down to the first (step 2 of the module doc).
+
+    ``n_layers`` solves only that many layers from the output down (None: all).
+    """
     layers = list(network.layers)
     desired = Y
     solvers = []
-    for idx in range(len(layers) - 1, -1, -1):
+    last = 0 if n_layers is None else len(layers) - n_layers
+    for idx in range(len(layers) - 1, last - 1, -1):
         old = layers[idx]
         act = _activations.get(old.activation)
         H = acts[idx]
@@ -204,7 +215,7 @@ def backward_sweep(
         coef, intercept, used = _solve_layer(H, T, act, opts, cache if idx == 0 else None)
         solvers.append(used)
         layers[idx] = Dense(coef.astype(H.dtype, copy=False), intercept.astype(H.dtype), act.name)
-        if idx > 0:
+        if idx > last:
             current = H if opts.hidden_target == "closest" else None
             desired = desired_inputs(layers[idx], T, current, opts.backprop_ridge)
     return Network(tuple(layers)), max(solvers, key=_ROBUSTNESS.__getitem__)
@@ -218,6 +229,7 @@ def fit_bpls(
     *,
     labels: np.ndarray | None = None,
     monitor: Callable[[dict[str, float], Network], bool | None] | None = None,
+    ledger: _flops.FlopLedger | None = None,
 ) -> BPLSResult:
     """Train ``network`` on validated ``X`` (n, d) and output-space targets ``Y`` (n, k).
 
@@ -227,13 +239,15 @@ def fit_bpls(
 
     Sweeps stop after ``max_iter``, when every training sample is classified correctly, or
     (except under the ``"misclassified"`` rule, whose loss is not monotone) when the training
-    loss improves by less than ``tol`` relative to the previous sweep.
-    ``history`` has one entry per sweep: ``iteration``, ``n_samples`` (used by the sweep),
-    ``loss`` (training mean squared error in output space), ``accuracy`` (NaN for
-    regression), ``time`` (seconds of training since the start) and ``flops`` (cumulative).
+    loss improves by less than ``tol`` relative to the previous sweep. With ``refit_output``,
+    the output layer of the best iterate is then solved once more (a step of its own).
+    ``history`` has one entry per step: ``iteration``, ``layers`` (solved by the step),
+    ``n_samples`` (used by it), ``loss`` (training mean squared error in output space),
+    ``accuracy`` (NaN for regression), ``time`` (seconds of training since the start) and
+    ``flops`` (cumulative, including what ``ledger`` held already).
 
-    ``monitor(entry, network)``, if given, is called after every sweep with the history entry
-    and that sweep's network (scikit-learn's gradient boosting has the same hook). The time it
+    ``monitor(entry, network)``, if given, is called after every step with the history entry
+    and that step's network (scikit-learn's gradient boosting has the same hook). The time it
     takes is excluded from ``time``, so a caller can evaluate the network on held-out data
     without distorting the training-time curve. If it returns True, training stops.
     """
@@ -242,36 +256,44 @@ def fit_bpls(
     cache = None if opts.iteration_rule == "misclassified" and labels is not None else (
         _FirstLayerCache()
     )
-    with _flops.counting() as ledger:
+    history: list[dict[str, float]] = []
+
+    def step(network, acts, n_layers, n_used):
+        nonlocal excluded
+        loss, acc = _metrics(acts[-1], Y, labels)
+        entry = {
+            "iteration": len(history) + 1,
+            "layers": n_layers,
+            "n_samples": n_used,
+            "loss": loss,
+            "accuracy": acc,
+            "time": time.perf_counter() - start - excluded,
+            "flops": ledger.total,
+        }
+        history.append(entry)
+        stop = False
+        if monitor is not None:
+            paused = time.perf_counter()
+            stop = bool(monitor(dict(entry), network))
+            excluded += time.perf_counter() - paused
+        return loss, acc, stop
+
+    with _flops.counting(ledger) as ledger:
         acts = network.forward_all(X)
-        history: list[dict[str, float]] = []
-        best = (network, -np.inf, np.inf)
+        best = (network, -np.inf, np.inf, acts)
         subset = None
         solver_used = "cholesky"
+        stop = False
         for it in range(1, opts.max_iter + 1):
             sweep_acts = acts if subset is None else [a[subset] for a in acts]
             sweep_Y = Y if subset is None else Y[subset]
             network, used = backward_sweep(network, sweep_acts, sweep_Y, opts, cache)
             solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
             acts = network.forward_all(X)
-            loss, acc = _metrics(acts[-1], Y, labels)
-            entry = {
-                "iteration": it,
-                "n_samples": int(sweep_Y.shape[0]),
-                "loss": loss,
-                "accuracy": acc,
-                "time": time.perf_counter() - start - excluded,
-                "flops": ledger.total,
-            }
-            history.append(entry)
-            stop = False
-            if monitor is not None:
-                paused = time.perf_counter()
-                stop = bool(monitor(dict(entry), network))
-                excluded += time.perf_counter() - paused
+            loss, acc, stop = step(network, acts, len(network.layers), int(sweep_Y.shape[0]))
             score = acc if labels is not None else 0.0
             if (score, -loss) > (best[1], -best[2]):
-                best = (network, score, loss)
+                best = (network, score, loss, acts)
             wrong = None if labels is None else np.argmax(acts[-1], axis=1) != labels
             if stop:
                 break  # the monitor asked to stop
@@ -281,6 +303,15 @@ def fit_bpls(
                 subset = np.flatnonzero(wrong)  # the paper's rule: runs until max_iter
             elif it > 1 and not (history[-2]["loss"] - loss > opts.tol * history[-2]["loss"]):
                 break  # the training loss stopped improving
+        if opts.refit_output and not stop:
+            network, _, _, acts = best
+            network, used = backward_sweep(network, acts, Y, opts, None, n_layers=1)
+            solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
+            acts = [*acts[:-1], apply_layer(network.layers[-1], acts[-2])]
+            loss, acc, _ = step(network, acts, 1, int(Y.shape[0]))
+            score = acc if labels is not None else 0.0
+            if (score, -loss) > (best[1], -best[2]):
+                best = (network, score, loss, acts)
     return BPLSResult(best[0], history, len(history), solver_used, ledger)
 
 
@@ -311,6 +342,8 @@ def count_flops(
     activations: Sequence[str] | None = None,
     classification: bool = False,
     reuse_first_gram: bool = True,
+    refit_output: bool = False,
+    init: str = "fan_in",
 ) -> int:
     r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
 
@@ -351,6 +384,14 @@ def count_flops(
     classification : bool, default=False
     reuse_first_gram : bool, default=True
         Whether the first layer's Gram matrix is reused (``iteration_rule="all"``).
+    refit_output : bool, default=False
+        A final output-layer solve over ``n_train`` samples (:class:`BPLSOptions`):
+        the output layer's targets, Gram statistics, factorisation and solve as in a sweep,
+        then its forward pass and the metrics.
+    init : str, default="fan_in"
+        ``"samples"`` adds the data-dependent initialisation
+        (:func:`lsqnet.network.init_network`): ``n d + 6 h d`` for the first layer's ``h``
+        units over ``n_train`` samples of ``d`` features.
 
     Returns
     -------
@@ -365,7 +406,12 @@ def count_flops(
         [int(n) for n in n_samples] if np.ndim(n_samples) else [int(n_samples)] * n_iter
     )
     sizes = [int(s) for s in sizes]
-    n_all = counts[0] if n_train is None else int(n_train)
+    if n_train is not None:
+        n_all = int(n_train)
+    elif counts:
+        n_all = counts[0]
+    else:
+        n_all = int(n_samples)
     n_layers = len(sizes) - 1
     relu = [a == "relu" for a in (activations or ["tanh"] * n_layers)]
     k_out = sizes[-1]
@@ -398,4 +444,12 @@ def count_flops(
                 if hidden_target == "closest":
                     total += n * p
         total += forward + metrics
+    if refit_output:
+        n, p, q = n_all, sizes[-2], sizes[-1]
+        total += 2 * n * q + (_flops.gemm(n, p, q) + n * q if relu[-1] else 0)
+        total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
+        total += p + 2 * p * q + _flops.potrs(p, q) + _flops.gemm(1, p, q) + 2 * q
+        total += _flops.gemm(n, p, q) + 2 * n * q + metrics
+    if init == "samples":
+        total += n_all * sizes[0] + 6 * sizes[1] * sizes[0]
     return total

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from . import _flops
 from . import activations as _activations
 from ._validation import check_option, check_scalar
 from .bpls import (
@@ -50,11 +51,13 @@ class _BaseBPLS(BaseEstimator):
         max_iter: int = 10,
         tol: float = 1e-4,
         init: str = "fan_in",
+        init_scale: float = 1.0,
         target_eps: float = 0.01,
         hidden_target: str = "closest",
         layer_method: str = "inverse",
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
+        refit_output: bool = False,
         random_state: Any = None,
         dtype: str | None = None,
         verbose: int = 0,
@@ -67,11 +70,13 @@ class _BaseBPLS(BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.init = init
+        self.init_scale = init_scale
         self.target_eps = target_eps
         self.hidden_target = hidden_target
         self.layer_method = layer_method
         self.iteration_rule = iteration_rule
         self.backprop_ridge = backprop_ridge
+        self.refit_output = refit_output
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
@@ -104,6 +109,12 @@ class _BaseBPLS(BaseEstimator):
             )
         check_option(self.output_activation, "output_activation", owner, self._output_activations)
         check_option(self.init, "init", owner, INITS)
+        check_scalar(self.init_scale, "init_scale", owner, low=0.0, low_inclusive=False)
+        if not isinstance(self.refit_output, bool | np.bool_):
+            raise TypeError(
+                f"The 'refit_output' parameter of {owner} must be a bool. "
+                f"Got {self.refit_output!r} instead."
+            )
         if self.dtype is not None:
             check_option(self.dtype, "dtype", owner, ("float32", "float64"))
         check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
@@ -120,9 +131,16 @@ class _BaseBPLS(BaseEstimator):
                 self.iteration_rule, "iteration_rule", owner, ITERATION_RULES
             ),
             backprop_ridge=check_scalar(self.backprop_ridge, "backprop_ridge", owner, low=0.0),
-            max_iter=check_scalar(self.max_iter, "max_iter", owner, kind=int, low=1),
+            max_iter=check_scalar(self.max_iter, "max_iter", owner, kind=int, low=0),
             tol=check_scalar(self.tol, "tol", owner, low=0.0),
+            refit_output=bool(self.refit_output),
         )
+        if opts.max_iter == 0 and not opts.refit_output:
+            raise ValueError(
+                f"The 'max_iter' parameter of {owner} is 0 and refit_output is False: nothing "
+                f"would be trained. Use max_iter >= 1, or refit_output=True to solve only the "
+                f"output layer."
+            )
         if opts.layer_method == "weighted" and (
             not _activations.get(hidden).invertible and self._sizes
         ):
@@ -139,9 +157,12 @@ class _BaseBPLS(BaseEstimator):
             else self.random_state.randint(2**31)
         )
         sizes = (X.shape[1], *self._sizes, Y.shape[1])
-        network = init_network(
-            sizes, self.activation, self.output_activation, self.init, rng, X.dtype
-        )
+        ledger = _flops.FlopLedger()
+        with _flops.counting(ledger):
+            network = init_network(
+                sizes, self.activation, self.output_activation, self.init, rng, X.dtype,
+                X=X, scale=float(self.init_scale),
+            )
         if monitor is not None and not callable(monitor):
             raise TypeError(
                 f"{type(self).__name__}.fit: monitor must be a callable "
@@ -161,7 +182,7 @@ class _BaseBPLS(BaseEstimator):
 
         result = fit_bpls(
             X, Y, network, opts, labels=labels,
-            monitor=hook if verbose or monitor is not None else None,
+            monitor=hook if verbose or monitor is not None else None, ledger=ledger,
         )
         for i, layer in enumerate(result.network.layers):
             if not (np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()):
@@ -274,11 +295,17 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         Ridge penalty of every layer's least-squares solve (not on intercepts).
     solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
     max_iter : int, default=10
-        Maximum number of backward sweeps.
+        Maximum number of backward sweeps; 0 (with ``refit_output=True``) solves only the
+        output layer, on the initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
         Relative improvement of the training loss below which sweeps stop.
-    init : {"fan_in", "uniform"}, default="fan_in"
-        ``"uniform"`` is the paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in).
+    init : {"fan_in", "uniform", "samples"}, default="fan_in"
+        ``"uniform"`` is the paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in);
+        ``"samples"`` makes each first-layer unit a centred, unit-norm training sample
+        (:func:`lsqnet.network.init_network`).
+    init_scale : float, default=1.0
+        Multiplies every initial weight (how far into the activation's non-linear range the
+        initial pre-activations reach).
     target_eps : float, default=0.01
         Margin keeping desired outputs inside each activation's open range.
     hidden_target : {"closest", "min_norm"}, default="closest"
@@ -286,6 +313,8 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
     iteration_rule : {"all", "misclassified"}, default="all"
         Unused by the regressor (every sweep uses all samples).
     backprop_ridge : float, default=1e-3
+    refit_output : bool, default=False
+        After the sweeps, solve the output layer once more on the final hidden layers.
     random_state : int, RandomState instance or None, default=None
     dtype : {None, "float32", "float64"}, default=None
         Computation dtype; None keeps float32 input as float32 and uses float64 otherwise.
@@ -400,11 +429,13 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         max_iter: int = 10,
         tol: float = 1e-4,
         init: str = "fan_in",
+        init_scale: float = 1.0,
         target_eps: float = 0.01,
         hidden_target: str = "closest",
         layer_method: str = "inverse",
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
+        refit_output: bool = False,
         random_state: Any = None,
         dtype: str | None = None,
         verbose: int = 0,
@@ -412,10 +443,10 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             output_activation=output_activation, alpha=alpha, solver=solver, max_iter=max_iter,
-            tol=tol, init=init, target_eps=target_eps, hidden_target=hidden_target,
-            layer_method=layer_method, iteration_rule=iteration_rule,
-            backprop_ridge=backprop_ridge, random_state=random_state, dtype=dtype,
-            verbose=verbose,
+            tol=tol, init=init, init_scale=init_scale, target_eps=target_eps,
+            hidden_target=hidden_target, layer_method=layer_method,
+            iteration_rule=iteration_rule, backprop_ridge=backprop_ridge,
+            refit_output=refit_output, random_state=random_state, dtype=dtype, verbose=verbose,
         )
 
     def fit(self, X: Any, y: Any, *, monitor: Any = None) -> BPLSClassifier:

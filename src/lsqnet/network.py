@@ -21,7 +21,7 @@ from .solvers._lstsq import factorize_with_fallback
 
 __all__ = ["INITS", "Network", "desired_inputs", "init_network"]
 
-INITS = ("uniform", "fan_in")
+INITS = ("uniform", "fan_in", "samples")
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,25 +67,47 @@ def init_network(
     init: str,
     rng: np.random.Generator,
     dtype: np.dtype,
+    *,
+    X: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> Network:
-    """Random initial weights.
+    """Initial weights, all multiplied by ``scale``.
 
     ``"uniform"``: every weight and bias uniform in [-1, 1], the choice of Tomic et al.
     (arXiv 2401.06699). ``"fan_in"``: uniform in [-sqrt(3/n_in), sqrt(3/n_in)] (unit variance
-    pre-activations for unit-variance inputs, LeCun's scaling), biases zero.
+    pre-activations for unit-variance inputs, LeCun's scaling), biases zero. ``"samples"``
+    (needs the training inputs ``X``): each first-layer unit is a training sample, centred
+    on the mean sample and scaled to unit norm, drawn without replacement (with replacement
+    when there are fewer samples than units); its bias subtracts the mean, so the unit
+    computes ``scale * <x - mean, s>`` with ``|s| = 1``. Later layers are ``"fan_in"``. The
+    data-dependent work (``n d + 6 h d`` flops) is recorded in the active ledger.
     """
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
-        if init == "uniform":
+        if init == "samples" and i == 0:
+            W, b = _sample_units(X, n_out, rng)
+        elif init == "uniform":
             W = rng.uniform(-1.0, 1.0, size=(n_in, n_out))
             b = rng.uniform(-1.0, 1.0, size=n_out)
         else:
             limit = np.sqrt(3.0 / n_in)
             W = rng.uniform(-limit, limit, size=(n_in, n_out))
             b = np.zeros(n_out)
-        layers.append(Dense(W.astype(dtype), b.astype(dtype), act))
+        layers.append(Dense((W * scale).astype(dtype), (b * scale).astype(dtype), act))
     return Network(tuple(layers))
+
+
+def _sample_units(X: np.ndarray, h: int, rng: np.random.Generator):
+    n, d = X.shape
+    rows = rng.choice(n, size=h, replace=h > n)
+    mean = X.mean(axis=0, dtype=np.float64)
+    S = X[rows].astype(np.float64) - mean
+    norms = np.sqrt(np.einsum("ij,ij->i", S, S))
+    S /= np.where(norms > 0, norms, 1.0)[:, None]
+    _flops.record("init", n * d + 6 * h * d)  # mean, centre, norms (2), divide, scale, bias
+    W = S.T
+    return W, -(mean @ W)
 
 
 def _relative_ridge(stats: GramStats, ridge: float, rank: int) -> float:
