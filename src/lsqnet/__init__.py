@@ -3,7 +3,7 @@
 from . import activations, exceptions, solvers
 from ._persistence import load
 from .bpls import count_flops
-from .estimators import BPLSClassifier, BPLSRegressor
+from .estimators import PRESETS, BPLSClassifier, BPLSRegressor
 from .layers import Dense, collapse_linear, fit_layer
 from .network import Network
 from .solvers import SOLVERS, GramStats, lstsq
@@ -11,6 +11,7 @@ from .solvers import SOLVERS, GramStats, lstsq
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "PRESETS",
     "SOLVERS",
     "BPLSClassifier",
     "BPLSRegressor",

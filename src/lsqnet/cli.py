@@ -17,8 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-_BENCH_DATASETS = ("digits", "mnist", "fashion-mnist", "xor")
-_ALL_METHODS = ("bpls", "elm", "ridge", "adam", "sgd", "nag", "adagrad")
+_BENCH_DATASETS = ("digits", "mnist", "fashion-mnist", "xor")  # the classification sets
 
 __all__ = ["main"]
 
@@ -50,14 +49,16 @@ def _positive_float(text: str) -> float:
 
 
 def _methods(text: str) -> tuple[str, ...]:
+    from .bench import METHODS
+
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     if names == ("all",):
-        return _ALL_METHODS
-    unknown = [n for n in names if n not in _ALL_METHODS]
+        return tuple(METHODS)
+    unknown = [n for n in names if n not in METHODS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
             f"unknown method(s) {', '.join(map(repr, unknown)) or repr(text)}; choose from "
-            f"{', '.join(_ALL_METHODS)} (comma-separated) or 'all'"
+            f"{', '.join(METHODS)} (comma-separated) or 'all'"
         )
     return tuple(dict.fromkeys(names))
 
@@ -72,7 +73,7 @@ def _bench(args: argparse.Namespace) -> int:
     config = BenchConfig(
         activation=args.activation, epochs=args.epochs, batch_size=args.batch_size,
         loss=args.loss, init=args.init, max_iter=args.max_iter, threads=args.threads,
-        tune_epochs=args.tune_epochs,
+        tune_epochs=args.tune_epochs, evals_per_epoch=args.evals_per_epoch,
     )
     results = benchmark(
         args.dataset, methods=args.methods, hidden=args.hidden, config=config,
@@ -125,6 +126,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .bench import METHODS
+
     parser = argparse.ArgumentParser(
         prog="lsqnet",
         description="Closed-form (least-squares) training of fully-connected neural networks.",
@@ -151,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument(
         "--methods", type=_methods, default="all", metavar="LIST",
-        help=f"comma-separated methods among {', '.join(_ALL_METHODS)}, or 'all' (default)",
+        help=f"comma-separated methods among {', '.join(METHODS)}, or 'all' (default)",
     )
     bench.add_argument(
         "--hidden", type=_sizes, nargs="+", default=[(256,)], metavar="SIZES",
@@ -166,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--epochs", type=_positive_int, default=10, help="epochs of each gradient method"
         " (default: %(default)s)"
+    )
+    bench.add_argument(
+        "--evals-per-epoch", type=_positive_int, default=1, metavar="N",
+        help="test-set evaluations per gradient epoch, for short time budgets "
+        "(untimed; default: %(default)s)",
     )
     bench.add_argument("--batch-size", type=_positive_int, default=128,
                        help="mini-batch size of the gradient methods (default: %(default)s)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -35,6 +37,27 @@ from .solvers import SOLVERS
 __all__ = ["BPLSClassifier", "BPLSRegressor"]
 
 _DTYPES = (None, "float32", "float64")
+
+#: Named parameter sets for :meth:`BPLSClassifier.from_preset` (and the regressor's).
+#: ``"paper"`` follows the BPLS paper's description literally (U[-1, 1] initialisation, no
+#: ridge, minimum-norm hidden targets, later sweeps on the misclassified samples only).
+#: ``"fast"`` and ``"accurate"`` are the best configurations found on validation splits of
+#: MNIST and Fashion-MNIST for short and for longer training times (benchmarks/FINDINGS.md;
+#: ``lsqnet bench`` measures them).
+PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
+    "paper": MappingProxyType(dict(
+        init="uniform", alpha=0.0, hidden_target="min_norm", iteration_rule="misclassified",
+        backprop_ridge=0.0, max_iter=10,
+    )),
+    "fast": MappingProxyType(dict(
+        hidden_layer_sizes=(1024,), activation="relu", init="samples", init_scale=1.0,
+        max_iter=0, refit_output=True, alpha=1.0,
+    )),
+    "accurate": MappingProxyType(dict(
+        hidden_layer_sizes=(4096,), activation="relu", init="samples", init_scale=1.0,
+        max_iter=0, refit_output=True, alpha=1.0,
+    )),
+})
 
 
 class _BaseBPLS(BaseEstimator):
@@ -212,6 +235,18 @@ class _BaseBPLS(BaseEstimator):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
         return self.network_.forward(X)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any):
+        """An unfitted estimator with the parameters of preset ``name`` (see :data:`PRESETS`),
+        updated by ``overrides`` (any constructor parameter, e.g. ``random_state``).
+
+        >>> from lsqnet import BPLSClassifier
+        >>> BPLSClassifier.from_preset("paper", random_state=0).iteration_rule
+        'misclassified'
+        """
+        name = check_option(name, "name", f"{cls.__name__}.from_preset", PRESETS)
+        return cls(**{**PRESETS[name], **overrides})
 
     def save(self, path: Any) -> None:
         """Save the fitted estimator to a file, safely (no pickle) and atomically.

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import activations as _activations
 from ..datasets import Dataset
-from ..estimators import BPLSClassifier
+from ..estimators import PRESETS, BPLSClassifier
 from ..layers import fit_layer
 from ..network import init_network
 from ._harness import BenchConfig, Recorder
@@ -25,14 +25,23 @@ def _mse(out: np.ndarray, Y: np.ndarray) -> float:
 
 
 def train_bpls(
-    data: Dataset, seed: int, config: BenchConfig, params: dict[str, Any], rec: Recorder
+    data: Dataset, seed: int, config: BenchConfig, params: dict[str, Any], rec: Recorder,
+    *, preset: str | None = None,
 ) -> dict[str, Any]:
-    """:class:`~lsqnet.BPLSClassifier`; a curve point after every sweep, then the returned net."""
+    """:class:`~lsqnet.BPLSClassifier`; a curve point after every step, then the returned net.
+
+    Without a ``preset``, the network is ``config``'s (sizes, activation, init, max_iter) with
+    the estimator's defaults otherwise; a preset (:data:`lsqnet.estimators.PRESETS`) sets its
+    own parameters, and ``config`` only what the preset leaves open.
+    """
     init = "fan_in" if config.init == "default" else config.init
-    est = BPLSClassifier(
+    settings = dict(
         hidden_layer_sizes=config.hidden, activation=config.activation, init=init,
-        max_iter=config.max_iter, random_state=seed, **params,
+        max_iter=config.max_iter, random_state=seed,
     )
+    if preset is not None:
+        settings.update(PRESETS[preset])
+    est = BPLSClassifier(**{**settings, **params})
 
     def monitor(entry, network):
         rec.point(
@@ -44,6 +53,8 @@ def train_bpls(
     rec.point(est.n_iter_, est.predict, est.loss_)  # the returned (best) iterate
     settings = est.get_params()
     settings.pop("verbose")
+    if preset is not None:
+        settings["preset"] = preset
     return {"params": settings, "loss_name": "mse", "solver": est.solver_, "flops": est.flops_}
 
 

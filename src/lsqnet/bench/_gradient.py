@@ -84,9 +84,12 @@ def train_gradient(
     params: dict[str, Any],
     rec: Recorder,
 ) -> dict[str, Any]:
-    """Mini-batch training for ``config.epochs`` epochs; a curve point before and after each.
+    """Mini-batch training for ``config.epochs`` epochs.
 
-    A non-finite training loss stops training with status ``"diverged"``.
+    Curve points: the untrained network (step 0), then ``config.evals_per_epoch`` times per
+    epoch (step: epochs done, fractional between epoch ends; the training loss is the mean
+    mini-batch loss since the previous point). A non-finite training loss stops training
+    with status ``"diverged"``.
     """
     import torch
 
@@ -116,15 +119,22 @@ def train_gradient(
     n, batch = X.shape[0], config.batch_size
     status = "ok"
     rec.point(0, predict, math.nan)
-    for epoch in range(1, config.epochs + 1):
-        total = 0.0
-        for idx in torch.randperm(n, generator=generator).split(batch):
+    n_batches = -(-n // batch)
+    every = -(-n_batches // config.evals_per_epoch)  # batches between curve points
+    for epoch in range(config.epochs):
+        total, seen = 0.0, 0
+        for i, idx in enumerate(torch.randperm(n, generator=generator).split(batch), 1):
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(X[idx]), y[idx])
             loss.backward()
             opt.step()
             total += loss.item() * idx.shape[0]
-        rec.point(epoch, predict, total / n)
+            seen += idx.shape[0]
+            if i % every == 0 or i == n_batches:  # the mean loss since the last point
+                rec.point(epoch + i / n_batches, predict, total / seen)
+                if not math.isfinite(total):
+                    break
+                total, seen = 0.0, 0
         if not math.isfinite(total):
             status = "diverged"
             break

@@ -38,6 +38,8 @@ class BenchConfig:
     BPLS minimises); ``init`` is ``"default"`` (each method's own: PyTorch's for gradient
     methods, lsqnet's ``"fan_in"`` for BPLS) or an lsqnet scheme (``"fan_in"``, ``"uniform"``)
     used by every method, which then all start from identical weights for a given seed.
+    ``evals_per_epoch`` is how many curve points a gradient epoch gets (more points show
+    what a gradient method reaches within short time budgets).
     """
 
     hidden: tuple[int, ...] = (256,)
@@ -50,6 +52,7 @@ class BenchConfig:
     threads: int = 1
     tune_epochs: int | None = None  # None: the full epoch budget
     val_fraction: float = 0.1
+    evals_per_epoch: int = 1
 
     def __post_init__(self) -> None:
         owner = "BenchConfig"
@@ -61,7 +64,7 @@ class BenchConfig:
                 f"Got {self.hidden!r} instead."
             )
         check_option(self.activation, "activation", owner, _activations.ACTIVATIONS)
-        for name in ("epochs", "batch_size", "max_iter", "threads"):
+        for name in ("epochs", "batch_size", "max_iter", "threads", "evals_per_epoch"):
             check_scalar(getattr(self, name), name, owner, kind=int, low=1)
         check_option(self.loss, "loss", owner, LOSSES)
         check_option(self.init, "init", owner, ("default", *INITS))
@@ -83,7 +86,7 @@ class Record:
     ``curve`` holds a point (``step``, ``time``, ``test_accuracy``, ``train_loss``) after every
     epoch or BPLS sweep; ``time`` is training wall time so far, evaluation excluded.
     ``peak_memory_mib`` is the peak resident memory above the level before the run (Linux),
-    or None where it cannot be measured.
+    or None where it cannot be measured. ``warnings`` lists the distinct warnings raised.
     """
 
     method: str
@@ -98,6 +101,7 @@ class Record:
     peak_memory_mib: float | None
     curve: list[dict[str, float]] = field(default_factory=list)
     status: str = "ok"
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:

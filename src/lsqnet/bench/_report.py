@@ -88,6 +88,7 @@ def summarize(records: Iterable[Record]) -> list[dict[str, Any]]:
             "loss_name": first.loss_name,
             "steps": int(np.median([r.curve[-1]["step"] for r in group])),
             "status": sorted({r.status for r in group}),
+            "warnings": sorted({w for r in group for w in r.warnings}),
             "params": first.params,
         })
     return rows
@@ -227,6 +228,8 @@ def to_markdown(results: dict[str, Any]) -> str:
     ]
     for row in results["summary"]:
         status = "" if row["status"] == ["ok"] else f" ({', '.join(row['status'])})"
+        if row["warnings"]:
+            status += f" ({len(row['warnings'])} kind(s) of warning, see results.json)"
         lines.append(
             f"| {row['label']}{status} | {_span(row['test_accuracy'], _pct)} "
             f"| {_span(row['train_time'], _secs)} "

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 import functools
+import importlib
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,6 +16,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import Dataset
+from ..estimators import PRESETS
 from ._closed_form import train_bpls, train_elm, train_ridge
 from ._gradient import OPTIMIZERS, TORCH_ACTIVATIONS, train_gradient
 from ._harness import BenchConfig, Record, Recorder, label, machine, peak_memory
@@ -37,6 +40,8 @@ class Method:
     closed_form: bool
     hidden: int | None
     description: str
+    requires: tuple[str, ...] = ()  # modules imported before the clock starts
+    fixed_hidden: tuple[int, ...] | None = None  # sizes set by the method, not the config
 
 
 _ALPHAS = tuple({"alpha": a} for a in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0))
@@ -46,6 +51,14 @@ METHODS: dict[str, Method] = {
         "bpls", train_bpls, ({},), True, None,
         "lsqnet's BPLS (BPLSClassifier with its default settings)",
     ),
+    **{
+        f"bpls-{preset}": Method(
+            f"bpls-{preset}", functools.partial(train_bpls, preset=preset), ({},), True, None,
+            f"BPLSClassifier.from_preset({preset!r})",
+            fixed_hidden=PRESETS[preset].get("hidden_layer_sizes"),
+        )
+        for preset in PRESETS
+    },
     "elm": Method(
         "elm", train_elm, _ALPHAS, True, 1,
         "extreme learning machine: random hidden layer, ridge output layer",
@@ -58,7 +71,7 @@ METHODS: dict[str, Method] = {
             name, functools.partial(train_gradient, name),
             tuple({"lr": lr} for lr in grid), False, None,
             f"torch.optim.{cls}({', '.join(f'{k}={v}' for k, v in fixed.items())}) "
-            f"with mini-batches",
+            f"with mini-batches", ("torch",),
         )
         for name, (cls, fixed, grid) in OPTIMIZERS.items()
     },
@@ -75,8 +88,10 @@ def _method(name: str) -> Method:
 
 def hidden_for(method: str, config: BenchConfig) -> tuple[int, ...]:
     """The hidden sizes ``method`` actually trains with under ``config``."""
-    used = _method(method).hidden
-    return config.hidden if used is None else config.hidden[:used]
+    m = _method(method)
+    if m.fixed_hidden is not None:
+        return tuple(m.fixed_hidden)
+    return config.hidden if m.hidden is None else config.hidden[: m.hidden]
 
 
 def run(
@@ -92,17 +107,24 @@ def run(
 
     ``params`` are the method's hyper-parameters (default: the middle of its grid, or the
     choice of :func:`tune`). BLAS threads are limited to ``config.threads`` for the run.
+    Warnings raised during training are recorded (``Record.warnings``), not shown.
+    Modules the method needs are imported before the clock starts; other one-time costs
+    (first calls into BLAS or torch) are not: :func:`benchmark` warms every method up first.
     """
     from threadpoolctl import threadpool_limits
 
     m = _method(method)
+    for module in m.requires:
+        importlib.import_module(module)
     config = config or BenchConfig()
     params = dict(m.grid[len(m.grid) // 2] if params is None else params)
     cfg = replace(config, hidden=hidden_for(method, config))
     rec = Recorder(data)
-    with threadpool_limits(limits=config.threads), peak_memory() as memory:
-        rec.start()
-        info = m.train(data, seed, cfg, params, rec)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with threadpool_limits(limits=config.threads), peak_memory() as memory:
+            rec.start()
+            info = m.train(data, seed, cfg, params, rec)
     last = rec.curve[-1]
     return Record(
         method=method,
@@ -117,6 +139,7 @@ def run(
         peak_memory_mib=memory.mib,
         curve=list(rec.curve),
         status=info.get("status", "ok"),
+        warnings=sorted({f"{w.category.__name__}: {w.message}" for w in caught}),
     )
 
 
