@@ -421,12 +421,6 @@ def test_download_with_a_wrong_md5_leaves_nothing_in_the_cache(monkeypatch, tmp_
     assert not folder.exists() or list(folder.iterdir()) == []  # no file, no temp file
 
 
-@pytest.mark.xfail(
-    strict=True, raises=http.client.IncompleteRead,
-    reason="_download catches OSError, URLError and DatasetCorruptError only: a connection "
-    "dropped mid-body (http.client.IncompleteRead, an HTTPException) escapes raw, with no "
-    "fallback to the next mirror and no DatasetNotFoundError",
-)
 def test_download_interrupted_mid_body_falls_back(monkeypatch, tmp_path, cache):
     fake = Fake(8)
 
@@ -568,12 +562,6 @@ def test_read_idx_rejects_a_plain_file_named_gz(tmp_path):
         read_idx(path)
 
 
-@pytest.mark.xfail(
-    strict=True, raises=zlib.error,
-    reason="read_idx catches OSError and EOFError from gzip.decompress, but a damaged deflate "
-    "stream raises zlib.error (an Exception subclass), which escapes unwrapped instead of a "
-    "DatasetCorruptError naming the file (only without md5: load always checks md5 first)",
-)
 def test_read_idx_rejects_a_damaged_deflate_stream(tmp_path):
     payload = bytearray(gz(bytes(range(256)) * 64))
     payload[20:60] = bytes(b ^ 0xFF for b in payload[20:60])  # inside the compressed body
@@ -803,12 +791,6 @@ def test_atomic_write_failure_without_an_old_file_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="atomic_write promises 'the permissions a plain open would give', but a plain "
-    "open() of an existing file keeps its mode, while atomic_write resets it from the umask: "
-    "a 0o600 file becomes 0o644 (world-readable) when rewritten",
-)
 def test_atomic_write_keeps_the_mode_of_an_existing_file(tmp_path, umask_022):
     path = tmp_path / "secret"
     path.write_bytes(b"old")

@@ -24,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import http.client
 import os
 import sys
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -127,7 +129,7 @@ def read_idx(path: str | os.PathLike, md5: str | None = None) -> np.ndarray:
     if path.suffix == ".gz":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
+        except (OSError, EOFError, zlib.error) as err:
             raise DatasetCorruptError(f"{path}: not a valid gzip file ({err}).") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
         raise DatasetCorruptError(
@@ -199,7 +201,7 @@ def _download(name: str, missing: list[str], target: Path, roots: list[Path]) ->
             try:
                 _fetch(mirror + filename, target / filename, remote.files[filename])
                 break
-            except (OSError, urllib.error.URLError, DatasetCorruptError) as err:
+            except (OSError, http.client.HTTPException, DatasetCorruptError) as err:
                 errors.append(f"{mirror + filename}: {err}")
         else:
             raise DatasetNotFoundError(_missing_message(name, missing, roots, errors))
@@ -272,7 +274,7 @@ def make_toy(
 
     - ``"linear"``: ``y = X w + b (+ noise)``, ``X`` uniform in [0, 1]; an injective linear
       map, so one least-squares layer fits it exactly.
-    - ``"injective"``: ``y = tanh(X W1 + b1) W2 + b2 (+ noise)`` with square, well-conditioned
+    - ``"injective"``: ``y = tanh(X W1 + b1) W2 (+ noise)`` with square, well-conditioned
       ``W1`` and ``W2`` (n_features outputs): an injective non-linear map that a tanh network
       of the same shape represents exactly.
     - ``"xor"``: two features uniform in [0, 1], label 1 where exactly one of them is above

@@ -75,6 +75,10 @@ def train_elm(
     """Extreme learning machine: a random hidden layer (the first of ``config.hidden``, weights
     from the ``init`` scheme, biases uniform in [-1, 1]) and a ridge-regression output layer on
     one-hot targets."""
+    if not config.hidden:
+        raise ValueError(
+            "elm needs a hidden layer: give at least one hidden size (e.g. --hidden 256)."
+        )
     features = _elm_hidden(config, data.X_train.shape[1], seed)
     H = features(data.X_train)
     Y = _one_hot(data.y_train, H.dtype)

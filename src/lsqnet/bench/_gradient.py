@@ -93,7 +93,15 @@ def train_gradient(
     """
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
+    try:
+        return _train(torch, optimizer, data, seed, config, params, rec)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(torch, optimizer, data, seed, config, params, rec) -> dict[str, Any]:
     cls_name, fixed, _ = OPTIMIZERS[optimizer]
     X = torch.from_numpy(data.X_train)
     y = torch.from_numpy(data.y_train)

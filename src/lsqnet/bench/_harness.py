@@ -86,7 +86,9 @@ class Record:
     ``curve`` holds a point (``step``, ``time``, ``test_accuracy``, ``train_loss``) after every
     epoch or BPLS sweep; ``time`` is training wall time so far, evaluation excluded.
     ``peak_memory_mib`` is the peak resident memory above the level before the run (Linux),
-    or None where it cannot be measured. ``warnings`` lists the distinct warnings raised.
+    or None where it cannot be measured. ``warnings`` lists the kinds of warning raised
+    (one message each); ``info`` what the method reports beyond its parameters (BPLS: the
+    solver used and the operation count).
     """
 
     method: str
@@ -102,6 +104,7 @@ class Record:
     curve: list[dict[str, float]] = field(default_factory=list)
     status: str = "ok"
     warnings: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .._io import atomic_write
 from ._harness import Record
 
@@ -48,21 +46,29 @@ def _by_label(records: Iterable[Record]) -> dict[str, list[Record]]:
 
 
 def accuracy_at(record: Record, budget: float) -> float | None:
-    """Test accuracy of the last model ``record`` had within ``budget`` seconds, else None."""
-    within = [p for p in record.curve if p["time"] <= budget]
+    """Test accuracy of the last trained model ``record`` had within ``budget`` seconds.
+
+    None if no training step had finished by then (the untrained network, step 0, does not
+    count).
+    """
+    within = [p for p in record.curve if p["time"] <= budget and p["step"] > 0]
     return within[-1]["test_accuracy"] if within else None
 
 
 def time_to_reach(record: Record, accuracy: float) -> float | None:
-    """Training time at which ``record`` first reached ``accuracy``, else None."""
+    """Training time at which ``record`` first reached ``accuracy`` (trained models only)."""
     for p in record.curve:
-        if p["test_accuracy"] >= accuracy:
+        if p["step"] > 0 and p["test_accuracy"] >= accuracy:
             return p["time"]
     return None
 
 
 def summarize(records: Iterable[Record]) -> list[dict[str, Any]]:
-    """Per method label: median, min and max over seeds of accuracy, time, memory, loss."""
+    """Per method label: median, min and max over seeds of accuracy, time, memory, loss.
+
+    Medians here and everywhere in the report are lower medians (for an even number of
+    seeds, the lower middle value): always a value some run reached.
+    """
     rows = []
     for label, group in _by_label(records).items():
         def stats(key: str, group=group) -> dict[str, float | None]:
@@ -70,7 +76,7 @@ def summarize(records: Iterable[Record]) -> list[dict[str, Any]]:
             if not values:
                 return {"median": None, "min": None, "max": None}
             return {
-                "median": float(np.median(values)),
+                "median": float(_lower_median(values)),
                 "min": float(min(values)),
                 "max": float(max(values)),
             }
@@ -86,7 +92,7 @@ def summarize(records: Iterable[Record]) -> list[dict[str, Any]]:
             "peak_memory_mib": stats("peak_memory_mib"),
             "train_loss": stats("train_loss"),
             "loss_name": first.loss_name,
-            "steps": int(np.median([r.curve[-1]["step"] for r in group])),
+            "steps": _lower_median([r.curve[-1]["step"] for r in group]),
             "status": sorted({r.status for r in group}),
             "warnings": sorted({w for r in group for w in r.warnings}),
             "params": first.params,
@@ -113,6 +119,8 @@ def claim(records: Iterable[Record], closed_form: Iterable[str]) -> list[dict[st
         for r in group:
             ref = bpls.get((r.hidden, r.seed))
             if ref is None:
+                continue
+            if ref.train_time <= 0:
                 continue
             reach = time_to_reach(r, ref.test_accuracy)
             per_seed.append({
@@ -191,8 +199,7 @@ def _span(stat: dict[str, float | None], fmt) -> str:
     return f"{fmt(stat['median'])} [{fmt(stat['min'])}, {fmt(stat['max'])}]"
 
 
-def _params_text(params: dict[str, Any]) -> str:
-    shown = params.get("params", params)
+def _params_text(shown: dict[str, Any]) -> str:
     keys = ("lr", "alpha") if any(k in shown for k in ("lr", "alpha")) else ()
     if keys:
         return ", ".join(f"{k}={shown[k]:g}" for k in keys if k in shown)
@@ -235,7 +242,7 @@ def to_markdown(results: dict[str, Any]) -> str:
             f"| {_span(row['train_time'], _secs)} "
             f"| {_span(row['peak_memory_mib'], lambda v: f'{v:.0f}')} "
             f"| {_span(row['train_loss'], lambda v: f'{v:.4g}')} ({row['loss_name']}) "
-            f"| {row['steps']} | {_params_text(row['params'])} |"
+            f"| {row['steps']:g} | {_params_text(row['params'])} |"
         )
     if results["claim"]:
         lines += [
@@ -288,28 +295,19 @@ def to_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, payload: bytes) -> None:
-    with atomic_write(path) as f:
-        f.write(payload)
-
-
 def write_results(
     results: dict[str, Any], out: str | os.PathLike, *, plot: bool = True
 ) -> list[Path]:
-    """Write ``results.json``, ``results.md`` and (if ``plot``) ``frontier.png`` into ``out``.
+    """Write ``frontier.png`` (if ``plot``), ``results.md`` and ``results.json`` into ``out``.
 
     Every file is written to a temporary name in ``out`` and renamed into place, so an
-    interrupted run never leaves a half-written file. Returns the paths written.
+    interrupted run never leaves a half-written file. Everything is rendered before the
+    first rename, so a failure (say, in plotting) leaves all earlier files as they were.
+    Returns the paths written.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    path = out / "results.json"
-    _write(path, (json.dumps(results, indent=1, allow_nan=True) + "\n").encode())
-    written.append(path)
-    path = out / "results.md"
-    _write(path, to_markdown(results).encode())
-    written.append(path)
+    files = {}
     if plot:
         from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
@@ -319,10 +317,13 @@ def write_results(
         plot_frontier(results, ax=fig.subplots())
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=120)
-        path = out / "frontier.png"
-        _write(path, buffer.getvalue())
-        written.append(path)
-    return written
+        files[out / "frontier.png"] = buffer.getvalue()
+    files[out / "results.md"] = to_markdown(results).encode()
+    files[out / "results.json"] = (json.dumps(results, indent=1) + "\n").encode()
+    for path, payload in files.items():
+        with atomic_write(path) as f:
+            f.write(payload)
+    return list(files)
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:
@@ -331,8 +332,8 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
     if path.is_dir():
         path = path / "results.json"
     try:
-        results = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a results.json file ({err}).") from None
     if not isinstance(results, dict) or results.get("schema") != SCHEMA:
         found = results.get("schema") if isinstance(results, dict) else None

@@ -6,6 +6,7 @@ import datetime
 import functools
 import importlib
 import math
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -131,7 +132,8 @@ def run(
         dataset=dataset,
         seed=seed,
         hidden=cfg.hidden,
-        params={k: v for k, v in info.items() if k not in ("loss_name", "status")},
+        params=info["params"],
+        info={k: v for k, v in info.items() if k not in ("params", "loss_name", "status")},
         train_time=last["time"],
         test_accuracy=last["test_accuracy"],
         train_loss=last["train_loss"],
@@ -139,8 +141,17 @@ def run(
         peak_memory_mib=memory.mib,
         curve=list(rec.curve),
         status=info.get("status", "ok"),
-        warnings=sorted({f"{w.category.__name__}: {w.message}" for w in caught}),
+        warnings=_distinct(caught),
     )
+
+
+def _distinct(caught) -> list[str]:
+    """One message per kind of warning: the same text up to its numbers."""
+    kinds: dict[tuple[str, str], str] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        kinds.setdefault((w.category.__name__, re.sub(r"\d[\d.e+-]*", "#", str(w.message))), text)
+    return sorted(kinds.values())
 
 
 def validation_split(data: Dataset, fraction: float, seed: int = 0) -> Dataset:
