@@ -18,7 +18,6 @@ import stat
 import struct
 import urllib.error
 import urllib.request
-import zlib
 from pathlib import Path
 
 import numpy as np
