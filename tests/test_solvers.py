@@ -181,14 +181,7 @@ def test_other_solvers_fall_back_to_the_minimum_norm_solution(
     [
         {"solver": "cholesky"},
         {"solver": "qr"},
-        pytest.param(
-            {"solver": "cholesky", "sample_weight": np.ones((30, 2))},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: with 2-D sample_weight the fallback warning is attributed to "
-                "lsqnet/solvers/_lstsq.py (stacklevel=4 is one frame short in the recursion)",
-            ),
-        ),
+        {"solver": "cholesky", "sample_weight": np.ones((30, 2))},
     ],
 )
 def test_fallback_warning_points_at_the_caller(kwargs, rng):
@@ -198,11 +191,6 @@ def test_fallback_warning_points_at_the_caller(kwargs, rng):
     assert {w.filename for w in record} == {__file__}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'qr' misses exact duplicate columns in 5-15% of draws (n=400): the ?trcon "
-    "estimate of R's rcond lands just above eps, no fallback, solution entries ~1e14",
-)
 def test_qr_detects_duplicate_columns_in_every_draw():
     missed = {}
     for seed in range(200):
@@ -457,12 +445,6 @@ def test_gram_auto_falls_back_to_eigh_with_a_warning(rng, tol):
     assert_rel_close(result.coef, centred_min_norm(A, B)[0], tol(np.float64))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: eigh's default cut-off n_features*eps (on Gram eigenvalues) is below the "
-    "rounding noise of the centred Gram matrix when columns have non-zero means: noise "
-    "eigenvalues (~1.5e-15 * top) are kept and inverted, so the result is not minimum-norm",
-)
 def test_gram_eigh_minimum_norm_with_intercept_for_every_draw(make_problem):
     wrong = {}
     for seed in range(40):
@@ -527,12 +509,6 @@ def test_solve_least_squares_with_intercept_matches_ridge(solver, alpha, weighte
     assert_rel_close(result.intercept, intercept, tol(np.float64))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'cholesky'/'auto' with fit_intercept=True accept centred Gram matrices that are "
-    "singular up to rounding (rcond estimate just above eps): no fallback, coefficients "
-    "that are not minimum-norm (relative error up to ~6 in about 7% of draws)",
-)
 @pytest.mark.parametrize("solver", ["auto", "cholesky"])
 def test_intercept_fit_of_rank_deficient_data_is_minimum_norm_for_every_draw(solver, make_problem):
     wrong = {}

@@ -41,7 +41,9 @@ class SolverFallbackWarning(UserWarning):
     """A solver could not be trusted on this problem and a safer one was used instead.
 
     The solver actually used is recorded (``solver_`` on estimators, ``.solver`` on results).
-    Silence it by passing ``solver="svd"`` (always safe), a positive ``alpha``, or with
+    The message gives the estimated condition number (with its reciprocal, ``rcond``) and the
+    limit it exceeded, and points at the first caller outside lsqnet. Silence it by passing
+    ``solver="svd"`` (always safe), a positive ``alpha``, or with
     ``warnings.filterwarnings("ignore", category=lsqnet.exceptions.SolverFallbackWarning)``.
     """
 

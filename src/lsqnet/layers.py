@@ -37,7 +37,7 @@ from ._validation import (
     check_scalar,
     float_dtype,
 )
-from .exceptions import TargetClippingWarning
+from .exceptions import LSQNetError, TargetClippingWarning
 from .solvers import SOLVERS, GramStats, solve_least_squares
 from .solvers._lstsq import factorize_with_fallback
 
@@ -204,6 +204,22 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
     return W, b, steps, used
 
 
+def _check_finite_weights(W: np.ndarray, b: np.ndarray, solver: str, owner: str) -> None:
+    """A fitted layer never holds NaN or infinity (scikit-learn's MLP checks the same).
+
+    The data-based solves check their own result, but the Gram-statistics paths (the
+    one-sided inverse, the refinement) do not.
+    """
+    if np.isfinite(W).all() and np.isfinite(b).all():
+        return
+    hint = " or use float64" if W.dtype == np.float32 else ""
+    raise LSQNetError(
+        f"{owner}: the fitted weights are not finite (solver {solver!r}, {W.shape[0]} inputs, "
+        f"{W.shape[1]} outputs): the least-squares problem exceeds the range of {W.dtype}. "
+        f"Rescale X and Y (e.g. sklearn StandardScaler), increase alpha{hint}."
+    )
+
+
 def fit_layer(
     X: Any,
     Y: Any,
@@ -258,6 +274,12 @@ def fit_layer(
     Returns
     -------
     Dense or LayerFit
+
+    Raises
+    ------
+    LSQNetError
+        If the fitted weights are not finite (the problem overflowed the dtype); a fitted
+        layer never holds NaN or infinity.
 
     References
     ----------
@@ -346,10 +368,12 @@ def fit_layer(
             owner=owner,
         )
         result = stats.solve_with(factor, fit_intercept=fit_intercept)
+        _check_finite_weights(result.coef, result.intercept, result.solver, owner)
         for _ in range(inverse_iter - 1):
             Z = act.inverse(Yc, reference=X @ result.coef + result.intercept)
             result = stats.with_targets(X, Z, w).solve_with(factor, fit_intercept=fit_intercept)
     W, b, used = result.coef, result.intercept, result.solver
+    _check_finite_weights(W, b, used, owner)  # before the objective, which would warn on them
 
     loss0, grad0 = _objective(act, X, Y2, W, b, w, alpha, fit_intercept)
     n_steps = 0
@@ -358,6 +382,7 @@ def fit_layer(
             act, X, Y2, W, b, w, alpha, fit_intercept, _gram_solver(solver), refine, tol
         )
     loss, grad = _objective(act, X, Y2, W, b, w, alpha, fit_intercept) if refine else (loss0, grad0)
+    _check_finite_weights(W, b, used, owner)
     layer = Dense(W, b, act.name)
     if not return_info:
         return layer

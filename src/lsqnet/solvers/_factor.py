@@ -2,6 +2,13 @@
 
 A factorisation is computed once per layer and then solves any number of right-hand sides:
 all neurons of a layer share it, and so do the iterations that only change the targets.
+
+Rank decisions: Cholesky is trusted when the smallest eigenvalue (estimated) of the
+regularised Gram matrix is at least ``eps`` times its 1-norm (where ``scipy.linalg.solve``
+warns) plus the rounding noise that centring summed statistics leaves behind (``noise``,
+computed by :class:`~lsqnet.solvers.GramStats`); the eigendecomposition treats eigenvalues
+below ``d * eps`` times the largest, plus that noise, as zero (``numpy.linalg.matrix_rank``'s
+rule). Without the noise term, centred matrices that are singular up to it were accepted.
 """
 
 from __future__ import annotations
@@ -87,13 +94,26 @@ def estimate_rcond(c: np.ndarray, anorm: float, steps: int = CONDEST_STEPS) -> f
     return (1.0 / norm) / anorm if anorm > 0 else 0.0
 
 
-def factorize_cholesky(gram: np.ndarray, alpha: float = 0.0) -> Factorization:
+def _condition_text(rcond: float) -> str:
+    cond = 1.0 / rcond if rcond > 0 else np.inf
+    return (
+        f"estimated condition number {cond:.3g} (reciprocal condition estimate rcond={rcond:.3g})"
+    )
+
+
+def factorize_cholesky(
+    gram: np.ndarray, alpha: float = 0.0, *, noise: float = 0.0
+) -> Factorization:
     """Cholesky factorisation of ``gram + alpha * I``.
 
-    Raises :class:`NotPositiveDefiniteError` when the factorisation fails or when the
-    condition estimate (:func:`estimate_rcond`) says the matrix is singular to working
-    precision (reciprocal condition number below the dtype's machine epsilon, the threshold
-    at which ``scipy.linalg.solve`` warns as well). ``gram`` is not modified.
+    Raises :class:`NotPositiveDefiniteError` when the factorisation fails or when the matrix
+    is singular to working precision: when the smallest eigenvalue, estimated by
+    :func:`estimate_rcond`, is below ``eps * ||gram + alpha * I||_1 + noise`` (the first term
+    is the threshold at which ``scipy.linalg.solve`` warns; a stricter ``d * eps`` rule
+    rejects well-posed float32 layers of MNIST size).
+    ``noise`` (default 0) is the absolute rounding noise ``gram`` carries beyond its own
+    entries' (see :meth:`GramStats.factorize <lsqnet.solvers.GramStats.factorize>`).
+    ``gram`` is not modified.
     """
     d = gram.shape[0]
     g = np.array(gram, order="F", copy=True)
@@ -103,18 +123,24 @@ def factorize_cholesky(gram: np.ndarray, alpha: float = 0.0) -> Factorization:
     anorm = float(np.abs(g).sum(axis=0).max()) if g.size else 0.0
     _flops.record("condest", 2 * d * d)
     eps = float(np.finfo(g.dtype).eps)
+    # Comparisons and scalar arithmetic only, like the maximum in ``anorm``: no flops recorded,
+    # so the operation count of the Cholesky path is unchanged.
+    tol = eps * anorm + noise if d else 0.0
     try:
         c, lower = scipy.linalg.cho_factor(g, lower=False, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError as err:
         raise NotPositiveDefiniteError(
-            f"the Gram matrix is not positive definite ({err})", rcond=0.0
+            f"the Gram matrix is not numerically positive definite ({err}): "
+            f"{_condition_text(0.0)}",
+            rcond=0.0,
         ) from err
     _flops.record("potrf", _flops.potrf(d))
     rcond = estimate_rcond(c, anorm)
-    if not rcond >= eps:
+    if not rcond * anorm >= tol:
+        limit = anorm / tol if tol > 0 else np.inf
         raise NotPositiveDefiniteError(
-            f"the Gram matrix is singular to working precision (estimated condition number "
-            f"{1 / rcond if rcond > 0 else np.inf:.3g} > 1/eps = {1 / eps:.3g})",
+            f"the Gram matrix is singular to working precision: {_condition_text(rcond)} "
+            f"exceeds {limit:.3g}, the limit its {g.dtype} rounding noise allows",
             rcond=rcond,
         )
 
@@ -127,22 +153,26 @@ def factorize_cholesky(gram: np.ndarray, alpha: float = 0.0) -> Factorization:
 
 
 def factorize_eigh(
-    gram: np.ndarray, alpha: float = 0.0, rcond: float | None = None
+    gram: np.ndarray, alpha: float = 0.0, rcond: float | None = None, *, noise: float = 0.0
 ) -> Factorization:
     """Pseudo-inverse of ``gram + alpha * I`` through the symmetric eigendecomposition.
 
     Eigenvalues of ``gram`` below ``rcond * max eigenvalue`` are treated as zero (their
-    directions get no weight: the minimum-norm solution). ``rcond`` defaults to
-    ``n * eps``, the level of rounding noise in a computed Gram matrix; note that it applies
-    to eigenvalues of the Gram matrix, which are squared singular values of the data.
+    directions get no weight: the minimum-norm solution); ``rcond=1`` keeps the largest.
+    ``rcond`` applies to eigenvalues of the Gram matrix, which are squared singular values of
+    the data. By default the cut-off is the rounding noise of ``gram``:
+    ``d * eps * max eigenvalue + noise`` (``numpy.linalg.matrix_rank``'s rule for a d x d
+    matrix, plus the absolute ``noise`` that centring summed statistics leaves).
     """
     n = gram.shape[0]
     eps = float(np.finfo(gram.dtype).eps)
-    cutoff = n * eps if rcond is None else rcond
     _flops.mark_inexact()  # eigh is iterative: its operation count depends on the data
     evals, evecs = scipy.linalg.eigh(gram, check_finite=False)
     top = float(evals[-1]) if n else 0.0
-    keep = evals > cutoff * top if top > 0 else np.zeros(n, dtype=bool)
+    cutoff = n * eps * top + noise if rcond is None else rcond * top
+    # ">=" as in numpy.linalg.lstsq (values smaller than the cut-off count as zero), so that
+    # rcond=1 keeps the largest eigenvalue instead of none; "> 0" guards rcond -> 0.
+    keep = (evals >= cutoff) & (evals > 0) if top > 0 else np.zeros(n, dtype=bool)
     inv = np.zeros_like(evals)
     inv[keep] = 1.0 / (evals[keep] + alpha)
     kept = evals[keep]

@@ -197,12 +197,32 @@ class GramStats:
     # -- solving --------------------------------------------------------------------------
     def centered_AtA(self, fit_intercept: bool = True) -> np.ndarray:
         """The normal-equation matrix with the intercept eliminated (if one is fitted)."""
+        return self._centered_gram(fit_intercept)[0]
+
+    def _centered_gram(self, fit_intercept: bool) -> tuple[np.ndarray, float]:
+        """:meth:`centered_AtA` and the rounding noise that the centring left in it.
+
+        Centring subtracts ``sum_A mean_A^T`` from ``AtA``; both are sums of n rounded terms,
+        so the difference keeps an absolute error that does not shrink with the centred
+        matrix: when the columns' means are large compared with their spread it dominates,
+        and a rank decision relative to the centred matrix alone mistakes it for signal. Its
+        size is estimated as ``sqrt(n) * eps * S``, with ``S`` the largest diagonal entry
+        removed: the random-walk accumulation of rounding errors over the n samples. The
+        worst-case bound, ``n * eps * S``, and even ``(d + sqrt(n)) * eps * S``, reject
+        float32 fits of MNIST size with the default ridge whose Cholesky solutions are accurate
+        to the digits the data have (and whose eigh fallbacks predict worse).
+        """
         if not fit_intercept:
-            return self.AtA
+            return self.AtA, 0.0
         mean_A = self._mean_A()
-        AtA = self.AtA - np.outer(self.sum_A, mean_A)
+        removed = np.outer(self.sum_A, mean_A)
+        AtA = self.AtA - removed
         _flops.record("center", self.n_features + 4 * self.n_features**2)
-        return ((AtA + AtA.T) / 2).astype(self.dtype, copy=False)
+        # The largest removed entry is on the diagonal (n_w * mean_i^2 >= 0): a maximum of
+        # values already computed, so no flops are added to the Cholesky path.
+        scale = float(np.diagonal(removed).max()) if self.n_features else 0.0
+        noise = float(np.sqrt(self.n_samples)) * float(np.finfo(self.dtype).eps) * scale
+        return ((AtA + AtA.T) / 2).astype(self.dtype, copy=False), noise
 
     def centered_AtB(self, fit_intercept: bool = True) -> np.ndarray:
         """The normal-equation right-hand side with the intercept eliminated."""
@@ -236,12 +256,15 @@ class GramStats:
 
         ``"cholesky"`` raises :class:`~lsqnet.solvers.NotPositiveDefiniteError` when the matrix
         is not numerically positive definite; ``"eigh"`` always succeeds (pseudo-inverse).
+        Both treat eigenvalues below the matrix's rounding noise as zero, including the noise
+        that eliminating the intercept (centring) leaves, which can exceed ``eps`` times the
+        centred matrix by orders of magnitude when the columns' means are large.
         """
-        AtA = self.centered_AtA(fit_intercept)
+        AtA, noise = self._centered_gram(fit_intercept)
         if solver == "cholesky":
-            return factorize_cholesky(AtA, alpha)
+            return factorize_cholesky(AtA, alpha, noise=noise)
         if solver == "eigh":
-            return factorize_eigh(AtA, alpha, rcond)
+            return factorize_eigh(AtA, alpha, rcond, noise=noise)
         raise ValueError(
             f"The 'solver' parameter of GramStats.factorize must be one of 'cholesky', 'eigh'. "
             f"Got {solver!r} instead."
@@ -261,19 +284,26 @@ class GramStats:
         matrix), or ``"auto"``: Cholesky, falling back to ``"eigh"`` with a
         :class:`~lsqnet.exceptions.SolverFallbackWarning` when the matrix is not numerically
         positive definite. Only sums are available here, so the data-based ``"qr"`` and
-        ``"svd"`` solvers of :func:`lsqnet.lstsq` cannot be used.
+        ``"svd"`` solvers of :func:`lsqnet.lstsq` cannot be used. ``rcond``, in (0, 1], is the
+        cut-off of ``"eigh"`` on eigenvalues relative to the largest; by default it is the
+        rounding noise of the (centred) Gram matrix. Raises ``ValueError`` when the solution
+        overflows the dtype.
         """
         from .._validation import check_option, check_scalar
-        from ._lstsq import factorize_with_fallback
+        from ._lstsq import _check_finite_solution, factorize_with_fallback
 
         owner = "GramStats.solve"
         alpha = check_scalar(alpha, "alpha", owner, low=0.0)
         check_option(solver, "solver", owner, ("auto", "cholesky", "eigh"))
+        if rcond is not None:
+            rcond = check_scalar(rcond, "rcond", owner, low=0.0, high=1.0, low_inclusive=False)
         factor = factorize_with_fallback(
             self, alpha, fit_intercept=fit_intercept, solver=solver, rcond=rcond,
             owner="GramStats.solve",
         )
-        return self.solve_with(factor, fit_intercept=fit_intercept)
+        result = self.solve_with(factor, fit_intercept=fit_intercept)
+        _check_finite_solution(result.coef, result.intercept, result.solver, owner)
+        return result
 
     def solve_with(self, factor: Factorization, *, fit_intercept: bool = False) -> LstsqResult:
         """Solve with an existing factorisation of these statistics' normal equations."""

@@ -11,10 +11,14 @@ fitted; the intercept is never penalised). When to use which:
 - ``"cholesky"``: normal equations :math:`(A^T W A + \alpha I) W = A^T W B`. The fast path:
   one BLAS ``syrk`` and a d x d factorisation, and the only one that works from summed
   statistics (streaming, distributed). Squares the condition number, so it is checked:
-  when LAPACK's estimate says the matrix is singular to working precision it falls back to
-  ``"svd"`` with a :class:`~lsqnet.exceptions.SolverFallbackWarning`.
+  when the estimated smallest eigenvalue is below the matrix's rounding noise (see
+  :mod:`lsqnet.solvers._factor`) it falls back to ``"svd"`` with a
+  :class:`~lsqnet.exceptions.SolverFallbackWarning` that states the condition estimate.
 - ``"qr"``: Householder QR of the (augmented) data; the condition number is not squared.
-  Needs full column rank (checked; falls back to ``"svd"`` with a warning otherwise).
+  Needs full column rank, checked like ``numpy.linalg.matrix_rank``: the reciprocal
+  condition estimate of ``R`` (LAPACK ``?trcon``, and the ratio of its smallest to largest
+  diagonal entry) must reach ``max(n_rows, n_features) * eps``; otherwise it falls back to
+  ``"svd"`` with a warning.
 - ``"svd"``: the pseudo-inverse through the thin SVD, with singular values below
   ``rcond * s_max`` discarded; the minimum-norm solution of rank-deficient problems. The
   safest and slowest.
@@ -24,6 +28,8 @@ fitted; the intercept is never penalised). When to use which:
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -40,7 +46,7 @@ from .._validation import (
     float_dtype,
 )
 from ..exceptions import SolverFallbackWarning
-from ._factor import Factorization, NotPositiveDefiniteError
+from ._factor import Factorization, NotPositiveDefiniteError, _condition_text
 from ._gram import GramStats, LstsqResult
 
 __all__ = [
@@ -63,14 +69,46 @@ def _default_rcond(n_samples: int, n_features: int, dtype: np.dtype) -> float:
     return max(n_samples, n_features) * float(np.finfo(dtype).eps)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _external_stacklevel() -> int:
+    """The ``stacklevel`` that attributes a warning to the first caller outside lsqnet.
+
+    Counted for the function that calls this one. Fallbacks are reached through call chains
+    of different depths (``lstsq``, its per-column recursion for 2-D weights, ``fit_layer``,
+    ``GramStats.solve``, BPLS), so no fixed level is right for all of them (pandas'
+    ``find_stack_level`` does the same; ``skip_file_prefixes`` needs Python 3.12).
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _warn_fallback(owner: str, solver: str, fallback: str, reason: str) -> None:
     warnings.warn(
         f"{owner}: solver={solver!r} could not be trusted: {reason}; used solver={fallback!r} "
-        f"instead. To avoid this, pass solver={fallback!r} or a positive alpha (ridge); to "
-        f"silence it, warnings.filterwarnings('ignore', "
+        f"instead. To avoid this, pass solver={fallback!r} or a positive alpha (ridge), or "
+        f"remove redundant features and standardise the others (e.g. sklearn StandardScaler); "
+        f"to silence it, warnings.filterwarnings('ignore', "
         f"category=lsqnet.exceptions.SolverFallbackWarning).",
         SolverFallbackWarning,
-        stacklevel=4,
+        stacklevel=_external_stacklevel(),
+    )
+
+
+def _check_finite_solution(coef, intercept, solver: str, owner: str) -> None:
+    """Raise instead of returning a solution that overflowed (e.g. float32 beyond 3.4e38)."""
+    if np.isfinite(coef).all() and np.isfinite(intercept).all():
+        return
+    hint = " or use float64" if coef.dtype == np.float32 else ""
+    raise ValueError(
+        f"{owner}: the least-squares solution overflowed {coef.dtype} (solver={solver!r}): "
+        f"its coefficients are too large to represent. Rescale A and B (e.g. sklearn "
+        f"StandardScaler), pass a positive alpha{hint}."
     )
 
 
@@ -100,8 +138,11 @@ def solve_svd(A: np.ndarray, B: np.ndarray, alpha: float = 0.0, rcond: float | N
 def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
     r"""Least squares through the Householder QR of :math:`[A; \sqrt{\alpha} I]`.
 
-    Raises :class:`NotPositiveDefiniteError` when ``R`` is singular to working precision
-    (LAPACK ``?trcon`` estimate below machine epsilon): QR then has no unique answer.
+    Raises :class:`NotPositiveDefiniteError` when ``A`` is rank deficient to working
+    precision, the rule of ``numpy.linalg.matrix_rank``: the reciprocal condition estimate of
+    ``R`` is below ``max(n_rows, d) * eps``. The estimate is the smaller of LAPACK ``?trcon``'s
+    and ``min |R_ii| / max |R_ii|`` (an upper bound of ``s_min / s_max``): ``?trcon`` alone can
+    land just above ``eps`` for exact duplicate columns. QR then has no unique answer.
     """
     n, d = A.shape
     _flops.mark_inexact()  # not modelled by count_flops, which covers the Cholesky path
@@ -110,18 +151,22 @@ def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
         B = np.vstack([B, np.zeros((d, B.shape[1]), B.dtype)])
     if A.shape[0] < d:
         raise NotPositiveDefiniteError(
-            f"A has fewer rows ({A.shape[0]}) than columns ({d}), so it is rank deficient",
+            f"A has fewer rows ({A.shape[0]}) than columns ({d}), so it is rank deficient: "
+            f"{_condition_text(0.0)}",
             rcond=0.0,
         )
     Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
     trcon = scipy.linalg.get_lapack_funcs("trcon", (R,))
     rc, info = trcon(R, norm="1", uplo="U", diag="N")
-    eps = float(np.finfo(A.dtype).eps)
-    if info != 0 or not float(rc) >= eps:
+    diag = np.abs(np.diagonal(R))
+    top = float(diag.max()) if diag.size else 0.0
+    rcond = min(float(rc), float(diag.min()) / top) if info == 0 and top > 0 else 0.0
+    tol = max(A.shape) * float(np.finfo(A.dtype).eps)
+    if not rcond >= tol:
         raise NotPositiveDefiniteError(
-            f"R is singular to working precision (estimated condition number of A "
-            f"{1 / float(rc) if rc > 0 else np.inf:.3g} > 1/eps = {1 / eps:.3g})",
-            rcond=float(rc),
+            f"A is rank deficient to working precision: {_condition_text(rcond)} of R "
+            f"exceeds {1 / tol:.3g} = 1/(max(n_rows, n_features) * eps)",
+            rcond=rcond,
         )
     coef = scipy.linalg.solve_triangular(R, Q.T @ B, check_finite=False)
     return coef.astype(A.dtype, copy=False)
@@ -220,7 +265,9 @@ def solve_least_squares(
             _warn_fallback(owner, requested, "svd", str(err))
             solver = "svd"
         else:
-            return stats.solve_with(factor, fit_intercept=fit_intercept)
+            result = stats.solve_with(factor, fit_intercept=fit_intercept)
+            _check_finite_solution(result.coef, result.intercept, result.solver, owner)
+            return result
     else:
         check_array(A, "A")
 
@@ -234,7 +281,9 @@ def solve_least_squares(
     if solver == "svd":
         coef = solve_svd(Ac, Bc, alpha, rcond)
     intercept = (mean_B - mean_A @ coef) if fit_intercept else np.zeros(B.shape[1], A.dtype)
-    return LstsqResult(coef, intercept.astype(A.dtype, copy=False), solver)
+    intercept = intercept.astype(A.dtype, copy=False)
+    _check_finite_solution(coef, intercept, solver, owner)
+    return LstsqResult(coef, intercept, solver)
 
 
 def lstsq(
@@ -277,7 +326,13 @@ def lstsq(
     Returns
     -------
     W : ndarray of shape (n_features,) or (n_features, n_targets)
-        float32 if ``A`` and ``B`` are float32, float64 otherwise.
+        float32 if ``A`` and ``B`` are float32, float64 otherwise. Always finite.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments, and when the problem overflows the dtype (its statistics or
+        its solution): a non-finite ``W`` is never returned.
 
     See Also
     --------
