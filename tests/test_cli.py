@@ -6,8 +6,10 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+import lsqnet
 from lsqnet.cli import main
 
 
@@ -51,3 +53,85 @@ def test_entry_point_runs_as_a_module():
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "--hidden" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# lsqnet fit / lsqnet predict on a user's files
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def iris_csv(tmp_path):
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    names = np.array(["setosa", "versicolor", "virginica"])[y]
+    path = tmp_path / "iris.csv"
+    lines = ["sepal_l,sepal_w,petal_l,petal_w,species"]
+    lines += [
+        ",".join(f"{v:g}" for v in row) + f",{label}"
+        for row, label in zip(X, names, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    features = tmp_path / "features.csv"
+    np.savetxt(features, X, delimiter=",")
+    return path, features, X, names
+
+
+def test_fit_then_predict_a_csv_with_text_labels(iris_csv, tmp_path, capsys):
+    path, features, X, names = iris_csv
+    model = tmp_path / "model.lsq"
+    assert main(["fit", str(path), "--model", str(model), "--hidden", "16"]) == 0
+    assert "BPLSClassifier on 150 samples x 4 features" in capsys.readouterr().out
+    assert main(["predict", str(model), str(features)]) == 0
+    predicted = capsys.readouterr().out.split()
+    # the printed labels are what the saved model predicts, and mostly right
+    assert predicted == list(lsqnet.load(model).predict(X))
+    assert np.mean(np.array(predicted) == names) > 0.9
+    out = tmp_path / "predictions.txt"
+    assert main(["predict", str(model), str(features), "--out", str(out)]) == 0
+    assert out.read_text().split() == predicted
+
+
+def test_fit_a_regression_from_npz_and_predict_from_npy(tmp_path, capsys, rng):
+    X = rng.standard_normal((200, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.1
+    np.savez(tmp_path / "train.npz", X=X, y=y)
+    np.save(tmp_path / "x.npy", X[:5])
+    model = tmp_path / "reg.lsq"
+    assert main(["fit", str(tmp_path / "train.npz"), "--model", str(model), "--hidden", "",
+                 "--alpha", "0"]) == 0
+    assert "BPLSRegressor" in capsys.readouterr().out
+    assert main(["predict", str(model), str(tmp_path / "x.npy")]) == 0
+    values = np.array(capsys.readouterr().out.split(), dtype=float)
+    np.testing.assert_allclose(values, y[:5], rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "{csv}", "--model", "{out}", "--target", "nope"], "no column named 'nope'"),
+        (["fit", "{csv}", "--model", "{out}", "--target", "0"], "line 2, column 5: 'setosa'"),
+        (["fit", "{missing}", "--model", "{out}"], "No such file"),
+        (["predict", "{missing}", "{features}"], "No lsqnet model file"),
+        (["predict", "{csv}", "{features}"], "Cannot load"),
+    ],
+)
+def test_fit_and_predict_user_errors_exit_2_with_one_line(iris_csv, tmp_path, capsys, argv,
+                                                         message):
+    path, features, _, _ = iris_csv
+    names = {"csv": path, "out": tmp_path / "m.lsq", "missing": tmp_path / "missing.csv",
+             "features": features}
+    assert main([a.format(**names) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "m.lsq").exists()  # nothing half written
+
+
+def test_predict_with_the_wrong_number_of_features_exits_2(iris_csv, tmp_path, capsys):
+    path, _, X, _ = iris_csv
+    model = tmp_path / "model.lsq"
+    assert main(["fit", str(path), "--model", str(model), "--hidden", "4"]) == 0
+    np.save(tmp_path / "three.npy", X[:, :3])
+    assert main(["predict", str(model), str(tmp_path / "three.npy")]) == 2
+    assert "features" in capsys.readouterr().err

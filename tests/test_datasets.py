@@ -798,3 +798,66 @@ def test_atomic_write_keeps_the_mode_of_an_existing_file(tmp_path, umask_022):
         f.write(b"new")
     assert path.read_bytes() == b"new"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+# --------------------------------------------------------------------------------------------
+# read_table: a user's CSV / .npy / .npz files
+# --------------------------------------------------------------------------------------------
+
+
+def test_read_table_csv_with_header_and_text_target(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x1,label,x2\n1,a,2.5\n\n3,b,-4e-1\n")  # a blank line is skipped
+    X, y, names = datasets.read_table(path, target="label")
+    np.testing.assert_array_equal(X, [[1.0, 2.5], [3.0, -0.4]])
+    assert y.tolist() == ["a", "b"] and names == ["x1", "x2"]
+    X, y, _ = datasets.read_table(path, target=1)  # the same column by index
+    assert y.tolist() == ["a", "b"]
+
+
+def test_read_table_csv_without_header_numeric_target(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("1,2,0.5\n3,4,1.5\n")
+    X, y, names = datasets.read_table(path)  # target: the last column
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert y.dtype.kind == "f" and y.tolist() == [0.5, 1.5] and names is None
+    X, y, _ = datasets.read_table(path, target=None)
+    assert X.shape == (2, 3) and y is None
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "match"),
+    [
+        ("", -1, "has no rows"),
+        ("a,b\n", -1, "header but no data rows"),
+        ("1,2\n3\n", -1, "line 2: 1 fields, expected 2"),
+        ("a,b\n1,x\n", "a", "line 2, column 2: 'x' is not a number"),
+        ("a,b\n1,2\n", "c", "no column named 'c'"),
+        ("1,2\n", 5, "target column 5 does not exist"),
+    ],
+)
+def test_read_table_bad_csv_names_the_file_and_place(tmp_path, text, target, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=match) as info:
+        datasets.read_table(path, target=target)
+    assert str(path) in str(info.value)
+
+
+def test_read_table_numpy_files(tmp_path):
+    X = np.arange(6.0).reshape(3, 2)
+    np.save(tmp_path / "x.npy", X)
+    np.savez(tmp_path / "xy.npz", X=X, y=np.array([0, 1, 0]))
+    np.savez(tmp_path / "other.npz", A=X)
+    got, y, _ = datasets.read_table(tmp_path / "x.npy")
+    np.testing.assert_array_equal(got, X)
+    assert y is None
+    got, y, _ = datasets.read_table(tmp_path / "xy.npz")
+    assert y.tolist() == [0, 1, 0]
+    with pytest.raises(ValueError, match="needs an array named 'X'"):
+        datasets.read_table(tmp_path / "other.npz")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="not a readable NumPy file"):
+        datasets.read_table(tmp_path / "objects.npy")  # pickled objects are never loaded
+    with pytest.raises(FileNotFoundError):
+        datasets.read_table(tmp_path / "missing.npy")

@@ -2,6 +2,8 @@
 
 - ``lsqnet bench`` trains BPLS, ELM, ridge and the ``torch.optim`` baselines on the same data
   and writes ``results.json``, ``results.md`` and ``frontier.png`` (:mod:`lsqnet.bench`).
+- ``lsqnet fit DATA --model PATH`` trains an estimator on a CSV / .npz file and saves it;
+  ``lsqnet predict MODEL DATA`` prints its predictions.
 - ``lsqnet demo`` trains a BPLS network and a linear least-squares classifier on
   scikit-learn's bundled digits data (works offline) and prints test accuracy and time.
 
@@ -63,6 +65,26 @@ def _methods(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _budgets(text: str) -> tuple[float, ...]:
     return tuple(_positive_float(part) for part in text.split(","))
 
@@ -83,6 +105,59 @@ def _bench(args: argparse.Namespace) -> int:
     written = write_results(results, args.out, plot=not args.no_plot)
     print(to_markdown(results))
     print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import BPLSClassifier, BPLSRegressor
+    from .datasets import read_table
+
+    X, y, _ = read_table(args.data, target=args.target)
+    if y is None:
+        raise ValueError(f"{args.data}: no target values (an .npz file needs an array 'y').")
+    task = args.task
+    if task == "auto":  # strings, or few distinct integers: classes; otherwise a regression
+        integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0))
+        few = np.unique(y).shape[0] <= max(2, min(100, y.shape[0] // 5))
+        task = "classification" if y.dtype.kind in "UOS" or (integral and few) else "regression"
+    cls = BPLSClassifier if task == "classification" else BPLSRegressor
+    params = {"random_state": args.seed}
+    for key in ("hidden_layer_sizes", "activation", "alpha", "max_iter"):
+        if getattr(args, key) is not None:
+            params[key] = getattr(args, key)
+    model = cls.from_preset(args.preset, **params) if args.preset else cls(**params)
+    start = time.perf_counter()
+    model.fit(X, y)
+    seconds = time.perf_counter() - start
+    model.save(args.model)
+    metric = "accuracy" if task == "classification" else "R^2"
+    print(
+        f"{type(model).__name__} on {X.shape[0]} samples x {X.shape[1]} features: training "
+        f"{metric} {model.score(X, y):.4f} in {seconds:.3f} s; saved to {args.model}"
+    )
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from . import load
+    from ._io import atomic_write
+    from .datasets import read_table
+
+    model = load(args.model)
+    X, _, _ = read_table(args.data, target=None)
+    predictions = model.predict(X)
+    rows = predictions.reshape(predictions.shape[0], -1).tolist()
+    text = "".join(
+        ",".join(f"{v:.17g}" if isinstance(v, float) else str(v) for v in row) + "\n"
+        for row in rows
+    )
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        with atomic_write(args.out) as f:
+            f.write(text.encode())
     return 0
 
 
@@ -214,6 +289,49 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder holding mnist/ and fashion-mnist/ (searched first)")
     bench.add_argument("--no-plot", action="store_true", help="do not draw frontier.png")
     bench.set_defaults(func=_bench)
+
+    fit = sub.add_parser(
+        "fit",
+        help="train a BPLS model on a CSV, .npy or .npz file and save it",
+        description="Train a BPLSClassifier or BPLSRegressor on your data and save it as an "
+        "lsqnet model file (lsqnet.load reads it; no pickle). DATA is a CSV file (numeric "
+        "features; the target column is the last one, or --target; a first line with text "
+        "is a header) or an .npz file with arrays X and y.",
+    )
+    fit.add_argument("data", metavar="DATA", help="training data (.csv or .npz)")
+    fit.add_argument("--model", required=True, metavar="PATH",
+                     help="where to save the fitted model (written atomically)")
+    fit.add_argument("--target", default="-1", metavar="COLUMN",
+                     help="CSV target column: a header name or an index (default: -1, last)")
+    fit.add_argument("--task", choices=("auto", "classification", "regression"),
+                     default="auto", help="default: classification if the target holds text "
+                     "or few distinct integers, else regression")
+    fit.add_argument("--preset", choices=("fast", "accurate", "paper"), default=None,
+                     help="start from a preset (BPLSClassifier.from_preset)")
+    fit.add_argument("--hidden", dest="hidden_layer_sizes", type=_sizes, default=None,
+                     metavar="SIZES", help="hidden layer sizes, e.g. 256 or 128,64")
+    fit.add_argument("--activation", default=None,
+                     choices=("tanh", "sigmoid", "relu", "elu", "leaky_relu", "softplus",
+                              "softminus", "identity"))
+    fit.add_argument("--alpha", type=_nonnegative_float, default=None,
+                     help="ridge penalty of every layer")
+    fit.add_argument("--max-iter", type=_nonnegative_int, default=None,
+                     help="maximum backward sweeps")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    fit.set_defaults(func=_fit)
+
+    predict = sub.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Load a model saved by 'lsqnet fit' (or model.save) and print one "
+        "prediction per sample (comma-separated for several outputs). DATA holds the "
+        "features only: a CSV file, an .npy array, or an .npz file with an array X.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a saved lsqnet model")
+    predict.add_argument("data", metavar="DATA", help="features (.csv, .npy or .npz)")
+    predict.add_argument("--out", default=None, metavar="PATH",
+                         help="write the predictions there instead of standard output")
+    predict.set_defaults(func=_predict)
 
     demo = sub.add_parser(
         "demo",

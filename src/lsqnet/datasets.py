@@ -46,6 +46,7 @@ __all__ = [
     "load",
     "make_toy",
     "read_idx",
+    "read_table",
 ]
 
 
@@ -327,3 +328,88 @@ def load(
     if name in _TOYS:
         return make_toy(name)
     return _load_idx_dataset(name, data_home, download)
+
+
+def _parse_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def read_table(
+    path: str | os.PathLike, *, target: str | int | None = -1
+) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Read a user's data: ``(X, y, column_names)`` from a CSV, ``.npy`` or ``.npz`` file.
+
+    - CSV (comma-separated, one sample per line): a first line with a non-numeric field is
+      a header. ``target`` picks the target column by header name or index (default: the
+      last); ``None`` means every column is a feature (``y`` is None). Features must be
+      numbers; target values stay strings unless they are all numbers.
+    - ``.npy``: an array of features only (``y`` is None; ``target`` is not used).
+    - ``.npz``: arrays ``X`` and, optionally, ``y`` (``target`` is not used).
+
+    Loading never unpickles. Errors name the file, and the line and column of a bad value;
+    the arrays are not otherwise checked here (the estimators check them).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        try:
+            data = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise ValueError(f"{path}: not a readable NumPy file ({err}).") from None
+        if suffix == ".npy":
+            return np.asarray(data), None, None
+        with data:
+            if "X" not in data.files:
+                raise ValueError(f"{path}: an .npz file needs an array named 'X' "
+                                 f"(and 'y' for training); it has {data.files}.")
+            return data["X"], (data["y"] if "y" in data.files else None), None
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    if not rows:
+        raise ValueError(f"{path}: the file has no rows.")
+    header = None
+    if any(_parse_float(cell) is None for cell in rows[0]):
+        header, rows = [cell.strip() for cell in rows[0]], rows[1:]
+    width = len(header) if header else len(rows[0]) if rows else 0
+    if not rows:
+        raise ValueError(f"{path}: the file has a header but no data rows.")
+    for i, row in enumerate(rows, start=2 if header else 1):
+        if len(row) != width:
+            raise ValueError(f"{path}, line {i}: {len(row)} fields, expected {width}.")
+    column = None
+    if target is not None:
+        if isinstance(target, str) and not target.lstrip("-").isdigit():
+            if header is None or target not in header:
+                raise ValueError(f"{path}: no column named {target!r} "
+                                 f"(columns: {header or 'the file has no header'}).")
+            column = header.index(target)
+        else:
+            column = int(target)
+            if not -width <= column < width:
+                raise ValueError(f"{path}: target column {column} does not exist "
+                                 f"({width} columns).")
+            column %= width
+    features = [j for j in range(width) if j != column]
+    X = np.empty((len(rows), len(features)))
+    for i, row in enumerate(rows):
+        for k, j in enumerate(features):
+            value = _parse_float(row[j])
+            if value is None:
+                line = i + (2 if header else 1)
+                raise ValueError(f"{path}, line {line}, column {j + 1}: {row[j]!r} is not a "
+                                 f"number (features must be numeric).")
+            X[i, k] = value
+    y = None
+    if column is not None:
+        labels = [row[column].strip() for row in rows]
+        numbers = [_parse_float(v) for v in labels]
+        y = np.array(labels) if any(v is None for v in numbers) else np.array(numbers)
+    names = [header[j] for j in features] if header else None
+    return X, y, names
