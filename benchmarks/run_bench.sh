@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The README's benchmark tables and plots: lsqnet bench on MNIST and Fashion-MNIST, then the
 # README blocks regenerated from the results. Needs LSQNET_DATA (or the files in the cache)
-# and the extra lsqnet[bench]. About 12 minutes on 2 cores.
+# and the extra lsqnet[bench]. About 40 minutes on 2 cores; run it on a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LSQNET=${LSQNET:-.venv/bin/lsqnet}
 PYTHON=${PYTHON:-.venv/bin/python}
 for dataset in mnist fashion-mnist; do
-    "$LSQNET" bench --dataset "$dataset" --hidden 256 --epochs 10 --seeds 3 \
+    "$LSQNET" bench --dataset "$dataset" --hidden 256 1024 --epochs 10 --seeds 3 \
+        --evals-per-epoch 4 --tune-epochs 3 \
         --out "benchmarks/results/bench/$dataset" "$@"
 done
 "$PYTHON" benchmarks/update_readme.py

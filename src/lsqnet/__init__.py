@@ -1,6 +1,6 @@
 """lsqnet: closed-form (least-squares) training of fully-connected neural networks."""
 
-from . import activations, exceptions, solvers
+from . import activations, datasets, exceptions, solvers
 from ._persistence import load
 from .bpls import count_flops
 from .estimators import PRESETS, BPLSClassifier, BPLSRegressor
@@ -22,6 +22,7 @@ __all__ = [
     "activations",
     "collapse_linear",
     "count_flops",
+    "datasets",
     "exceptions",
     "fit_layer",
     "load",

@@ -222,8 +222,10 @@ def to_markdown(results: dict[str, Any]) -> str:
         + ", ".join(f"{b['internal_api']} {b['version']}" for b in mach["blas"]) + ".  ",
         f"Data: {results['n_train']} training and {results['n_test']} test samples, "
         f"{results['n_features']} features; activation {cfg['activation']}, "
-        f"{cfg['epochs']} epochs of batch {cfg['batch_size']} ({cfg['loss']} loss) for "
-        f"gradient methods, at most {cfg['max_iter']} BPLS sweeps; seeds {results['seeds']}.",
+        f"{cfg['epochs']} epochs of batch {cfg['batch_size']} ({cfg['loss']} loss, "
+        f"{cfg['evals_per_epoch']} evaluation(s) per epoch, learning rates tuned over "
+        f"{cfg['tune_epochs'] or cfg['epochs']} epochs) for gradient methods, at most "
+        f"{cfg['max_iter']} BPLS sweeps; seeds {results['seeds']}.",
         "",
         "Test accuracy (%) and training time (s): median [min, max] over seeds. Training time "
         "excludes data loading and evaluation; memory is the peak resident memory above the "
