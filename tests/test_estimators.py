@@ -471,3 +471,18 @@ def test_paper_preset_follows_the_paper():
     assert (clf.init, clf.alpha, clf.hidden_target, clf.iteration_rule) == (
         "uniform", 0.0, "min_norm", "misclassified"
     )
+
+
+@pytest.mark.parametrize("est_cls", [BPLSRegressor, BPLSClassifier])
+def test_random_state_instance_is_drawn_from_once_per_fit(est_cls):
+    """Validating random_state draws nothing: a RandomState seeds a fit with one draw, as
+    before the explicit random_state check."""
+    X = np.random.default_rng(0).standard_normal((12, 3))
+    y = np.arange(12) % 2
+    rs = np.random.RandomState(0)
+    a = est_cls(hidden_layer_sizes=(2,), max_iter=1, random_state=rs).fit(X, y)
+    expected = np.random.RandomState(0)
+    seed = expected.randint(2**31)
+    assert rs.randint(2**31) == expected.randint(2**31)
+    b = est_cls(hidden_layer_sizes=(2,), max_iter=1, random_state=seed).fit(X, y)
+    assert_array_equal(a.coefs_[0], b.coefs_[0])

@@ -747,3 +747,16 @@ def test_seed_000_example(solver):
     W = lstsq([[1], [1]], [1, 2], solver=solver)
     assert W.shape == (1,) and W.dtype == np.float64
     assert_allclose(W, [1.5], rtol=2 * EPS)  # to the last bit: Cholesky gives 1.4999999999999998
+
+
+@pytest.mark.parametrize(("alpha", "expected"), [(0.0, 1e190), (1e-300, 5e90), (1.0, 5e-210)])
+def test_svd_tiny_singular_values(alpha, expected):
+    """solve_svd no longer forms s**2, which underflowed for s below ~1.5e-154 (losing the
+    answer for alpha=0): the solution is s * (u . B) / (s**2 + alpha) = 5e-210 / (5e-400 +
+    alpha)."""
+    A = np.array([[1.0], [2.0]]) * 1e-200
+    B = np.array([1.0, 2.0]) * 1e-10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        coef = lstsq(A, B, solver="svd", alpha=alpha)
+    assert_allclose(coef, [expected], rtol=1e-12)

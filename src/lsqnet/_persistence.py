@@ -249,6 +249,12 @@ def _check_attributes(attrs: dict[str, Any], cls: type, n_layers: int) -> None:
         )
     if not isinstance(attrs["loss_"], float | int) or isinstance(attrs["loss_"], bool):
         raise _Invalid(f"loss_ must be a number; got {attrs['loss_']!r}.")
+    try:
+        float(attrs["loss_"])
+    except OverflowError:  # an int beyond the float range
+        raise _Invalid(
+            f"loss_ must be a number in the float range; got {attrs['loss_']}."
+        ) from None
     if not isinstance(attrs["flops_exact_"], bool):
         raise _Invalid(f"flops_exact_ must be true or false; got {attrs['flops_exact_']!r}.")
     if not isinstance(attrs["solver_"], str):
@@ -720,3 +726,5 @@ def load(path: str | os.PathLike[str]) -> Any:
         return _restore(cls, meta, arrays)
     except _Invalid as err:
         raise ModelFormatError(fail + str(err)) from None
+    except OverflowError as err:  # any other number beyond the range of its type
+        raise ModelFormatError(fail + f"a value in it is out of range ({err}).") from err

@@ -17,6 +17,7 @@ __all__ = [
     "check_array",
     "check_consistent_length",
     "check_option",
+    "check_random_state",
     "check_scalar",
     "check_sample_weight",
     "float_dtype",
@@ -93,6 +94,37 @@ def check_option(value: Any, name: str, owner: str, options: Iterable[str]) -> s
     return value
 
 
+def check_random_state(
+    random_state: Any, owner: str, *, validate_only: bool = False
+) -> np.random.Generator | None:
+    """A NumPy ``Generator`` from a seed, or raise naming ``random_state``.
+
+    Accepted: None (fresh entropy), a non-negative int, a ``numpy.random.RandomState`` (one
+    draw from it seeds the generator), a ``Generator``, ``SeedSequence`` or ``BitGenerator``.
+    ``validate_only=True`` checks the value and returns None, drawing nothing.
+    """
+    seed = random_state
+    if seed is not None and not isinstance(
+        seed,
+        np.random.RandomState | np.random.Generator | np.random.SeedSequence
+        | np.random.BitGenerator,
+    ):
+        message = (
+            f"The 'random_state' parameter of {owner} must be None, an int in [0, inf), a "
+            f"numpy RandomState or a numpy Generator. Got {_describe(random_state)} instead."
+        )
+        if not isinstance(seed, numbers.Integral) or isinstance(seed, bool | np.bool_):
+            raise TypeError(message)
+        if seed < 0:
+            raise ValueError(message)
+        seed = int(seed)
+    if validate_only:
+        return None
+    if isinstance(seed, np.random.RandomState):
+        seed = seed.randint(2**31)
+    return np.random.default_rng(seed)
+
+
 def _assert_all_finite(array: np.ndarray, name: str) -> None:
     # The sum of the array is a cheap first test (one pass, no temporary); only when it is not
     # finite, which may also be an overflow of finite values, is the element-wise test run.
@@ -148,7 +180,10 @@ def check_array(
     target = np.dtype(dtype) if dtype is not None else (
         arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(np.float64)
     )
-    arr = arr.astype(target, copy=False)
+    # Values beyond float32 become infinite when cast: found by the check below (or, without
+    # it, by the caller's own check of its results), so NumPy's warning is not wanted.
+    with np.errstate(over="ignore"):
+        arr = arr.astype(target, copy=False)
     if ensure_finite and arr.size:
         _assert_all_finite(arr, name)
     return arr
@@ -180,6 +215,8 @@ def check_sample_weight(
         )
     if (w < 0).any():
         raise ValueError("Input sample_weight must be non-negative; it has negative entries.")
-    if (w.sum(axis=0) <= 0).any():
+    with np.errstate(over="ignore"):  # a sum overflowing to infinity is positive
+        total = w.sum(axis=0)
+    if (total <= 0).any():
         raise ValueError("Input sample_weight must have a positive sum (per target if 2-D).")
     return w

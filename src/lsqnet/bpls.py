@@ -165,8 +165,15 @@ def _solve_layer(H, T, act, opts, cache: _FirstLayerCache | None):
     if cache is not None and cache.stats is not None:
         stats, factor = cache.stats.with_targets(H, T), cache.factor
     else:
-        stats = GramStats.from_data(H, T)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+            stats = GramStats.from_data(H, T)
         if not stats.is_finite():
+            if np.isfinite(np.diagonal(stats.AtA)).all():  # the targets overflowed
+                raise ValueError(
+                    f"BPLS: the least-squares statistics of a layer with {H.shape[1]} inputs "
+                    f"and {T.shape[1]} outputs overflowed in {T.dtype}: its targets are too "
+                    f"large when squared. Rescale y (e.g. sklearn StandardScaler)."
+                )
             raise ValueError(
                 f"BPLS: the least-squares statistics of a layer with {H.shape[1]} inputs "
                 f"overflowed in {H.dtype}: the inputs are too large when squared. Rescale X "

@@ -25,6 +25,7 @@ import contextlib
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import sys
 import urllib.error
@@ -36,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._io import atomic_write
-from ._validation import check_option, check_scalar
+from ._validation import check_option, check_random_state, check_scalar
 from .exceptions import DatasetCorruptError, DatasetNotFoundError
 
 __all__ = [
@@ -120,6 +121,10 @@ def read_idx(path: str | os.PathLike, md5: str | None = None) -> np.ndarray:
     :class:`DatasetCorruptError` naming the file for a wrong digest, a bad gzip stream, a
     wrong magic number or a file shorter or longer than its header says.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(
+            f"read_idx: path must be a str or os.PathLike. Got {path!r} instead."
+        )
     path = Path(path)
     raw = path.read_bytes()
     if md5 is not None and hashlib.md5(raw).hexdigest() != md5:
@@ -142,13 +147,21 @@ def read_idx(path: str | os.PathLike, md5: str | None = None) -> np.ndarray:
     if len(raw) < header:
         raise DatasetCorruptError(f"{path}: truncated IDX header ({len(raw)} bytes).")
     shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    size = int(np.prod(shape, dtype=np.int64))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    size = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    # NumPy also refuses shapes whose non-zero dimensions multiply beyond its index range,
+    # even for an array of no elements.
+    if math.prod(s for s in shape if s) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise DatasetCorruptError(
+            f"{path}: the header announces shape {shape}, too large for any array; the file "
+            f"is corrupt."
+        )
     if len(raw) - header != size:
         raise DatasetCorruptError(
             f"{path}: the header announces shape {shape} ({size} bytes of data) but the file "
             f"holds {len(raw) - header}; it is truncated or corrupt."
         )
-    return np.frombuffer(raw, dtype=_IDX_DTYPES[raw[2]], offset=header).reshape(shape).copy()
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).copy()
 
 
 def _roots(data_home: str | os.PathLike | None) -> list[Path]:
@@ -290,22 +303,29 @@ def make_toy(
         test_size, "test_size", "make_toy", kind=float, low=0.0, high=1.0,
         low_inclusive=False, high_inclusive=False,
     )
-    rng = np.random.default_rng(random_state)
-    if name == "xor":
-        X = rng.uniform(0.0, 1.0, size=(n_samples, 2))
-        y = ((X[:, 0] > 0.5) ^ (X[:, 1] > 0.5)).astype(np.int64)
-        X = X + noise * rng.standard_normal(X.shape)
-    else:
-        X = rng.uniform(0.0, 1.0, size=(n_samples, n_features))
-        if name == "linear":
-            y = X @ rng.uniform(-1.0, 1.0, size=n_features) + rng.uniform(-1.0, 1.0)
+    rng = check_random_state(random_state, "make_toy")
+    # A huge noise overflows (to infinity, or NaN through inf - inf); that is checked below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if name == "xor":
+            X = rng.uniform(0.0, 1.0, size=(n_samples, 2))
+            y = ((X[:, 0] > 0.5) ^ (X[:, 1] > 0.5)).astype(np.int64)
+            X = X + noise * rng.standard_normal(X.shape)
         else:
-            W1 = np.linalg.qr(rng.standard_normal((n_features, n_features)))[0]
-            W2 = np.linalg.qr(rng.standard_normal((n_features, n_features)))[0]
-            y = np.tanh(X @ W1 + rng.uniform(-0.5, 0.5, n_features)) @ W2
-        y = (y + noise * rng.standard_normal(y.shape)).astype(np.float32)
+            X = rng.uniform(0.0, 1.0, size=(n_samples, n_features))
+            if name == "linear":
+                y = X @ rng.uniform(-1.0, 1.0, size=n_features) + rng.uniform(-1.0, 1.0)
+            else:
+                W1 = np.linalg.qr(rng.standard_normal((n_features, n_features)))[0]
+                W2 = np.linalg.qr(rng.standard_normal((n_features, n_features)))[0]
+                y = np.tanh(X @ W1 + rng.uniform(-0.5, 0.5, n_features)) @ W2
+            y = (y + noise * rng.standard_normal(y.shape)).astype(np.float32)
+        X = X.astype(np.float32)
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise ValueError(
+            f"The 'noise' parameter of make_toy is too large: the noisy data overflow float32. "
+            f"Use a noise below about 1e37. Got {noise:g} instead."
+        )
     n_test = min(max(1, round(test_size * n_samples)), n_samples - 1)
-    X = X.astype(np.float32)
     return Dataset(X[n_test:], y[n_test:], X[:n_test], y[:n_test])
 
 

@@ -16,12 +16,20 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils import assert_all_finite
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import _flops
 from . import activations as _activations
-from ._validation import check_option, check_scalar
+from ._validation import check_option, check_random_state, check_scalar
 from .bpls import (
     HIDDEN_TARGETS,
     ITERATION_RULES,
@@ -37,6 +45,13 @@ from .solvers import SOLVERS
 __all__ = ["BPLSClassifier", "BPLSRegressor"]
 
 _DTYPES = (None, "float32", "float64")
+
+
+def _invalid(err: Exception, owner: str, name: str) -> Exception:
+    """``err`` (a ValueError or TypeError from scikit-learn or NumPy) as the same type, with a
+    message that names the argument ``name`` and keeps the original text."""
+    cls = ValueError if isinstance(err, ValueError) else TypeError
+    return cls(f"{owner}: invalid {name}: {err}")
 
 #: Named parameter sets for :meth:`BPLSClassifier.from_preset` (and the regressor's).
 #: ``"paper"`` follows the BPLS paper's description literally (U[-1, 1] initialisation, no
@@ -144,6 +159,7 @@ class _BaseBPLS(BaseEstimator):
         if self.dtype is not None:
             check_option(self.dtype, "dtype", owner, ("float32", "float64"))
         check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
+        check_random_state(self.random_state, owner, validate_only=True)
         opts = BPLSOptions(
             alpha=check_scalar(self.alpha, "alpha", owner, low=0.0),
             solver=check_option(self.solver, "solver", owner, SOLVERS),
@@ -178,10 +194,7 @@ class _BaseBPLS(BaseEstimator):
 
     def _fit(self, X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, monitor):
         opts = self._options
-        rng = np.random.default_rng(
-            self.random_state if not isinstance(self.random_state, np.random.RandomState)
-            else self.random_state.randint(2**31)
-        )
+        rng = check_random_state(self.random_state, type(self).__name__)
         sizes = (X.shape[1], *self._sizes, Y.shape[1])
         ledger = _flops.FlopLedger()
         with _flops.counting(ledger):
@@ -234,10 +247,35 @@ class _BaseBPLS(BaseEstimator):
         # validate_data keeps the first listed dtype the input already has, else converts.
         return np.dtype(self.dtype) if self.dtype is not None else [np.float64, np.float32]
 
+    def _validate_X(self, X: Any, *, reset: bool, dtype: Any) -> np.ndarray:
+        try:
+            return validate_data(self, X, reset=reset, dtype=dtype)
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, type(self).__name__, "X") from err
+
+    def _validate_X_y(self, X: Any, y: Any) -> tuple[np.ndarray, Any]:
+        """``X`` validated (and ``n_features_in_`` set) and ``y`` converted by ``_check_y``;
+        an error names the argument at fault."""
+        owner = type(self).__name__
+        if y is None:  # scikit-learn's message
+            raise ValueError(
+                f"This {owner} estimator requires y to be passed, but the target y is None."
+            )
+        X = self._validate_X(X, reset=True, dtype=self._dtype())
+        try:
+            y = self._check_y(y, X.dtype)
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, owner, "y") from err
+        check_consistent_length(X, y)
+        return X, y
+
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=self.coefs_[0].dtype)
-        return self.network_.forward(X)
+        X = self._validate_X(X, reset=False, dtype=self.coefs_[0].dtype)
+        # Huge inputs overflow to infinity in the products (tanh and sigmoid saturate); the
+        # network's answer to them is returned without NumPy's RuntimeWarnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.network_.forward(X)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any):
@@ -402,10 +440,7 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         scikit-learn's gradient boosting).
         """
         self._options = self._validate_params_()
-        X, y = validate_data(
-            self, X, y, multi_output=True, y_numeric=True, dtype=self._dtype()
-        )
-        y = np.asarray(y, dtype=X.dtype)
+        X, y = self._validate_X_y(X, y)
         self._y_1d = y.ndim == 1
         Y = y[:, None] if y.ndim == 1 else y
         act = _activations.get(self.output_activation)
@@ -422,10 +457,37 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
             )
         return self._fit(X, Y, None, monitor)
 
+    @staticmethod
+    def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:
+        # Converted to X's dtype before the finiteness check, so that None in an object y
+        # (NaN after conversion) and values beyond float32 are caught as non-finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = check_array(
+                y, ensure_2d=False, dtype=dtype, input_name="y", ensure_min_features=0
+            )
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError(
+                f"y has 0 targets (shape {y.shape}); at least one target column is required."
+            )
+        return y
+
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
         out = self._forward(X)
         return out[:, 0] if self._y_1d else out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The coefficient of determination R^2 of ``predict(X)`` for ``y`` (scikit-learn's
+        ``r2_score``; uniform average over targets)."""
+        y_pred = self.predict(X)
+        try:
+            # Huge targets overflow in the sums of squares: R^2 is then what the infinite
+            # sums give, without NumPy's RuntimeWarnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return float(r2_score(y, y_pred, sample_weight=sample_weight))
+        except (ValueError, TypeError) as err:
+            name = "y" if sample_weight is None else "y or sample_weight"
+            raise _invalid(err, f"{type(self).__name__}.score", name) from err
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -496,10 +558,12 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         scikit-learn's gradient boosting).
         """
         self._options = self._validate_params_()
-        X, y = validate_data(self, X, y, dtype=self._dtype())
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        self.classes_, indices = np.unique(y, return_inverse=True)
+        X, y = self._validate_X_y(X, y)
+        try:
+            check_classification_targets(y)
+            self.classes_, indices = np.unique(y, return_inverse=True)
+        except (ValueError, TypeError) as err:  # labels of types that cannot be ordered
+            raise _invalid(err, type(self).__name__, "y") from err
         if self.classes_.shape[0] < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes; y has only one "
@@ -507,6 +571,23 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
             )
         Y = class_targets(indices, self.classes_.shape[0], self.output_activation, X.dtype)
         return self._fit(X, Y, indices, monitor)
+
+    @staticmethod
+    def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        assert_all_finite(y, input_name="y")
+        if y.dtype.kind == "c":
+            raise ValueError("Complex data not supported.")
+        return y
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The mean accuracy of ``predict(X)`` for the labels ``y``."""
+        y_pred = self.predict(X)
+        try:
+            return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
+        except (ValueError, TypeError) as err:
+            name = "y" if sample_weight is None else "y or sample_weight"
+            raise _invalid(err, f"{type(self).__name__}.score", name) from err
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes): the outputs, normalised."""

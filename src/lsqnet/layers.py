@@ -137,14 +137,21 @@ def _objective(act, X, Y, W, b, w, alpha, fit_intercept=True):
     The gradient is taken with respect to the free parameters: ``W``, and ``b`` only when
     an intercept is fitted.
     """
-    z = X @ W + b
-    r = act.forward(z) - Y
-    wr = r if w is None else r * w[:, None]
-    loss = float(np.sum(wr * r, dtype=np.float64) + alpha * np.sum(W * W, dtype=np.float64))
-    g = wr * act.derivative(z)
-    grad_W = 2 * (X.T @ g + alpha * W)
-    grad_b = 2 * g.sum(axis=0) if fit_intercept else np.zeros(0)
-    grad = float(np.sqrt(np.sum(grad_W**2, dtype=np.float64) + np.sum(grad_b**2, dtype=np.float64)))
+    # Weights fitted to tiny or huge data can be huge themselves: their squares may overflow
+    # to infinity, which is then the value reported (without NumPy's RuntimeWarnings).
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = X @ W + b
+        r = act.forward(z) - Y
+        wr = r if w is None else r * w[:, None]
+        loss = float(np.sum(wr * r, dtype=np.float64))
+        if alpha:  # 0 * inf would be NaN
+            loss += alpha * float(np.sum(W * W, dtype=np.float64))
+        g = wr * act.derivative(z)
+        grad_W = 2 * (X.T @ g + alpha * W)
+        grad_b = 2 * g.sum(axis=0) if fit_intercept else np.zeros(0)
+        grad = float(
+            np.sqrt(np.sum(grad_W**2, dtype=np.float64) + np.sum(grad_b**2, dtype=np.float64))
+        )
     return loss, grad
 
 

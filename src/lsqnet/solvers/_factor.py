@@ -86,7 +86,16 @@ def estimate_rcond(c: np.ndarray, anorm: float, steps: int = CONDEST_STEPS) -> f
     norm = 1.0
     for _ in range(steps):
         v = scipy.linalg.cho_solve((c, False), v, check_finite=False)
-        norm = float(np.linalg.norm(v.astype(np.float64)))  # no float32 underflow of the norm
+        v64 = v.astype(np.float64)  # no float32 underflow of the norm
+        with np.errstate(over="ignore"):
+            norm = float(np.linalg.norm(v64))
+        if (norm == 0.0 or norm == np.inf) and np.isfinite(v64).all():
+            # The squares under- or overflowed (a Gram matrix of tiny or huge entries): the
+            # norm of the rescaled vector, scaled back (comparisons and scaling only).
+            top = float(np.abs(v64).max())
+            if top > 0:
+                with np.errstate(over="ignore"):
+                    norm = top * float(np.linalg.norm(v64 / top))
         if not np.isfinite(norm) or norm == 0.0:
             return 0.0
         v = v / norm

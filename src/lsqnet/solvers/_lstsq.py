@@ -100,14 +100,19 @@ def _warn_fallback(owner: str, solver: str, fallback: str, reason: str) -> None:
     )
 
 
+# The names of the data arguments in the messages of each caller of solve_least_squares.
+_ARG_NAMES = {"fit_layer": ("X", "Y"), "BPLS": ("X", "y")}
+
+
 def _check_finite_solution(coef, intercept, solver: str, owner: str) -> None:
     """Raise instead of returning a solution that overflowed (e.g. float32 beyond 3.4e38)."""
     if np.isfinite(coef).all() and np.isfinite(intercept).all():
         return
+    a, b = _ARG_NAMES.get(owner, ("A", "B"))
     hint = " or use float64" if coef.dtype == np.float32 else ""
     raise ValueError(
         f"{owner}: the least-squares solution overflowed {coef.dtype} (solver={solver!r}): "
-        f"its coefficients are too large to represent. Rescale A and B (e.g. sklearn "
+        f"its coefficients are too large to represent. Rescale {a} and {b} (e.g. sklearn "
         f"StandardScaler), pass a positive alpha{hint}."
     )
 
@@ -128,11 +133,19 @@ def solve_svd(A: np.ndarray, B: np.ndarray, alpha: float = 0.0, rcond: float | N
             A, full_matrices=False, check_finite=False, lapack_driver="gesvd"
         )
     # numpy.linalg.lstsq's rule: values smaller than rcond * s_max count as zero.
-    keep = s >= cutoff * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, bool)
-    kept = s[keep].astype(np.float64)  # s**2 would overflow float32 for s > 1.8e19
-    d = np.zeros_like(s)
-    d[keep] = kept / (kept**2 + alpha)
-    return (Vt.T @ (d[:, None] * (U.T @ B))).astype(A.dtype, copy=False)
+    keep = (s >= cutoff * s[0]) & (s > 0) if s.size and s[0] > 0 else np.zeros(s.shape, bool)
+    kept = s[keep].astype(np.float64)
+    proj = U.T @ B
+    scaled = np.zeros_like(proj)
+    # (u_i . B) * s / (s**2 + alpha) as (u_i . B) / (s + alpha / s), without forming s**2,
+    # which overflows float32 for s > 1.8e19 and underflows for s < 1.5e-154 (losing the
+    # answer when alpha is 0); nor 1 / s, which overflows for subnormal s even where the
+    # answer is 0. alpha / s may overflow to infinity, where the limit 0 is right; a
+    # solution beyond the dtype's range comes out infinite, and the caller raises for it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        denom = kept if alpha == 0 else kept + alpha / kept
+        scaled[keep] = proj[keep] / denom[:, None]
+        return (Vt.T @ scaled).astype(A.dtype, copy=False)
 
 
 def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
@@ -209,13 +222,49 @@ def _center(A, B, w, fit_intercept):
     return A, B, mean_A.astype(dtype, copy=False), mean_B.astype(dtype, copy=False)
 
 
-def _raise_nonfinite(A: np.ndarray, B: np.ndarray) -> None:
-    check_array(A, "A")
-    check_array(B, "B", ndim=(1, 2))
+def _raise_nonfinite(A: np.ndarray, B: np.ndarray, w: np.ndarray | None, owner: str) -> None:
+    """Raise for statistics that are not finite, naming the argument at fault."""
+    a, b = _ARG_NAMES.get(owner, ("A", "B"))
+    check_array(A, a)
+    check_array(B, b, ndim=(1, 2))
     hint = " or use float64" if A.dtype == np.float32 else ""
+    with np.errstate(over="ignore", invalid="ignore"):
+        large = [
+            name for name, X in ((a, A), (b, B))
+            if not np.isfinite(np.einsum("ij,ij->j", X, X)).all()
+        ]
+    if not large and w is not None:
+        raise ValueError(
+            f"{owner}: the least-squares statistics overflowed: sample_weight is too large for "
+            f"{A.dtype} with these {a} and {b} (the weighted sums of squares overflow). "
+            f"Rescale sample_weight (e.g. divide it by its maximum){hint}."
+        )
+    large = large or [a, b]
     raise ValueError(
-        "The least-squares statistics overflowed: A or B hold values too large for "
-        f"{A.dtype} when squared. Rescale the data (e.g. sklearn StandardScaler){hint}."
+        f"{owner}: the least-squares statistics overflowed: {' and '.join(large)} "
+        f"{'holds' if len(large) == 1 else 'hold'} values too large for {A.dtype} when "
+        f"squared. Rescale {' and '.join(large)} (e.g. sklearn StandardScaler){hint}."
+    )
+
+
+def _raise_nonfinite_centered(A, B, w, fit_intercept: bool, owner: str) -> None:
+    """Raise for weighted, centred data that overflowed, naming the argument at fault."""
+    a, b = _ARG_NAMES.get(owner, ("A", "B"))
+    hint = " or use float64" if A.dtype == np.float32 else ""
+    with np.errstate(over="ignore", invalid="ignore"):
+        Ac, Bc, _, _ = _center(A, B, None, fit_intercept)
+    large = [name for name, X in ((a, Ac), (b, Bc)) if not np.isfinite(X).all()]
+    if not large and w is not None:
+        raise ValueError(
+            f"{owner}: the weighted data overflowed: sample_weight is too large for "
+            f"{A.dtype} with these {a} and {b}. Rescale sample_weight (e.g. divide it by its "
+            f"maximum){hint}."
+        )
+    large = large or [a, b]
+    raise ValueError(
+        f"{owner}: the centred data overflowed: {' and '.join(large)} "
+        f"{'holds' if len(large) == 1 else 'hold'} values too large for {A.dtype}. Rescale "
+        f"{' and '.join(large)} (e.g. sklearn StandardScaler){hint}."
     )
 
 
@@ -256,9 +305,10 @@ def solve_least_squares(
         solver = "svd" if alpha == 0 and n - int(fit_intercept) < d else "cholesky"
 
     if solver == "cholesky":
-        stats = GramStats.from_data(A, B, sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+            stats = GramStats.from_data(A, B, sample_weight)
         if not stats.is_finite():
-            _raise_nonfinite(A, B)
+            _raise_nonfinite(A, B, sample_weight, owner)
         try:
             factor = stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
         except NotPositiveDefiniteError as err:
@@ -269,9 +319,12 @@ def solve_least_squares(
             _check_finite_solution(result.coef, result.intercept, result.solver, owner)
             return result
     else:
-        check_array(A, "A")
+        check_array(A, _ARG_NAMES.get(owner, ("A", "B"))[0])
 
-    Ac, Bc, mean_A, mean_B = _center(A, B, sample_weight, fit_intercept)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+        Ac, Bc, mean_A, mean_B = _center(A, B, sample_weight, fit_intercept)
+    if not (np.isfinite(Ac).all() and np.isfinite(Bc).all()):
+        _raise_nonfinite_centered(A, B, sample_weight, fit_intercept, owner)
     if solver == "qr":
         try:
             coef = solve_qr(Ac, Bc, alpha)
