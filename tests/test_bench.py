@@ -46,6 +46,7 @@ from lsqnet.bench import (
     time_to_reach,
     to_markdown,
     tune,
+    warm_start,
     write_results,
 )
 from lsqnet.datasets import Dataset
@@ -161,7 +162,8 @@ def test_run_records_every_method(method, digits, config):
         assert math.isnan(record.curve[0]["train_loss"])
         grid = METHODS[method].grid
         assert params["lr"] == grid[len(grid) // 2]["lr"]
-        assert params["optimizer"] == f"torch.optim.{OPTIMIZERS[method][0]}"
+        optimizer = METHODS[method].warm_start or method
+        assert params["optimizer"] == f"torch.optim.{OPTIMIZERS[optimizer][0]}"
         assert params["batch_size"] == config.batch_size
         assert record.loss_name == "cross_entropy"
     elif method.startswith("bpls"):
@@ -274,8 +276,19 @@ def test_build_model_copies_lsqnet_initial_weights(init):
 
 
 def test_build_model_rejects_activations_without_a_torch_module():
-    with pytest.raises(ValueError, match="'softminus' has no PyTorch module.*'tanh'"):
-        build_model((4, 3, 2), "softminus", "default", 0)
+    with pytest.raises(ValueError, match="'swish' has no PyTorch module.*'tanh'"):
+        build_model((4, 3, 2), "swish", "default", 0)
+
+
+def test_warm_start_starts_from_the_bpls_network(digits, config):
+    record = run("bpls+adam", digits, 0, config)
+    params = record.params
+    assert params["start"] == "bpls" and 1 <= params["bpls_sweeps"] <= config.max_iter
+    bpls = run("bpls", digits, 0, config)
+    # step 0 is BPLS's network: the same test accuracy as BPLS alone, at BPLS's time
+    assert record.curve[0]["test_accuracy"] == bpls.test_accuracy
+    assert record.curve[0]["time"] > 0
+    assert record.test_accuracy > 0.8
 
 
 @pytest.mark.parametrize("init", ["fan_in", "uniform"])
@@ -546,6 +559,44 @@ def test_benchmark_payload(payload):
     json.dumps(payload, allow_nan=True)  # JSON-ready
 
 
+def test_warm_start_table():
+    records = [
+        make_record("adam", 0, [(0, 0.0, 0.1), (1, 1.0, 0.8), (2, 2.0, 0.9), (3, 3.0, 0.9)]),
+        make_record("adam", 1, [(0, 0.0, 0.1), (1, 1.0, 0.5), (2, 2.0, 0.7), (3, 3.0, 0.8)]),
+        make_record("bpls+adam", 0, [(0, 0.5, 0.85), (1, 1.5, 0.95), (2, 2.5, 0.96)]),
+        make_record("bpls+adam", 1, [(0, 0.5, 0.6), (1, 1.5, 0.7), (2, 2.5, 0.75)]),
+    ]
+    (row,) = warm_start(records, {"bpls+adam": "adam"})
+    first, second = row["per_seed"]
+    assert (first["epochs"], first["warm_epochs"], first["saved"]) == (2, 1, 1)
+    assert (first["time"], first["warm_time"]) == (2.0, 1.5)
+    assert first["start_accuracy"] == 0.85 and first["start_time"] == 0.5
+    assert (second["epochs"], second["warm_epochs"], second["saved"]) == (3, None, None)
+    assert row["saved"] is None and row["epochs"] == 2  # lower medians, None lowest
+    assert row["gradient"] == "adam" and row["seeds"] == 2
+    assert warm_start(records[:2], {"bpls+adam": "adam"}) == []
+    text = to_markdown({
+        "dataset": "toy", "command": "c", "seeds": [0, 1], "n_train": 1, "n_test": 1,
+        "n_features": 1, "summary": [], "claim": [], "frontier": [], "tuning": {},
+        "warm_start": [row],
+        "machine": {"cpu": "x", "cores": 1, "python": "3", "numpy": "2", "scipy": "1",
+                    "lsqnet": "0", "blas": []},
+        "config": BenchConfig(threads=1).to_dict(),
+    })
+    assert "| bpls+adam 8 | 80.00 | 2 | 2.000 | 60.00 | 0.500 | never | - | never |" in text
+
+
+def test_benchmark_keeps_hybrids_out_of_the_claim_and_frontier(digits):
+    cfg = BenchConfig(hidden=(16,), epochs=2, max_iter=2, threads=1)
+    out = benchmark("digits", methods=("bpls", "adam", "bpls+adam"), hidden=[(16,)],
+                    seeds=(0,), tune_params=False, data=digits, config=cfg)
+    assert [row["label"] for row in out["claim"]] == ["adam 16"]
+    assert all("bpls+adam" not in str(row) for row in out["frontier"])
+    (row,) = out["warm_start"]
+    assert row["label"] == "bpls+adam 16" and row["gradient"] == "adam"
+    assert "Warm starts" in to_markdown(out)
+
+
 def test_benchmark_without_tuning_uses_the_middle_of_the_grid(digits):
     out = benchmark("digits", methods=("ridge",), hidden=[(16,)], seeds=(0,),
                     tune_params=False, data=digits, config=BenchConfig(threads=1))
@@ -563,12 +614,6 @@ def test_benchmark_unknown_method_lists_the_valid_ones():
 def test_benchmark_rejects_regression_datasets():
     with pytest.raises(ValueError, match="'linear' is a regression problem"):
         benchmark("linear", methods=("ridge",), hidden=[(4,)], seeds=(0,))
-
-
-def test_benchmark_rejects_activations_without_a_torch_counterpart():
-    cfg = BenchConfig(activation="softminus", threads=1)
-    with pytest.raises(ValueError, match="'softminus' has no PyTorch counterpart.*adam"):
-        benchmark("digits", methods=("bpls", "adam"), config=cfg)
 
 
 def test_benchmark_needs_seeds_and_architectures():

@@ -53,10 +53,16 @@ def _data(est_cls, regression_data, classification_data):
 # --------------------------------------------------------------------------------------------
 
 
+# Also single-layer models (which have partial_fit, so the suite checks it) and fits in
+# blocks of 7 rows (batch_size: the chunked algorithm of lsqnet.streaming).
 @parametrize_with_checks(
     [
         BPLSRegressor(hidden_layer_sizes=(16,), random_state=0),
         BPLSClassifier(hidden_layer_sizes=(16,), random_state=0),
+        BPLSRegressor(hidden_layer_sizes=(), random_state=0),
+        BPLSClassifier(hidden_layer_sizes=(), random_state=0),
+        BPLSRegressor(hidden_layer_sizes=(16,), batch_size=7, random_state=0),
+        BPLSClassifier(hidden_layer_sizes=(16,), batch_size=7, random_state=0),
     ]
 )
 def test_sklearn_estimator_checks(estimator, check):

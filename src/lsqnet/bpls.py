@@ -117,6 +117,9 @@ class BPLSResult:
     n_iter: int
     solver: str
     ledger: _flops.FlopLedger = field(repr=False)
+    #: The first layer's Gram statistics (with the targets of its last solve), when they
+    #: were kept for reuse; for a single-layer network, what ``partial_fit`` continues.
+    first_layer_stats: GramStats | None = field(default=None, repr=False)
 
 
 def class_targets(indices: np.ndarray, n_classes: int, activation: str, dtype) -> np.ndarray:
@@ -319,7 +322,10 @@ def fit_bpls(
             score = acc if labels is not None else 0.0
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss, acts)
-    return BPLSResult(best[0], history, len(history), solver_used, ledger)
+    return BPLSResult(
+        best[0], history, len(history), solver_used, ledger,
+        None if cache is None else cache.stats,
+    )
 
 
 def _factorize_flops(d: int, ridge: bool, centered: bool) -> int:

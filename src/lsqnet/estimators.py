@@ -8,16 +8,22 @@ as in scikit-learn's ``MLPRegressor``/``MLPClassifier`` (``coefs_``, ``intercept
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import numbers
+import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import assert_all_finite
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_array,
@@ -29,22 +35,231 @@ from sklearn.utils.validation import (
 
 from . import _flops
 from . import activations as _activations
+from ._dask import DaskChunks, is_dask_array
 from ._validation import check_option, check_random_state, check_scalar
 from .bpls import (
     HIDDEN_TARGETS,
     ITERATION_RULES,
     LAYER_METHODS,
     BPLSOptions,
+    _metrics,
     class_targets,
     fit_bpls,
 )
 from .exceptions import LSQNetError, TargetClippingWarning
-from .network import INITS, init_network
-from .solvers import SOLVERS
+from .layers import Dense, _gram_solver
+from .network import INITS, Network, init_network
+from .solvers import SOLVERS, GramStats
+from .solvers._lstsq import factorize_with_fallback
+from .streaming import (
+    ArrayChunks,
+    IterableChunks,
+    check_chunked_options,
+    fit_bpls_chunked,
+    sampled_inputs,
+)
 
 __all__ = ["BPLSClassifier", "BPLSRegressor"]
 
 _DTYPES = (None, "float32", "float64")
+
+
+@contextlib.contextmanager
+def _unchanged_on_error(estimator: BaseEstimator) -> Iterator[None]:
+    """Restore every attribute of ``estimator`` if the enclosed fit raises: a failed fit
+    leaves a previously fitted model as it was."""
+    state = dict(estimator.__dict__)
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(state)
+        raise
+
+
+@dataclass(frozen=True, eq=False)
+class _Targets:
+    """A fit's output-space targets, made for any block of rows: regression targets ``Y``
+    (n, k), or class indices ``labels`` one-hot encoded block by block; ``attributes`` are
+    the fitted attributes they imply (``classes_``, ``_y_1d``)."""
+
+    Y: np.ndarray | None
+    labels: np.ndarray | None
+    n_outputs: int
+    activation: str
+    dtype: np.dtype
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classification(self) -> bool:
+        return "classes_" in self.attributes
+
+    def block(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.labels is None:
+            return self.Y[start:stop], None
+        indices = self.labels[start:stop]
+        return class_targets(indices, self.n_outputs, self.activation, self.dtype), indices
+
+
+def _check_block(block: np.ndarray, start: int, *, owner: str) -> None:
+    """Raise naming X and the rows if a block read from X is not finite."""
+    if not np.isfinite(block).all():
+        raise ValueError(
+            f"{owner}: invalid X: rows {start} to {start + block.shape[0] - 1} contain NaN or "
+            f"infinity."
+        )
+
+
+def _convert_block(
+    X_block: Any, y_block: np.ndarray, *, dtype: np.dtype, owner: str, n_outputs: int,
+    activation: str, classification: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A dask block and its targets as a chunk ``(X, Y, labels)`` (run on a worker)."""
+    X = np.asarray(X_block, dtype=dtype)
+    _check_block(X, 0, owner=owner)
+    if not classification:
+        return X, np.asarray(y_block, dtype=dtype), None
+    return X, class_targets(y_block, n_outputs, activation, dtype), y_block
+
+
+class _ChunkChecker:
+    """Checks the ``(X, y)`` chunks of ``fit_chunks`` and converts them for a pass."""
+
+    def __init__(self, estimator: _BaseBPLS, owner: str) -> None:
+        self.estimator = estimator
+        self.owner = owner
+        self.n_features: int | None = None
+        self.dtype: np.dtype | None = None
+        self.classes: np.ndarray | None = None
+        self.targets: _Targets | None = None
+
+    def _X(self, X: Any, index: int | None) -> np.ndarray:
+        est = self.estimator
+        chunk = "a chunk read again" if index is None else f"chunk {index}"
+        try:
+            X = check_array(X, dtype=est._dtype(), input_name="X")
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, self.owner, f"X of {chunk}") from err
+        if self.n_features is None:
+            self.n_features, self.dtype = X.shape[1], X.dtype
+        elif X.shape[1] != self.n_features:
+            raise ValueError(
+                f"{self.owner}: invalid X of {chunk}: it has {X.shape[1]} features but "
+                f"the first chunk has {self.n_features}."
+            )
+        elif X.dtype != self.dtype:
+            raise ValueError(
+                f"{self.owner}: invalid X of {chunk}: it is {X.dtype} but the first chunk "
+                f"is {self.dtype}; give every chunk one dtype, or set dtype."
+            )
+        return X
+
+    def _pair(self, chunk: Any, index: int) -> tuple[Any, Any]:
+        try:
+            X, y = chunk
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{self.owner}: chunk {index} is not an (X, y) pair; got "
+                f"{type(chunk).__name__}."
+            ) from None
+        return X, y
+
+    def first_pass(self, chunks: Iterable[Any], classes: Any) -> _Targets:
+        """Check every chunk; return the targets' summary (outputs, dtype, attributes)."""
+        est = self.estimator
+        labels, n_targets, index = [], None, -1
+        for index, chunk in enumerate(chunks):
+            X, y = self._pair(chunk, index)
+            X = self._X(X, index)
+            y = est._validate_y(y, X.dtype)
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(
+                    f"{self.owner}: chunk {index} has {X.shape[0]} rows of X but "
+                    f"{y.shape[0]} of y."
+                )
+            if is_classifier(est):
+                labels.append(np.unique(y))
+            elif n_targets is None:
+                n_targets = y.shape[1:]
+            elif y.shape[1:] != n_targets:
+                raise ValueError(
+                    f"{self.owner}: invalid y of chunk {index}: its shape {y.shape} does not "
+                    f"match the first chunk's targets {n_targets}."
+                )
+        if index < 0:
+            raise ValueError(f"{self.owner}: chunks is empty; at least one chunk is needed.")
+        if not is_classifier(est):
+            k = n_targets[0] if n_targets else 1
+            self.targets = _Targets(
+                None, None, k, est.output_activation, self.dtype, {"_y_1d": not n_targets}
+            )
+            return self.targets
+        seen = np.unique(np.concatenate(labels))
+        if classes is not None:
+            classes = np.unique(column_or_1d(classes))
+            unseen = np.setdiff1d(seen, classes)
+            if unseen.size:
+                raise ValueError(
+                    f"{self.owner}: invalid y: the chunks hold labels not in classes: "
+                    f"{unseen[:10]!r}."
+                )
+            seen = classes
+        if seen.shape[0] < 2:
+            raise ValueError(
+                f"{self.owner}: a classifier needs at least 2 classes; the chunks hold "
+                f"{seen!r}."
+            )
+        self.classes = seen
+        self.targets = _Targets(
+            None, np.empty(0, np.intp), seen.shape[0], est.output_activation, self.dtype,
+            {"classes_": seen},
+        )
+        return self.targets
+
+    def convert(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """A chunk as ``(X, Y, labels)`` for a pass (checked again: files may change)."""
+        X = self._X(X, None)
+        y = self.estimator._validate_y(y, X.dtype)
+        if self.classes is not None:
+            indices = np.searchsorted(self.classes, y)
+            indices = np.minimum(indices, self.classes.shape[0] - 1)
+            if not np.array_equal(self.classes[indices], y):
+                raise ValueError(f"{self.owner}: a chunk's labels changed between passes.")
+            return X, class_targets(indices, *self._class_args()), indices
+        Y = y[:, None] if y.ndim == 1 else y
+        return X, Y, None
+
+    def _class_args(self) -> tuple[int, str, np.dtype]:
+        return self.classes.shape[0], self.estimator.output_activation, self.dtype
+
+
+def _single_layer(estimator: _BaseBPLS) -> bool:
+    """``partial_fit`` exists for single-layer models only (``hidden_layer_sizes=()``)."""
+    sizes = estimator.hidden_layer_sizes
+    try:
+        n_hidden = 1 if isinstance(sizes, numbers.Integral) else len(tuple(sizes))
+    except TypeError:  # not sizes at all: partial_fit's parameter check says so
+        return True
+    if n_hidden:
+        raise AttributeError(
+            f"{type(estimator).__name__}.partial_fit needs a single-layer model "
+            f"(hidden_layer_sizes=()), which can be fitted exactly chunk by chunk; a network "
+            f"with hidden layers cannot (each BPLS sweep needs every sample). For data larger "
+            f"than memory, set batch_size and pass a NumPy memmap to fit, or pass a dask array "
+            f"(lsqnet.streaming)."
+        )
+    return True
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning that points at the first caller outside lsqnet."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    package = __name__.rpartition(".")[0]
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(package + "."):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _invalid(err: Exception, owner: str, name: str) -> Exception:
@@ -99,6 +314,7 @@ class _BaseBPLS(BaseEstimator):
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
+        batch_size: int | None = None,
         random_state: Any = None,
         dtype: str | None = None,
         verbose: int = 0,
@@ -118,6 +334,7 @@ class _BaseBPLS(BaseEstimator):
         self.iteration_rule = iteration_rule
         self.backprop_ridge = backprop_ridge
         self.refit_output = refit_output
+        self.batch_size = batch_size
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
@@ -158,6 +375,8 @@ class _BaseBPLS(BaseEstimator):
             )
         if self.dtype is not None:
             check_option(self.dtype, "dtype", owner, ("float32", "float64"))
+        if self.batch_size is not None:
+            check_scalar(self.batch_size, "batch_size", owner, kind=int, low=1)
         check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
         check_random_state(self.random_state, owner, validate_only=True)
         opts = BPLSOptions(
@@ -192,20 +411,41 @@ class _BaseBPLS(BaseEstimator):
             )
         return opts
 
-    def _fit(self, X: np.ndarray, Y: np.ndarray, labels: np.ndarray | None, monitor):
+    def _fit_checked(self, X: Any, y: Any, monitor: Any):
+        """``fit``: the data in memory, in blocks of ``batch_size`` rows, or on Dask."""
+        with _unchanged_on_error(self):
+            self._options = self._validate_params_()
+            if monitor is not None and not callable(monitor):
+                raise TypeError(
+                    f"{type(self).__name__}.fit: monitor must be a callable "
+                    f"monitor(entry, network) or None. Got {monitor!r} instead."
+                )
+            if is_dask_array(X) or is_dask_array(y):
+                return self._fit_dask(X, y, monitor)
+            if self.batch_size is not None:
+                return self._fit_blocks(X, y, monitor)
+            X, y = self._validate_X_y(X, y)
+            targets = self._targets(y, X.dtype)
+            return self._fit(X, targets, monitor)
+
+    def _fit(self, X: Any, targets: _Targets, monitor: Any, source: Any = None):
+        """Initialise and train the network on ``X`` in memory, or on the chunks of
+        ``source`` (``X`` is then None), and set the fitted attributes."""
         opts = self._options
         rng = check_random_state(self.random_state, type(self).__name__)
-        sizes = (X.shape[1], *self._sizes, Y.shape[1])
+        n_features = X.shape[1] if source is None else source.n_features
+        sizes = (n_features, *self._sizes, targets.n_outputs)
+        dtype = np.dtype(targets.dtype)
+        if source is not None:
+            check_chunked_options(opts)
         ledger = _flops.FlopLedger()
         with _flops.counting(ledger):
+            samples = X
+            if source is not None and self.init == "samples":
+                samples = sampled_inputs(source)  # read by init_network: two passes
             network = init_network(
-                sizes, self.activation, self.output_activation, self.init, rng, X.dtype,
-                X=X, scale=float(self.init_scale),
-            )
-        if monitor is not None and not callable(monitor):
-            raise TypeError(
-                f"{type(self).__name__}.fit: monitor must be a callable "
-                f"monitor(entry, network) or None. Got {monitor!r} instead."
+                sizes, self.activation, self.output_activation, self.init, rng, dtype,
+                X=samples, scale=float(self.init_scale),
             )
         verbose = self.verbose
 
@@ -219,29 +459,234 @@ class _BaseBPLS(BaseEstimator):
                 )
             return monitor(entry, network) if monitor is not None else None
 
-        result = fit_bpls(
-            X, Y, network, opts, labels=labels,
-            monitor=hook if verbose or monitor is not None else None, ledger=ledger,
-        )
-        for i, layer in enumerate(result.network.layers):
-            if not (np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()):
-                raise LSQNetError(
-                    f"{type(self).__name__}: layer {i} has non-finite weights after fitting "
-                    f"(sizes {sizes}, solver {result.solver!r}). Increase alpha or scale X."
-                )
-        self.network_ = result.network
-        self.coefs_ = [layer.weight for layer in result.network.layers]
-        self.intercepts_ = [layer.bias for layer in result.network.layers]
-        self.n_layers_ = len(sizes)
-        self.n_outputs_ = Y.shape[1]
-        self.out_activation_ = self.output_activation
+        hook = hook if verbose or monitor is not None else None
+        for name, value in targets.attributes.items():  # classes_ for monitors during fit
+            setattr(self, name, value)
+        if source is None:
+            Y, labels = targets.block(0, X.shape[0])
+            result = fit_bpls(X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger)
+        else:
+            result = fit_bpls_chunked(
+                source, network, opts, classification=targets.classification,
+                monitor=hook, ledger=ledger, init_passes=getattr(samples, "passes", 0),
+            )
+        self._set_fitted(result.network, targets, result)
         self.n_iter_ = result.n_iter
         self.history_ = result.history
         self.loss_ = min(h["loss"] for h in result.history)
         self.flops_ = result.ledger.total
         self.flops_exact_ = result.ledger.exact
         self.solver_ = result.solver
+        # A single-layer model keeps the statistics of its solve, so partial_fit can go on
+        self.__dict__.pop("_partial_stats", None)
+        self.__dict__.pop("_partial_ledger", None)
+        if len(result.network.layers) == 1 and result.first_layer_stats is not None:
+            self._partial_stats = result.first_layer_stats
+            self._partial_ledger = copy.deepcopy(result.ledger)
         return self
+
+    def _set_fitted(self, network: Network, targets: _Targets, result: Any) -> None:
+        for i, layer in enumerate(network.layers):
+            if not (np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()):
+                raise LSQNetError(
+                    f"{type(self).__name__}: layer {i} has non-finite weights after fitting "
+                    f"(sizes {network.sizes}, solver {result.solver!r}). Increase alpha or "
+                    f"scale X."
+                )
+        self.network_ = network
+        self.coefs_ = [layer.weight for layer in network.layers]
+        self.intercepts_ = [layer.bias for layer in network.layers]
+        self.n_layers_ = len(network.layers) + 1
+        self.n_outputs_ = targets.n_outputs
+        self.out_activation_ = self.output_activation
+        for name, value in targets.attributes.items():
+            setattr(self, name, value)
+
+    # -- fits from blocks of rows ---------------------------------------------------------
+    def _fit_blocks(self, X: Any, y: Any, monitor: Any):
+        """``fit`` with ``batch_size``: ``X`` is read ``batch_size`` rows at a time."""
+        owner = type(self).__name__
+        if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
+            # not an array of numbers (or a memmap): in memory anyway, converted here
+            X = self._validate_X(X, reset=True, dtype=self._dtype())
+        else:
+            # Shape errors worded as scikit-learn does, and n_features_in_, from the first
+            # row; the values of every block are checked as it is read.
+            self._validate_X(X[:1] if X.ndim else X, reset=True, dtype=self._dtype())
+        dtype = self._block_dtype(X.dtype)
+        y = self._validate_y(y, dtype)
+        check_consistent_length(np.empty((X.shape[0], 0)), y)
+        targets = self._targets(y, dtype)
+        source = ArrayChunks(
+            X, targets.block, int(self.batch_size), dtype,
+            check=functools.partial(_check_block, owner=owner),
+        )
+        return self._fit(None, targets, monitor, source)
+
+    def _fit_dask(self, X: Any, y: Any, monitor: Any):
+        """``fit`` on a ``dask.array``: every pass runs on the workers that hold the blocks."""
+        import dask.array as da
+
+        owner = type(self).__name__
+        if not is_dask_array(X):
+            raise TypeError(
+                f"{owner}: invalid X: y is a dask array, so X must be one too (with the same "
+                f"row chunks); got {type(X).__name__}."
+            )
+        if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+            raise ValueError(
+                f"{owner}: invalid X: it must be a 2-D dask array with at least one sample and "
+                f"one feature; got shape {X.shape}."
+            )
+        if len(X.chunks[1]) != 1:
+            raise ValueError(
+                f"{owner}: invalid X: the dask array is chunked along its features (column "
+                f"chunks {X.chunks[1]}); every block must hold whole rows. Use "
+                f"X.rechunk({{1: -1}})."
+            )
+        if np.dtype(X.dtype).kind not in "biuf":
+            raise ValueError(
+                f"{owner}: invalid X: it must hold real numbers; got dtype {X.dtype}."
+            )
+        dtype = self._block_dtype(X.dtype)
+        self._reset_features(X.shape[1])
+        y = self._validate_y(y.compute() if is_dask_array(y) else y, dtype)
+        check_consistent_length(np.empty((X.shape[0], 0)), y)
+        targets = self._targets(y, dtype)
+        per_row = targets.labels if targets.labels is not None else targets.Y
+        y_blocks = da.from_array(per_row, chunks=(X.chunks[0], *per_row.shape[1:]))
+        convert = functools.partial(
+            _convert_block, dtype=dtype, owner=owner, n_outputs=targets.n_outputs,
+            activation=self.output_activation, classification=targets.classification,
+        )
+        return self._fit(None, targets, monitor, DaskChunks(X, y_blocks, convert))
+
+    def fit_chunks(self, chunks: Any, *, classes: Any = None, monitor: Any = None):
+        """Fit from ``chunks``, a collection of ``(X, y)`` pairs read once per pass.
+
+        For data that does not fit in memory: ``chunks`` is iterated anew for every pass over
+        the data (a list, or any object whose ``__iter__`` starts again from the first chunk,
+        e.g. one that reads files; a one-shot iterator or generator is refused), and memory
+        holds one chunk at a time. The first pass checks every chunk (same features, same
+        dtype, no empty chunk) and, for a classifier, collects the labels unless ``classes``
+        lists them. The result equals ``fit`` on the chunks concatenated, up to rounding;
+        :mod:`lsqnet.streaming` says how many passes a fit makes. A failed fit leaves the
+        estimator as it was.
+        """
+        owner = f"{type(self).__name__}.fit_chunks"
+        with _unchanged_on_error(self):
+            self._options = self._validate_params_()
+            if monitor is not None and not callable(monitor):
+                raise TypeError(
+                    f"{owner}: monitor must be a callable monitor(entry, network) or None. "
+                    f"Got {monitor!r} instead."
+                )
+            if isinstance(chunks, Iterator) or not isinstance(chunks, Iterable):
+                raise TypeError(
+                    f"{owner}: chunks must be a collection of (X, y) pairs that can be "
+                    f"iterated more than once (a fit reads the data several times): a list, or "
+                    f"an object whose __iter__ starts again. Got {type(chunks).__name__}."
+                )
+            checked = _ChunkChecker(self, owner)
+            summary = checked.first_pass(chunks, classes)
+            self._reset_features(checked.n_features)
+            source = IterableChunks(chunks, checked.convert, checked.n_features)
+            return self._fit(None, summary, monitor, source)
+
+    def _block_dtype(self, dtype: Any) -> np.dtype:
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        dtype = np.dtype(dtype)
+        return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    def _reset_features(self, n_features: int) -> None:
+        self.n_features_in_ = int(n_features)
+        self.__dict__.pop("feature_names_in_", None)
+
+    def _validate_y(self, y: Any, dtype: np.dtype) -> Any:
+        if y is None:
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, but the target "
+                f"y is None."
+            )
+        try:
+            return self._check_y(y, dtype)
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, type(self).__name__, "y") from err
+
+    # -- partial_fit ----------------------------------------------------------------------
+    def _partial_fit(self, X: Any, y: Any, classes: Any = None):
+        owner = type(self).__name__
+        with _unchanged_on_error(self):
+            opts = self._validate_params_()
+            self._options = opts
+            if opts.layer_method != "inverse" or opts.solver not in ("auto", "cholesky"):
+                raise ValueError(
+                    f"{owner}.partial_fit adds up Gram statistics chunk by chunk: it needs "
+                    f"layer_method='inverse' and solver 'auto' or 'cholesky'; got "
+                    f"layer_method={opts.layer_method!r}, solver={opts.solver!r}."
+                )
+            stats = getattr(self, "_partial_stats", None)
+            first = stats is None
+            if first and hasattr(self, "network_"):
+                raise ValueError(
+                    f"{owner}.partial_fit continues the Gram statistics of earlier fits; "
+                    f"this model holds none (it was loaded from a file, or fitted with "
+                    f"iteration_rule='misclassified', layer_method='weighted' or solver 'qr' "
+                    f"or 'svd'). Call partial_fit on a new estimator "
+                    f"(sklearn.base.clone(model)), or refit with fit."
+                )
+            started = time.perf_counter()
+            X = self._validate_X(X, reset=first, dtype=self._dtype())
+            if not first and X.dtype != stats.dtype:
+                raise ValueError(
+                    f"{owner}.partial_fit: invalid X: this chunk is {X.dtype} but earlier "
+                    f"chunks were {stats.dtype}; pass chunks of one dtype, or set "
+                    f"dtype={str(stats.dtype)!r}."
+                )
+            y = self._validate_y(y, X.dtype)
+            check_consistent_length(X, y)
+            targets = self._partial_targets(y, X.dtype, classes, first=first)
+            Y, labels = targets.block(0, X.shape[0])
+            ledger = _flops.FlopLedger() if first else copy.deepcopy(self._partial_ledger)
+            with _flops.counting(ledger):
+                act = _activations.get(self.output_activation)
+                clipped, _ = act.clip(Y, opts.target_eps)
+                T = act.inverse(clipped)
+                _flops.record("elementwise", 2 * _flops.elementwise(*Y.shape))
+                chunk = GramStats.from_data(X, T)
+                if not chunk.is_finite():
+                    raise ValueError(
+                        f"{owner}.partial_fit: invalid X: the chunk's least-squares "
+                        f"statistics overflow in {X.dtype}; rescale X and y."
+                    )
+                stats = chunk if first else stats + chunk
+                factor = factorize_with_fallback(
+                    stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver),
+                    rcond=None, owner=f"{owner}.partial_fit",
+                )
+                r = stats.solve_with(factor, fit_intercept=True)
+                layer = Dense(
+                    r.coef.astype(X.dtype, copy=False), r.intercept.astype(X.dtype), act.name
+                )
+                network = Network((layer,))
+                loss, acc = _metrics(network.forward(X), Y, labels)
+            self._set_fitted(network, targets, r)
+            history = [] if first else list(self.history_)
+            elapsed = time.perf_counter() - started + (history[-1]["time"] if history else 0.0)
+            history.append({
+                "iteration": len(history) + 1, "layers": 1, "n_samples": int(X.shape[0]),
+                "loss": loss, "accuracy": acc, "time": elapsed, "flops": ledger.total,
+            })
+            self.history_ = history
+            self.n_iter_ = len(history)
+            self.loss_ = loss
+            self.flops_ = ledger.total
+            self.flops_exact_ = ledger.exact
+            self.solver_ = r.solver
+            self._partial_stats = stats
+            self._partial_ledger = ledger
+            return self
 
     def _dtype(self) -> Any:
         # validate_data keeps the first listed dtype the input already has, else converts.
@@ -326,6 +771,10 @@ class _BaseBPLS(BaseEstimator):
         disk, and only then renamed onto ``path``: an error or a crash mid-save leaves a
         previous file at ``path`` unchanged and no partial file behind.
 
+        The Gram statistics a single-layer model keeps for ``partial_fit`` are not saved: a
+        loaded model predicts and can be refitted, but ``partial_fit`` cannot continue it
+        (pickle and joblib keep them).
+
         ``random_state`` is stored only if it is an int or None; a ``RandomState`` or
         ``Generator`` instance is stored as None (a fitted model does not need it to
         predict; only refitting the loaded estimator draws different initial weights).
@@ -346,6 +795,20 @@ class _BaseBPLS(BaseEstimator):
         from ._persistence import save_estimator  # here: _persistence depends on this module
 
         save_estimator(self, path)
+
+    def to_torch(self, *, output_activation: bool = True) -> Any:
+        """The fitted network as a ``torch.nn.Sequential`` (weights copied, same dtype).
+
+        Its outputs are those of the fitted network (``predict`` of a regressor; for a
+        classifier, the scores whose row-wise argmax is ``predict``), to rounding.
+        ``output_activation=False`` leaves out the output activation, giving logits to train
+        further with a cross-entropy loss (a closed-form start for gradient descent).
+        Needs PyTorch (the extra ``lsqnet[torch]``).
+        """
+        check_is_fitted(self, "network_")
+        from ._torch import to_torch
+
+        return to_torch(self.network_, output_activation=output_activation)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -391,6 +854,12 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
     backprop_ridge : float, default=1e-3
     refit_output : bool, default=False
         After the sweeps, solve the output layer once more on the final hidden layers.
+    batch_size : int or None, default=None
+        None fits in memory. An int fits from blocks of that many rows (read one at a time
+        from ``X``, which may be a NumPy memmap larger than memory): memory does not grow
+        with the number of samples, and the result equals the in-memory fit up to rounding
+        (:mod:`lsqnet.streaming`, which also says how many passes over ``X`` a fit makes).
+        A ``dask.array`` ``X`` is always fitted block by block, on the Dask workers.
     random_state : int, RandomState instance or None, default=None
     dtype : {None, "float32", "float64"}, default=None
         Computation dtype; None keeps float32 input as float32 and uses float64 otherwise.
@@ -439,9 +908,22 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         recorded training times, and returning True stops training (the hook of
         scikit-learn's gradient boosting).
         """
-        self._options = self._validate_params_()
-        X, y = self._validate_X_y(X, y)
-        self._y_1d = y.ndim == 1
+        return self._fit_checked(X, y, monitor)
+
+    @available_if(_single_layer)
+    def partial_fit(self, X: Any, y: Any) -> BPLSRegressor:
+        """Add one chunk of data to a single-layer model (``hidden_layer_sizes=()``).
+
+        The model keeps the Gram statistics of every chunk so far and is solved anew after
+        each call: after the last chunk it equals ``fit`` on all the chunks together (up to
+        rounding; the output activation's inverse is applied to each chunk's targets). Chunks
+        must have the same features, targets and dtype. Each call adds one entry to
+        ``history_`` (the loss on that chunk). Multi-layer models have no ``partial_fit``:
+        use ``batch_size`` with ``fit`` for data larger than memory.
+        """
+        return self._partial_fit(X, y)
+
+    def _targets(self, y: np.ndarray, dtype: np.dtype) -> _Targets:
         Y = y[:, None] if y.ndim == 1 else y
         act = _activations.get(self.output_activation)
         lo, hi = act.output_range
@@ -453,9 +935,21 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
                 f"clipped into it (target_eps={self.target_eps:g}). Scale y into the range, or "
                 f"use output_activation='identity'.",
                 TargetClippingWarning,
-                stacklevel=2,
+                stacklevel=_user_stacklevel(),
             )
-        return self._fit(X, Y, None, monitor)
+        return _Targets(
+            Y, None, Y.shape[1], self.output_activation, np.dtype(dtype), {"_y_1d": y.ndim == 1}
+        )
+
+    def _partial_targets(self, y: np.ndarray, dtype: np.dtype, classes: Any, first: bool):
+        targets = self._targets(y, dtype)
+        if not first and (targets.n_outputs, y.ndim == 1) != (self.n_outputs_, self._y_1d):
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit: invalid y: it has shape {y.shape}, but "
+                f"earlier chunks had {self.n_outputs_} target(s)"
+                + (" as a 1-D array." if self._y_1d else " as a 2-D array.")
+            )
+        return targets
 
     @staticmethod
     def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:
@@ -536,6 +1030,7 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
+        batch_size: int | None = None,
         random_state: Any = None,
         dtype: str | None = None,
         verbose: int = 0,
@@ -546,7 +1041,8 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
             tol=tol, init=init, init_scale=init_scale, target_eps=target_eps,
             hidden_target=hidden_target, layer_method=layer_method,
             iteration_rule=iteration_rule, backprop_ridge=backprop_ridge,
-            refit_output=refit_output, random_state=random_state, dtype=dtype, verbose=verbose,
+            refit_output=refit_output, batch_size=batch_size, random_state=random_state,
+            dtype=dtype, verbose=verbose,
         )
 
     def fit(self, X: Any, y: Any, *, monitor: Any = None) -> BPLSClassifier:
@@ -557,20 +1053,77 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         recorded training times, and returning True stops training (the hook of
         scikit-learn's gradient boosting).
         """
-        self._options = self._validate_params_()
-        X, y = self._validate_X_y(X, y)
+        return self._fit_checked(X, y, monitor)
+
+    @available_if(_single_layer)
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> BPLSClassifier:
+        """Add one chunk of data to a single-layer model (``hidden_layer_sizes=()``).
+
+        ``classes`` (every label that any chunk may hold) is required on the first call, as
+        in scikit-learn. The model keeps the Gram statistics of every chunk so far and is
+        solved anew after each call: after the last chunk it equals ``fit`` on all the
+        chunks together (up to rounding), with ``iteration_rule="all"`` (the paper's
+        ``"misclassified"`` rule needs every sample at once, so it is refused). Chunks must
+        have the same features and dtype. Each call adds one entry to ``history_`` (loss and
+        accuracy on that chunk). Multi-layer models have no ``partial_fit``: use
+        ``batch_size`` with ``fit`` for data larger than memory.
+        """
+        return self._partial_fit(X, y, classes)
+
+    def _targets(self, y: np.ndarray, dtype: np.dtype) -> _Targets:
+        owner = type(self).__name__
         try:
             check_classification_targets(y)
-            self.classes_, indices = np.unique(y, return_inverse=True)
+            classes, indices = np.unique(y, return_inverse=True)
         except (ValueError, TypeError) as err:  # labels of types that cannot be ordered
-            raise _invalid(err, type(self).__name__, "y") from err
-        if self.classes_.shape[0] < 2:
+            raise _invalid(err, owner, "y") from err
+        if classes.shape[0] < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes; y has only one "
-                f"class: {self.classes_[0]!r}."
+                f"{owner} needs samples of at least 2 classes; y has only one class: "
+                f"{classes[0]!r}."
             )
-        Y = class_targets(indices, self.classes_.shape[0], self.output_activation, X.dtype)
-        return self._fit(X, Y, indices, monitor)
+        return _Targets(
+            None, indices, classes.shape[0], self.output_activation, np.dtype(dtype),
+            {"classes_": classes},
+        )
+
+    def _partial_targets(self, y: np.ndarray, dtype: np.dtype, classes: Any, first: bool):
+        owner = f"{type(self).__name__}.partial_fit"
+        if self.iteration_rule != "all":
+            raise ValueError(
+                f"{owner} needs iteration_rule='all': the rule {self.iteration_rule!r} refits "
+                f"on the misclassified samples of all the data, which chunks cannot do. Use "
+                f"fit (with batch_size for data larger than memory)."
+            )
+        if first and classes is None:
+            raise ValueError(
+                f"{owner}: classes must be passed on the first call (every label that any "
+                f"chunk may hold)."
+            )
+        try:
+            check_classification_targets(y)
+            if classes is not None:
+                classes = np.unique(column_or_1d(classes))
+            unseen = np.setdiff1d(y, classes if classes is not None else self.classes_)
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, owner, "y or classes") from err
+        if first and classes.shape[0] < 2:
+            raise ValueError(f"{owner}: classes must hold at least 2 labels; got {classes!r}.")
+        if not first:
+            if classes is not None and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"{owner}: classes={classes!r} differs from the classes of the first call, "
+                    f"{self.classes_!r}."
+                )
+            classes = self.classes_
+        if unseen.size:
+            raise ValueError(
+                f"{owner}: invalid y: it holds labels not in classes: {unseen[:10]!r}."
+            )
+        return _Targets(
+            None, np.searchsorted(classes, y), classes.shape[0], self.output_activation,
+            np.dtype(dtype), {"classes_": classes},
+        )
 
     @staticmethod
     def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:

@@ -1,10 +1,10 @@
 """The benchmark harness behind ``lsqnet bench``: closed-form and gradient training side by side.
 
 Every method runs through one interface, :func:`run` ``(method, data, seed) -> Record``;
-``torch.optim``'s Adam, SGD, NAG and AdaGrad are methods like BPLS, ELM and ridge
-(:data:`METHODS`). :func:`benchmark` tunes each method on a validation split, runs every seed
-and returns a JSON-ready payload that :func:`write_results` turns into ``results.json``,
-``results.md`` and ``frontier.png``.
+``torch.optim``'s Adam, SGD, NAG and AdaGrad are methods like BPLS, ELM and ridge, and so is
+``bpls+adam``, Adam started from BPLS's network (:data:`METHODS`). :func:`benchmark` tunes
+each method on a validation split, runs every seed and returns a JSON-ready payload that
+:func:`write_results` turns into ``results.json``, ``results.md`` and ``frontier.png``.
 
 This package is never imported by :mod:`lsqnet` itself; the gradient methods need the
 optional extra ``lsqnet[bench]`` (torch, matplotlib, tqdm).
@@ -21,6 +21,7 @@ from ._report import (
     summarize,
     time_to_reach,
     to_markdown,
+    warm_start,
     write_results,
 )
 from ._runner import METHODS, Method, benchmark, hidden_for, run, tune, validation_split
@@ -50,5 +51,6 @@ __all__ = [
     "to_markdown",
     "tune",
     "validation_split",
+    "warm_start",
     "write_results",
 ]

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations as _activations
+from .._torch import TORCH_ACTIVATIONS, activation_module
 from ..datasets import Dataset
 from ..network import init_network
 from ._harness import BenchConfig, Recorder
 
-__all__ = ["OPTIMIZERS", "TORCH_ACTIVATIONS", "build_model", "train_gradient"]
+__all__ = [
+    "OPTIMIZERS", "TORCH_ACTIVATIONS", "build_model", "train_gradient", "train_warm_start",
+]
 
 #: name -> (torch.optim class name, fixed keyword arguments, learning-rate grid)
 OPTIMIZERS: dict[str, tuple[str, dict[str, Any], tuple[float, ...]]] = {
@@ -28,18 +30,6 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any], tuple[float, ...]]] = {
     "nag": ("SGD", {"momentum": 0.9, "nesterov": True}, (0.003, 0.01, 0.03, 0.1, 0.3)),
     "adagrad": ("Adagrad", {}, (0.003, 0.01, 0.03, 0.1)),
 }
-
-#: lsqnet activation name -> torch.nn module name and arguments (same functions)
-TORCH_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
-    "identity": ("Identity", {}),
-    "tanh": ("Tanh", {}),
-    "sigmoid": ("Sigmoid", {}),
-    "relu": ("ReLU", {}),
-    "elu": ("ELU", {"alpha": _activations.ELU_ALPHA}),
-    "leaky_relu": ("LeakyReLU", {"negative_slope": _activations.LEAKY_RELU_SLOPE}),
-    "softplus": ("Softplus", {}),
-}
-
 
 def build_model(sizes: tuple[int, ...], activation: str, init: str, seed: int):
     """``torch.nn.Sequential`` of Linear layers with ``activation`` between them (linear output).
@@ -57,12 +47,11 @@ def build_model(sizes: tuple[int, ...], activation: str, init: str, seed: int):
             f"use one of {valid}."
         )
     torch.manual_seed(seed)
-    name, kwargs = TORCH_ACTIVATIONS[activation]
     modules: list[Any] = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         modules.append(torch.nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
-            modules.append(getattr(torch.nn, name)(**kwargs))
+            modules.append(activation_module(activation))
     model = torch.nn.Sequential(*modules)
     if init != "default":
         network = init_network(
@@ -83,11 +72,14 @@ def train_gradient(
     config: BenchConfig,
     params: dict[str, Any],
     rec: Recorder,
+    *,
+    start: Any = None,
 ) -> dict[str, Any]:
     """Mini-batch training for ``config.epochs`` epochs.
 
-    Curve points: the untrained network (step 0), then ``config.evals_per_epoch`` times per
-    epoch (step: epochs done, fractional between epoch ends; the training loss is the mean
+    Curve points: the starting network (step 0: untrained, or ``start``, a
+    ``torch.nn.Module`` to train further), then ``config.evals_per_epoch`` times per epoch
+    (step: epochs done, fractional between epoch ends; the training loss is the mean
     mini-batch loss since the previous point). A non-finite training loss stops training
     with status ``"diverged"``.
     """
@@ -96,17 +88,50 @@ def train_gradient(
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        return _train(torch, optimizer, data, seed, config, params, rec)
+        return _train(torch, optimizer, data, seed, config, params, rec, start)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(torch, optimizer, data, seed, config, params, rec) -> dict[str, Any]:
+def train_warm_start(
+    optimizer: str,
+    data: Dataset,
+    seed: int,
+    config: BenchConfig,
+    params: dict[str, Any],
+    rec: Recorder,
+) -> dict[str, Any]:
+    """BPLS (lsqnet's defaults on ``config``'s network), then ``optimizer`` from its weights.
+
+    The BPLS network is exported by :meth:`~lsqnet.BPLSClassifier.to_torch` without its
+    output activation (its pre-activations are the logits of the cross-entropy loss); the
+    clock runs through both, so the curve's step 0 is the BPLS network at BPLS's time, and
+    step e is e epochs of ``optimizer`` after it.
+    """
+    from ..estimators import BPLSClassifier
+
+    init = "fan_in" if config.init == "default" else config.init
+    est = BPLSClassifier(
+        hidden_layer_sizes=config.hidden, activation=config.activation, init=init,
+        max_iter=config.max_iter, random_state=seed,
+    ).fit(data.X_train, data.y_train)
+    if not np.array_equal(est.classes_, np.arange(est.classes_.shape[0])):
+        raise ValueError("warm starts need labels 0, 1, ..., k-1 (as lsqnet.datasets gives).")
+    info = train_gradient(
+        optimizer, data, seed, config, params, rec,
+        start=est.to_torch(output_activation=False),
+    )
+    info["params"] = {**info["params"], "start": "bpls", "bpls_sweeps": est.n_iter_,
+                      "bpls_max_iter": config.max_iter}
+    return info
+
+
+def _train(torch, optimizer, data, seed, config, params, rec, start=None) -> dict[str, Any]:
     cls_name, fixed, _ = OPTIMIZERS[optimizer]
     X = torch.from_numpy(data.X_train)
     y = torch.from_numpy(data.y_train)
     n_classes = int(data.y_train.max()) + 1
-    model = build_model(
+    model = start if start is not None else build_model(
         (X.shape[1], *config.hidden, n_classes), config.activation, config.init, seed
     )
     opt = getattr(torch.optim, cls_name)(model.parameters(), lr=params["lr"], **fixed)

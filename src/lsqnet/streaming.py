@@ -1,0 +1,425 @@
+r"""BPLS from data that does not fit in memory, one chunk at a time.
+
+Every least-squares solve of BPLS needs only the Gram statistics of a layer's inputs and
+targets (:class:`lsqnet.GramStats`), and those are sums over samples. :func:`fit_bpls_chunked`
+runs the algorithm of :func:`lsqnet.bpls.fit_bpls` over a :class:`ChunkSource`, which
+computes a function on every chunk where the chunk lives and returns the sum of the results:
+:class:`ArrayChunks` reads row blocks of an array (a NumPy memmap among them),
+:class:`IterableChunks` reads a collection of ``(X, y)`` chunks that can be iterated again,
+and :class:`lsqnet._dask.DaskChunks` runs on the workers of a Dask cluster and tree-reduces.
+
+Passes over the data: a backward sweep of a network with ``L`` layers makes ``L`` passes (for
+the layer being solved, each chunk goes forward through the network as it was at the start
+of the sweep and its targets come back down through the layers solved so far; the chunk's
+statistics of that layer are added up), then one pass for the training loss and accuracy of
+the new network. A fit makes ``max_iter * (L + 1)`` passes at most, two more with
+``refit_output`` and two before the first sweep with ``init="samples"`` (the sample count
+and mean, then the chosen samples). Memory holds one chunk and its activations, and the
+statistics (``p x p`` for a layer with ``p`` inputs): it does not grow with the number of
+samples.
+
+The result equals the in-memory fit up to the rounding of sums taken in another order.
+Chunked fits solve from summed statistics, so they need ``solver="auto"`` or
+``"cholesky"`` (with the eigendecomposition as fallback) and ``layer_method="inverse"``.
+"""
+
+from __future__ import annotations
+
+import mmap
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from . import _flops
+from . import activations as _activations
+from .bpls import BPLSOptions, BPLSResult, _metrics
+from .layers import Dense, _gram_solver
+from .network import Network, desired_inputs
+from .solvers import GramStats
+from .solvers._lstsq import _ROBUSTNESS, factorize_with_fallback
+
+__all__ = [
+    "ArrayChunks",
+    "ChunkSource",
+    "IterableChunks",
+    "check_chunked_options",
+    "fit_bpls_chunked",
+    "sampled_inputs",
+]
+
+#: A chunk: inputs (n, d), output-space targets (n, k), class indices (n,) or None.
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
+class ChunkSource(Protocol):
+    """Chunks of training data that can be read any number of times."""
+
+    n_features: int
+
+    def map_sum(self, fn: Callable[[np.ndarray, np.ndarray, Any, int], Any]) -> Any:
+        """``fn(X, Y, labels, start)`` on every chunk (``start``: the index of its first
+        row), summed with ``+``; None for a source without rows."""
+
+
+def _sum(parts: Iterable[Any]) -> Any:
+    total = None
+    for part in parts:
+        total = part if total is None else total + part
+    return total
+
+
+@dataclass(frozen=True, eq=False)
+class ArrayChunks:
+    """Row blocks of ``batch_size`` rows of an array ``X``, converted to ``dtype`` one block at
+    a time and passed to ``check(block, start)`` if given (which raises for bad values), with
+    targets made per block by ``targets(start, stop)``.
+
+    For a read-only NumPy memmap, the pages of each block are released after use, so the
+    resident memory of a pass stays at about one block (the data stays in the system's file
+    cache for the next pass).
+    """
+
+    X: np.ndarray
+    targets: Callable[[int, int], tuple[np.ndarray, np.ndarray | None]]
+    batch_size: int
+    dtype: np.dtype
+    check: Callable[[np.ndarray, int], None] | None = None
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, int, int]]:
+        n = self.X.shape[0]
+        for start in range(0, n, self.batch_size):
+            stop = min(start + self.batch_size, n)
+            block = np.array(self.X[start:stop], dtype=self.dtype, order="C")
+            _release_pages(self.X[start:stop])
+            if self.check is not None:
+                self.check(block, start)
+            yield block, start, stop
+
+    def map_sum(self, fn):
+        def parts():
+            for block, start, stop in self.blocks():
+                Y, labels = self.targets(start, stop)
+                yield fn(block, Y, labels, start)
+
+        return _sum(parts())
+
+
+@dataclass(frozen=True, eq=False)
+class IterableChunks:
+    """Chunks from ``chunks``, a collection of ``(X, y)`` pairs iterated anew for every pass
+    (a list, or any object whose ``__iter__`` starts again from the first chunk), converted
+    by ``convert(X, y) -> (X, Y, labels)``."""
+
+    chunks: Iterable[tuple[Any, Any]]
+    convert: Callable[[Any, Any], Chunk]
+    n_features: int
+
+    def map_sum(self, fn):
+        def parts():
+            start = 0
+            for X, y in self.chunks:
+                X, Y, labels = self.convert(X, y)
+                yield fn(X, Y, labels, start)
+                start += X.shape[0]
+
+        return _sum(parts())
+
+
+def _release_pages(view: np.ndarray) -> None:
+    """Drop the pages of ``view`` from the process's memory if it lies in a read-only memmap.
+
+    Only a read-only shared mapping is touched: its pages are copies of the file, which the
+    system keeps in its cache, so nothing is lost. Anything else is left alone.
+    """
+    mm = getattr(view, "_mmap", None)
+    if not isinstance(view, np.memmap) or getattr(view, "mode", None) != "r" or mm is None:
+        return
+    if not hasattr(mm, "madvise") or view.size == 0:
+        return
+    base = np.frombuffer(mm, dtype=np.uint8).ctypes.data
+    begin = view.ctypes.data - base
+    end = begin + view.nbytes
+    page = mmap.PAGESIZE
+    begin, end = -(-begin // page) * page, (end // page) * page  # whole pages inside the view
+    if end > begin:
+        mm.madvise(mmap.MADV_DONTNEED, begin, end - begin)
+
+
+# -- the sums a pass returns ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    """Sums behind the training loss and accuracy of a pass."""
+
+    squared_error: float
+    correct: int
+    n_samples: int
+    n_values: int
+
+    def __add__(self, other: _Metrics) -> _Metrics:
+        return _Metrics(
+            self.squared_error + other.squared_error,
+            self.correct + other.correct,
+            self.n_samples + other.n_samples,
+            self.n_values + other.n_values,
+        )
+
+
+def _chunk_metrics(out: np.ndarray, Y: np.ndarray, labels: np.ndarray | None) -> _Metrics:
+    loss, acc = _metrics(out, Y, labels)
+    n = Y.shape[0]
+    correct = 0 if labels is None else int(round(acc * n))
+    return _Metrics(loss * Y.size, correct, n, Y.size)
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Chosen rows of the data, gathered across chunks: ``{row index: row}``."""
+
+    rows: dict[int, np.ndarray]
+
+    def __add__(self, other: _Rows) -> _Rows:
+        return _Rows({**self.rows, **other.rows})
+
+
+class _SampledInputs:
+    """What :func:`lsqnet.network.init_network` reads of ``X`` for ``init="samples"`` (its
+    shape, column means and a few rows), each computed by a pass over a chunk source."""
+
+    def __init__(self, source: ChunkSource) -> None:
+        self.source = source
+        self.passes = 1
+        count, total = source.map_sum(
+            lambda X, Y, labels, start: _Pair(X.shape[0], X.sum(axis=0, dtype=np.float64))
+        ).values
+        self.shape = (count, source.n_features)
+        self._mean = total / max(count, 1)
+
+    def mean(self, axis: int, dtype: Any) -> np.ndarray:
+        return self._mean
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        wanted = np.unique(rows)
+
+        def pick(X, Y, labels, start):
+            mine = wanted[(wanted >= start) & (wanted < start + X.shape[0])]
+            return _Rows({int(i): X[i - start].copy() for i in mine})
+
+        self.passes += 1
+        found = self.source.map_sum(pick).rows
+        return np.stack([found[int(i)] for i in rows])
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """Two sums carried through one pass."""
+
+    first: Any
+    second: Any
+
+    def __add__(self, other: _Pair) -> _Pair:
+        return _Pair(self.first + other.first, self.second + other.second)
+
+    @property
+    def values(self) -> tuple[Any, Any]:
+        return self.first, self.second
+
+
+# -- the algorithm ---------------------------------------------------------------------------
+
+
+def _layer_targets(
+    old: Network, new: list[Dense], idx: int, X: np.ndarray, Y: np.ndarray, opts: BPLSOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk's inputs and desired pre-activations of layer ``idx`` in a backward sweep.
+
+    ``old`` is the network at the start of the sweep, ``new`` its layers with those above
+    ``idx`` already solved: the steps of :func:`lsqnet.bpls.backward_sweep` for one chunk.
+    """
+    acts = old.forward_all(X)
+    desired = Y
+    for j in range(len(new) - 1, idx - 1, -1):
+        layer = old.layers[j]
+        act = _activations.get(layer.activation)
+        H = acts[j]
+        n, q = desired.shape
+        clipped, _ = act.clip(desired, opts.target_eps)
+        _flops.record("elementwise", _flops.elementwise(n, q))
+        reference = None
+        if not act.invertible:
+            reference = H @ layer.weight + layer.bias
+            _flops.record("gemm", _flops.gemm(n, layer.n_in, q))
+            _flops.record("elementwise", _flops.elementwise(n, q))
+        T = act.inverse(clipped, reference=reference)
+        _flops.record("elementwise", _flops.elementwise(n, q))
+        if j == idx:
+            return H, T
+        current = H if opts.hidden_target == "closest" else None
+        desired = desired_inputs(new[j], T, current, opts.backprop_ridge)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _cross_terms(H: np.ndarray, T: np.ndarray) -> GramStats:
+    """The target-dependent sums of ``GramStats.from_data(H, T)`` (the others left empty)."""
+    empty = np.zeros((0,), H.dtype)
+    return GramStats._with_cross_terms(empty, empty, 0.0, 0, H, T, np.ones(H.shape[0], H.dtype))
+
+
+def check_chunked_options(opts: BPLSOptions) -> None:
+    """Raise unless ``opts`` can be solved from summed Gram statistics."""
+    if opts.layer_method != "inverse":
+        raise ValueError(
+            f"A chunked BPLS fit needs layer_method='inverse' (it solves from summed Gram "
+            f"statistics); got {opts.layer_method!r}."
+        )
+    if opts.solver not in ("auto", "cholesky"):
+        raise ValueError(
+            f"A chunked BPLS fit solves from summed Gram statistics: solver must be 'auto' or "
+            f"'cholesky' (which falls back to the Gram eigendecomposition); got {opts.solver!r}."
+        )
+
+
+def fit_bpls_chunked(
+    source: ChunkSource,
+    network: Network,
+    opts: BPLSOptions,
+    *,
+    classification: bool = False,
+    monitor: Callable[[dict[str, float], Network], bool | None] | None = None,
+    ledger: _flops.FlopLedger | None = None,
+    init_passes: int = 0,
+) -> BPLSResult:
+    """Train ``network`` on the chunks of ``source``, as :func:`lsqnet.bpls.fit_bpls` does in
+    memory (same options, stopping rules, best iterate, history and ``monitor``).
+
+    ``classification`` says that the chunks carry class indices (accuracy is recorded and
+    ``iteration_rule`` applies). History entries also record ``passes``, the passes over the
+    data made so far, counting the ``init_passes`` made to initialise ``network``.
+    """
+    check_chunked_options(opts)
+    start_time = time.perf_counter()
+    excluded = 0.0
+    history: list[dict[str, float]] = []
+    passes = init_passes
+    misclassified = classification and opts.iteration_rule == "misclassified"
+    first_layer: dict[str, Any] = {}  # the first layer's Gram statistics and factor, reused
+
+    def run(fn):
+        nonlocal passes
+        passes += 1
+        result = source.map_sum(fn)
+        if result is None:
+            raise ValueError("The training data has no chunks; at least one sample is needed.")
+        return result
+
+    def metrics(net: Network) -> _Metrics:
+        return run(lambda X, Y, labels, start: _chunk_metrics(net.forward(X), Y, labels))
+
+    def step(net: Network, m: _Metrics, n_layers: int, n_used: int):
+        nonlocal excluded
+        loss = m.squared_error / m.n_values
+        acc = m.correct / m.n_samples if classification else float("nan")
+        entry = {
+            "iteration": len(history) + 1, "layers": n_layers, "n_samples": n_used,
+            "loss": loss, "accuracy": acc, "time": time.perf_counter() - start_time - excluded,
+            "flops": ledger.total, "passes": passes,
+        }
+        history.append(entry)
+        stop = False
+        if monitor is not None:
+            paused = time.perf_counter()
+            stop = bool(monitor(dict(entry), net))
+            excluded += time.perf_counter() - paused
+        return loss, acc, stop
+
+    def solve_layer(old: Network, new: list[Dense], idx: int, restrict: bool):
+        def chunk_stats(X, Y, labels, start):
+            if restrict:
+                keep = np.argmax(old.forward(X), axis=1) != labels
+                X, Y = X[keep], Y[keep]
+            H, T = _layer_targets(old, new, idx, X, Y, opts)
+            if idx == 0 and "stats" in first_layer:
+                return _Pair(_cross_terms(H, T), H.shape[0])
+            return _Pair(GramStats.from_data(H, T), H.shape[0])
+
+        stats, n_used = run(chunk_stats).values
+        if idx == 0 and "stats" in first_layer:
+            cached = first_layer["stats"]
+            stats = replace(cached, AtB=stats.AtB, sum_B=stats.sum_B, sum_BB=stats.sum_BB)
+            factor = first_layer["factor"]
+        else:
+            if stats.n_samples == 0:  # every sample classified correctly: nothing to fit
+                return new[idx], "cholesky", 0
+            if not stats.is_finite():
+                raise ValueError(
+                    f"BPLS: the least-squares statistics of a layer with {stats.n_features} "
+                    f"inputs are not finite: the data or its targets overflow when squared. "
+                    f"Rescale X or y (e.g. sklearn StandardScaler)."
+                )
+            factor = factorize_with_fallback(
+                stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver),
+                rcond=None, owner="BPLS",
+            )
+            if idx == 0 and not restrict and not misclassified:
+                first_layer.update(stats=stats, factor=factor)
+        r = stats.solve_with(factor, fit_intercept=True)
+        old_layer = old.layers[idx]
+        dtype = old_layer.weight.dtype
+        layer = Dense(r.coef.astype(dtype, copy=False), r.intercept.astype(dtype),
+                      old_layer.activation)
+        return layer, r.solver, n_used
+
+    def sweep(net: Network, restrict: bool, n_layers: int):
+        layers = list(net.layers)
+        used, n_used = [], 0
+        for idx in range(len(layers) - 1, len(layers) - 1 - n_layers, -1):
+            layers[idx], solver, count = solve_layer(net, layers, idx, restrict)
+            used.append(solver)
+            n_used = n_used if idx < len(layers) - 1 else count
+        return Network(tuple(layers)), max(used, key=_ROBUSTNESS.__getitem__), n_used
+
+    with _flops.counting(ledger) as ledger:
+        best = (network, -np.inf, np.inf)
+        solver_used = "cholesky"
+        restrict = False
+        stop = False
+        for it in range(1, opts.max_iter + 1):
+            network, used, n_used = sweep(network, restrict, len(network.layers))
+            solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
+            m = metrics(network)
+            loss, acc, stop = step(network, m, len(network.layers), n_used)
+            score = acc if classification else 0.0
+            if (score, -loss) > (best[1], -best[2]):
+                best = (network, score, loss)
+            if stop:
+                break
+            if classification and m.correct == m.n_samples:
+                break
+            if misclassified:
+                restrict = True
+            elif it > 1 and not (history[-2]["loss"] - loss > opts.tol * history[-2]["loss"]):
+                break
+        if opts.refit_output and not stop:
+            network, used, n_used = sweep(best[0], False, 1)
+            solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
+            loss, acc, _ = step(network, metrics(network), 1, n_used)
+            score = acc if classification else 0.0
+            if (score, -loss) > (best[1], -best[2]):
+                best = (network, score, loss)
+    return BPLSResult(
+        best[0], history, len(history), solver_used, ledger, first_layer.get("stats")
+    )
+
+
+def sampled_inputs(source: ChunkSource) -> _SampledInputs:
+    """The stand-in for ``X`` that :func:`lsqnet.network.init_network` needs for
+    ``init="samples"``, read from ``source`` (two passes: count and mean, chosen rows)."""
+    return _SampledInputs(source)
