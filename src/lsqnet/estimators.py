@@ -1,9 +1,12 @@
 """scikit-learn estimators over BPLS: :class:`BPLSRegressor` and :class:`BPLSClassifier`.
 
 Thin wrappers: ``__init__`` stores arguments, ``fit`` validates them and the data, calls
-:func:`lsqnet.bpls.fit_bpls`, checks the fitted weights are finite, and sets attributes named
-as in scikit-learn's ``MLPRegressor``/``MLPClassifier`` (``coefs_``, ``intercepts_``,
-``n_layers_``, ``n_iter_``, ``classes_``) plus ``history_``, ``flops_`` and ``solver_``.
+:func:`lsqnet.bpls.fit_bpls` (data in memory) or :func:`lsqnet.streaming.fit_bpls_chunked`
+(``batch_size``, ``fit_chunks``, dask arrays), checks the fitted weights are finite, and sets
+attributes named as in scikit-learn's ``MLPRegressor``/``MLPClassifier`` (``coefs_``,
+``intercepts_``, ``n_layers_``, ``n_iter_``, ``classes_``) plus ``history_``, ``flops_`` and
+``solver_``. ``partial_fit`` (single-layer models) adds Gram statistics chunk by chunk; a
+failed fit of any kind leaves the estimator as it was.
 """
 
 from __future__ import annotations

@@ -391,7 +391,7 @@ def write_results(
 
         from ..plotting import plot_frontier
 
-        fig = Figure(figsize=(7.5, 4.8), layout="constrained")
+        fig = Figure(figsize=(9.5, 4.8), layout="constrained")
         plot_frontier(results, ax=fig.subplots())
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=120)
