@@ -7,7 +7,10 @@ lsqnet's ledger (``A^T A`` of c x d counts c d (d+1), its actual arithmetic) div
 time. The reference rate, measured in the same process and interleaved with it, is a float32
 ``gemm`` of the same data, ``A_i^T @ A_j`` over two different chunks (2 c d^2 flops). The
 goal of issue 6 is a ratio of at least 0.7; the chunk size of chunked fits (``batch_size``)
-is advised from it. Default sizes are MNIST's: d = 784, k = 10.
+is advised from it. The ``syrk`` alone (``A.T @ A`` per chunk, summed) is timed the same way,
+to show how much of the gap is the BLAS's symmetric product itself and how much the other
+sums (``A^T B`` with few columns and the column sums, each a memory-bound pass over A).
+Default sizes are MNIST's: d = 784, k = 10.
 
 Usage::
 
@@ -17,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -33,6 +37,13 @@ def accumulate(chunks, targets) -> GramStats:
         part = GramStats.from_data(A, B)
         total = part if total is None else total + part
     return total
+
+
+def syrk_all(chunks) -> None:
+    total = None
+    for A in chunks:
+        part = A.T @ A
+        total = part if total is None else total + part
 
 
 def gemm_all(chunks) -> None:
@@ -61,22 +72,30 @@ def main() -> None:
             accumulate(chunks, targets)
         gram_flops = ledger.total
         gemm_flops = 2 * c * d * d * n_chunks
-        gram_times, gemm_times = [], []
+        syrk_flops = c * d * (d + 1) * n_chunks
+        runs = {
+            "gram": functools.partial(accumulate, chunks, targets),
+            "gemm": functools.partial(gemm_all, chunks),
+            "syrk": functools.partial(syrk_all, chunks),
+        }
+        times: dict[str, list[float]] = {name: [] for name in runs}
         gemm_all(chunks)  # warm-up
         for r in range(args.repeats):
-            for which in ((0, 1) if r % 2 == 0 else (1, 0)):
+            order = list(runs) if r % 2 == 0 else list(runs)[::-1]
+            for name in order:
                 start = time.perf_counter()
-                if which == 0:
-                    accumulate(chunks, targets)
-                else:
-                    gemm_all(chunks)
-                (gram_times if which == 0 else gemm_times).append(time.perf_counter() - start)
+                runs[name]()
+                times[name].append(time.perf_counter() - start)
+        gram_times, gemm_times = times["gram"], times["gemm"]
         gram_rate = gram_flops / min(gram_times)
         gemm_rate = gemm_flops / min(gemm_times)
+        syrk_rate = syrk_flops / min(times["syrk"])
         row = {
             "chunk_rows": c, "chunks": n_chunks,
             "gram_gflops": round(gram_rate / 1e9, 2), "gemm_gflops": round(gemm_rate / 1e9, 2),
+            "syrk_gflops": round(syrk_rate / 1e9, 2),
             "ratio": round(gram_rate / gemm_rate, 3),
+            "syrk_ratio": round(syrk_rate / gemm_rate, 3),
             "ratio_of_medians": round(
                 (gram_flops / statistics.median(gram_times))
                 / (gemm_flops / statistics.median(gemm_times)), 3),
