@@ -142,6 +142,40 @@ def _metrics(out: np.ndarray, Y: np.ndarray, labels: np.ndarray | None) -> tuple
     return loss, float(np.mean(np.argmax(out, axis=1) == labels))
 
 
+class History:
+    """The steps of a fit, one entry each, and the ``monitor`` called after each.
+
+    ``time`` in an entry is the training time since the history was created, without the
+    time spent in the monitor (a caller may evaluate on held-out data there).
+    """
+
+    def __init__(self, monitor: Callable[[dict[str, float], Any], bool | None] | None) -> None:
+        self.entries: list[dict[str, float]] = []
+        self._monitor = monitor
+        self._start = time.perf_counter()
+        self._excluded = 0.0
+
+    def record(self, network: Any, **fields: float) -> bool:
+        """Append an entry (``iteration``, then ``fields`` and ``time``); return True if the
+        monitor asks to stop."""
+        entry = {
+            "iteration": len(self.entries) + 1, **fields,
+            "time": time.perf_counter() - self._start - self._excluded,
+        }
+        self.entries.append(entry)
+        if self._monitor is None:
+            return False
+        paused = time.perf_counter()
+        stop = bool(self._monitor(dict(entry), network))
+        self._excluded += time.perf_counter() - paused
+        return stop
+
+    def improved(self, loss: float, tol: float) -> bool:
+        """Whether ``loss`` improved on the previous entry's by more than ``tol`` (relative)."""
+        previous = self.entries[-2]["loss"]
+        return previous - loss > tol * previous
+
+
 class _FirstLayerCache:
     """The first layer's input never changes: its Gram statistics and factor are kept."""
 
@@ -192,6 +226,26 @@ def _solve_layer(H, T, act, opts, cache: _FirstLayerCache | None):
     return r.coef, r.intercept, r.solver
 
 
+def pre_activation_targets(
+    layer: Dense, H: np.ndarray, desired: np.ndarray, target_eps: float
+) -> np.ndarray:
+    """The desired pre-activations of ``layer`` (inputs ``H``) for its desired outputs:
+    clipped into the activation's open range and inverted (for ReLU, whose inverse is
+    one-sided, relative to the layer's current pre-activations)."""
+    act = _activations.get(layer.activation)
+    n, q = desired.shape
+    clipped, _ = act.clip(desired, target_eps)
+    _flops.record("elementwise", _flops.elementwise(n, q))
+    reference = None
+    if not act.invertible:  # the one-sided inverse needs the current pre-activations
+        reference = H @ layer.weight + layer.bias
+        _flops.record("gemm", _flops.gemm(n, layer.n_in, q))
+        _flops.record("elementwise", _flops.elementwise(n, q))
+    T = act.inverse(clipped, reference=reference)
+    _flops.record("elementwise", _flops.elementwise(n, q))
+    return T
+
+
 def backward_sweep(
     network: Network,
     acts: Sequence[np.ndarray],
@@ -212,16 +266,7 @@ def backward_sweep(
         old = layers[idx]
         act = _activations.get(old.activation)
         H = acts[idx]
-        n, q = desired.shape
-        clipped, _ = act.clip(desired, opts.target_eps)
-        _flops.record("elementwise", _flops.elementwise(n, q))
-        reference = None
-        if not act.invertible:  # the one-sided inverse needs the current pre-activations
-            reference = H @ old.weight + old.bias
-            _flops.record("gemm", _flops.gemm(n, old.n_in, q))
-            _flops.record("elementwise", _flops.elementwise(n, q))
-        T = act.inverse(clipped, reference=reference)
-        _flops.record("elementwise", _flops.elementwise(n, q))
+        T = pre_activation_targets(old, H, desired, opts.target_eps)
         coef, intercept, used = _solve_layer(H, T, act, opts, cache if idx == 0 else None)
         solvers.append(used)
         layers[idx] = Dense(coef.astype(H.dtype, copy=False), intercept.astype(H.dtype), act.name)
@@ -261,31 +306,17 @@ def fit_bpls(
     takes is excluded from ``time``, so a caller can evaluate the network on held-out data
     without distorting the training-time curve. If it returns True, training stops.
     """
-    start = time.perf_counter()
-    excluded = 0.0  # seconds spent in the monitor
+    history = History(monitor)
     cache = None if opts.iteration_rule == "misclassified" and labels is not None else (
         _FirstLayerCache()
     )
-    history: list[dict[str, float]] = []
 
     def step(network, acts, n_layers, n_used):
-        nonlocal excluded
         loss, acc = _metrics(acts[-1], Y, labels)
-        entry = {
-            "iteration": len(history) + 1,
-            "layers": n_layers,
-            "n_samples": n_used,
-            "loss": loss,
-            "accuracy": acc,
-            "time": time.perf_counter() - start - excluded,
-            "flops": ledger.total,
-        }
-        history.append(entry)
-        stop = False
-        if monitor is not None:
-            paused = time.perf_counter()
-            stop = bool(monitor(dict(entry), network))
-            excluded += time.perf_counter() - paused
+        stop = history.record(
+            network, layers=n_layers, n_samples=n_used, loss=loss, accuracy=acc,
+            flops=ledger.total,
+        )
         return loss, acc, stop
 
     with _flops.counting(ledger) as ledger:
@@ -311,7 +342,7 @@ def fit_bpls(
                 break  # every training sample is classified correctly
             if labels is not None and opts.iteration_rule == "misclassified":
                 subset = np.flatnonzero(wrong)  # the paper's rule: runs until max_iter
-            elif it > 1 and not (history[-2]["loss"] - loss > opts.tol * history[-2]["loss"]):
+            elif it > 1 and not history.improved(loss, opts.tol):
                 break  # the training loss stopped improving
         if opts.refit_output and not stop:
             network, _, _, acts = best
@@ -323,7 +354,7 @@ def fit_bpls(
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss, acts)
     return BPLSResult(
-        best[0], history, len(history), solver_used, ledger,
+        best[0], history.entries, len(history.entries), solver_used, ledger,
         None if cache is None else cache.stats,
     )
 

@@ -104,6 +104,14 @@ class _Targets:
         return class_targets(indices, self.n_outputs, self.activation, self.dtype), indices
 
 
+def _check_monitor(monitor: Any, owner: str) -> None:
+    if monitor is not None and not callable(monitor):
+        raise TypeError(
+            f"{owner}: monitor must be a callable monitor(entry, network) or None. "
+            f"Got {monitor!r} instead."
+        )
+
+
 def _check_block(block: np.ndarray, start: int, *, owner: str) -> None:
     """Raise naming X and the rows if a block read from X is not finite."""
     if not np.isfinite(block).all():
@@ -418,11 +426,7 @@ class _BaseBPLS(BaseEstimator):
         """``fit``: the data in memory, in blocks of ``batch_size`` rows, or on Dask."""
         with _unchanged_on_error(self):
             self._options = self._validate_params_()
-            if monitor is not None and not callable(monitor):
-                raise TypeError(
-                    f"{type(self).__name__}.fit: monitor must be a callable "
-                    f"monitor(entry, network) or None. Got {monitor!r} instead."
-                )
+            _check_monitor(monitor, f"{type(self).__name__}.fit")
             if is_dask_array(X) or is_dask_array(y):
                 return self._fit_dask(X, y, monitor)
             if self.batch_size is not None:
@@ -579,11 +583,7 @@ class _BaseBPLS(BaseEstimator):
         owner = f"{type(self).__name__}.fit_chunks"
         with _unchanged_on_error(self):
             self._options = self._validate_params_()
-            if monitor is not None and not callable(monitor):
-                raise TypeError(
-                    f"{owner}: monitor must be a callable monitor(entry, network) or None. "
-                    f"Got {monitor!r} instead."
-                )
+            _check_monitor(monitor, owner)
             if isinstance(chunks, Iterator) or not isinstance(chunks, Iterable):
                 raise TypeError(
                     f"{owner}: chunks must be a collection of (X, y) pairs that can be "

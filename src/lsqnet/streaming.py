@@ -26,7 +26,6 @@ Chunked fits solve from summed statistics, so they need ``solver="auto"`` or
 from __future__ import annotations
 
 import mmap
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -34,8 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import _flops
-from . import activations as _activations
-from .bpls import BPLSOptions, BPLSResult, _metrics
+from .bpls import BPLSOptions, BPLSResult, History, _metrics, pre_activation_targets
 from .layers import Dense, _gram_solver
 from .network import Network, desired_inputs
 from .solvers import GramStats
@@ -247,19 +245,8 @@ def _layer_targets(
     acts = old.forward_all(X)
     desired = Y
     for j in range(len(new) - 1, idx - 1, -1):
-        layer = old.layers[j]
-        act = _activations.get(layer.activation)
         H = acts[j]
-        n, q = desired.shape
-        clipped, _ = act.clip(desired, opts.target_eps)
-        _flops.record("elementwise", _flops.elementwise(n, q))
-        reference = None
-        if not act.invertible:
-            reference = H @ layer.weight + layer.bias
-            _flops.record("gemm", _flops.gemm(n, layer.n_in, q))
-            _flops.record("elementwise", _flops.elementwise(n, q))
-        T = act.inverse(clipped, reference=reference)
-        _flops.record("elementwise", _flops.elementwise(n, q))
+        T = pre_activation_targets(old.layers[j], H, desired, opts.target_eps)
         if j == idx:
             return H, T
         current = H if opts.hidden_target == "closest" else None
@@ -305,9 +292,7 @@ def fit_bpls_chunked(
     data made so far, counting the ``init_passes`` made to initialise ``network``.
     """
     check_chunked_options(opts)
-    start_time = time.perf_counter()
-    excluded = 0.0
-    history: list[dict[str, float]] = []
+    history = History(monitor)
     passes = init_passes
     misclassified = classification and opts.iteration_rule == "misclassified"
     first_layer: dict[str, Any] = {}  # the first layer's Gram statistics and factor, reused
@@ -324,20 +309,12 @@ def fit_bpls_chunked(
         return run(lambda X, Y, labels, start: _chunk_metrics(net.forward(X), Y, labels))
 
     def step(net: Network, m: _Metrics, n_layers: int, n_used: int):
-        nonlocal excluded
         loss = m.squared_error / m.n_values
         acc = m.correct / m.n_samples if classification else float("nan")
-        entry = {
-            "iteration": len(history) + 1, "layers": n_layers, "n_samples": n_used,
-            "loss": loss, "accuracy": acc, "time": time.perf_counter() - start_time - excluded,
-            "flops": ledger.total, "passes": passes,
-        }
-        history.append(entry)
-        stop = False
-        if monitor is not None:
-            paused = time.perf_counter()
-            stop = bool(monitor(dict(entry), net))
-            excluded += time.perf_counter() - paused
+        stop = history.record(
+            net, layers=n_layers, n_samples=n_used, loss=loss, accuracy=acc,
+            flops=ledger.total, passes=passes,
+        )
         return loss, acc, stop
 
     def solve_layer(old: Network, new: list[Dense], idx: int, restrict: bool):
@@ -405,7 +382,7 @@ def fit_bpls_chunked(
                 break
             if misclassified:
                 restrict = True
-            elif it > 1 and not (history[-2]["loss"] - loss > opts.tol * history[-2]["loss"]):
+            elif it > 1 and not history.improved(loss, opts.tol):
                 break
         if opts.refit_output and not stop:
             network, used, n_used = sweep(best[0], False, 1)
@@ -415,7 +392,8 @@ def fit_bpls_chunked(
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss)
     return BPLSResult(
-        best[0], history, len(history), solver_used, ledger, first_layer.get("stats")
+        best[0], history.entries, len(history.entries), solver_used, ledger,
+        first_layer.get("stats"),
     )
 
 
