@@ -7,14 +7,24 @@
 
 ``tol`` and ``make_problem`` are session-scoped fixtures that return plain functions, so that
 Hypothesis tests can use them too (Hypothesis rejects function-scoped fixtures).
+
+Hypothesis profiles: ``"repeatable"`` (the default) derives every test's examples from the
+test itself, so the suite and CI run the same cases every time; ``"explore"`` draws new
+random cases on every run, to look for new bugs: ``HYPOTHESIS_PROFILE=explore pytest``.
 """
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 # Relative tolerances (norm of the difference over norm of the reference) for solutions of the
 # well-conditioned problems the tests build (condition number <= 10). The worst solver, Cholesky

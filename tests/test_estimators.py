@@ -492,3 +492,14 @@ def test_random_state_instance_is_drawn_from_once_per_fit(est_cls):
     assert rs.randint(2**31) == expected.randint(2**31)
     b = est_cls(hidden_layer_sizes=(2,), max_iter=1, random_state=seed).fit(X, y)
     assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+def test_classifier_score_with_nan_labels_raises_without_stray_warnings():
+    # Found by the fuzz test: scikit-learn casts NaN labels to int (a RuntimeWarning) before
+    # it rejects them.
+    clf = BPLSClassifier(hidden_layer_sizes=(2,), max_iter=1, random_state=0)
+    clf.fit(np.arange(12.0).reshape(6, 2), [0, 0, 0, 1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="invalid y.*NaN"):
+            clf.score(np.zeros((1, 2)), np.array([np.nan]))

@@ -1142,7 +1142,9 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         """The mean accuracy of ``predict(X)`` for the labels ``y``."""
         y_pred = self.predict(X)
         try:
-            return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
+            # scikit-learn casts float labels to int before it rejects NaN: no stray warning
+            with np.errstate(invalid="ignore"):
+                return float(accuracy_score(y, y_pred, sample_weight=sample_weight))
         except (ValueError, TypeError) as err:
             name = "y" if sample_weight is None else "y or sample_weight"
             raise _invalid(err, f"{type(self).__name__}.score", name) from err
