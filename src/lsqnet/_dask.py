@@ -9,6 +9,7 @@ runs on the scheduler Dask would use anyway: a ``distributed.Client`` if one is 
 from __future__ import annotations
 
 import operator
+import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,8 +24,6 @@ __all__ = ["DaskChunks", "is_dask_array"]
 
 def is_dask_array(x: Any) -> bool:
     """Whether ``x`` is a ``dask.array.Array``, without importing Dask when it is not loaded."""
-    import sys
-
     module = sys.modules.get("dask.array")
     return module is not None and isinstance(x, module.Array)
 

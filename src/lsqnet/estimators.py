@@ -520,10 +520,7 @@ class _BaseBPLS(BaseEstimator):
             # Shape errors worded as scikit-learn does, and n_features_in_, from the first
             # row; the values of every block are checked as it is read.
             self._validate_X(X[:1] if X.ndim else X, reset=True, dtype=self._dtype())
-        dtype = self._block_dtype(X.dtype)
-        y = self._validate_y(y, dtype)
-        check_consistent_length(np.empty((X.shape[0], 0)), y)
-        targets = self._targets(y, dtype)
+        dtype, targets = self._row_targets(X, y)
         source = ArrayChunks(
             X, targets.block, int(self.batch_size), dtype,
             check=functools.partial(_check_block, owner=owner),
@@ -555,11 +552,8 @@ class _BaseBPLS(BaseEstimator):
             raise ValueError(
                 f"{owner}: invalid X: it must hold real numbers; got dtype {X.dtype}."
             )
-        dtype = self._block_dtype(X.dtype)
         self._reset_features(X.shape[1])
-        y = self._validate_y(y.compute() if is_dask_array(y) else y, dtype)
-        check_consistent_length(np.empty((X.shape[0], 0)), y)
-        targets = self._targets(y, dtype)
+        dtype, targets = self._row_targets(X, y.compute() if is_dask_array(y) else y)
         per_row = targets.labels if targets.labels is not None else targets.Y
         y_blocks = da.from_array(per_row, chunks=(X.chunks[0], *per_row.shape[1:]))
         convert = functools.partial(
@@ -596,22 +590,31 @@ class _BaseBPLS(BaseEstimator):
             source = IterableChunks(chunks, checked.convert, checked.n_features)
             return self._fit(None, summary, monitor, source)
 
-    def _block_dtype(self, dtype: Any) -> np.dtype:
+    def _row_targets(self, X: Any, y: Any) -> tuple[np.dtype, _Targets]:
+        """The computation dtype for ``X`` (read block by block) and the targets of its rows
+        from ``y`` (in memory)."""
         if self.dtype is not None:
-            return np.dtype(self.dtype)
-        dtype = np.dtype(dtype)
-        return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+            dtype = np.dtype(self.dtype)
+        else:
+            dtype = np.dtype(X.dtype)
+            dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        y = self._validate_y(y, dtype)
+        check_consistent_length(np.empty((X.shape[0], 0)), y)
+        return dtype, self._targets(y, dtype)
 
     def _reset_features(self, n_features: int) -> None:
         self.n_features_in_ = int(n_features)
         self.__dict__.pop("feature_names_in_", None)
 
-    def _validate_y(self, y: Any, dtype: np.dtype) -> Any:
-        if y is None:
+    def _require_y(self, y: Any) -> None:
+        if y is None:  # scikit-learn's message
             raise ValueError(
                 f"This {type(self).__name__} estimator requires y to be passed, but the target "
                 f"y is None."
             )
+
+    def _validate_y(self, y: Any, dtype: np.dtype) -> Any:
+        self._require_y(y)
         try:
             return self._check_y(y, dtype)
         except (ValueError, TypeError) as err:
@@ -704,16 +707,9 @@ class _BaseBPLS(BaseEstimator):
     def _validate_X_y(self, X: Any, y: Any) -> tuple[np.ndarray, Any]:
         """``X`` validated (and ``n_features_in_`` set) and ``y`` converted by ``_check_y``;
         an error names the argument at fault."""
-        owner = type(self).__name__
-        if y is None:  # scikit-learn's message
-            raise ValueError(
-                f"This {owner} estimator requires y to be passed, but the target y is None."
-            )
+        self._require_y(y)  # before X, as scikit-learn does
         X = self._validate_X(X, reset=True, dtype=self._dtype())
-        try:
-            y = self._check_y(y, X.dtype)
-        except (ValueError, TypeError) as err:
-            raise _invalid(err, owner, "y") from err
+        y = self._validate_y(y, X.dtype)
         check_consistent_length(X, y)
         return X, y
 

@@ -222,49 +222,46 @@ def _center(A, B, w, fit_intercept):
     return A, B, mean_A.astype(dtype, copy=False), mean_B.astype(dtype, copy=False)
 
 
-def _raise_nonfinite(A: np.ndarray, B: np.ndarray, w: np.ndarray | None, owner: str) -> None:
-    """Raise for statistics that are not finite, naming the argument at fault."""
-    a, b = _ARG_NAMES.get(owner, ("A", "B"))
-    check_array(A, a)
-    check_array(B, b, ndim=(1, 2))
-    hint = " or use float64" if A.dtype == np.float32 else ""
-    with np.errstate(over="ignore", invalid="ignore"):
-        large = [
-            name for name, X in ((a, A), (b, B))
-            if not np.isfinite(np.einsum("ij,ij->j", X, X)).all()
-        ]
-    if not large and w is not None:
-        raise ValueError(
-            f"{owner}: the least-squares statistics overflowed: sample_weight is too large for "
-            f"{A.dtype} with these {a} and {b} (the weighted sums of squares overflow). "
-            f"Rescale sample_weight (e.g. divide it by its maximum){hint}."
-        )
-    large = large or [a, b]
-    raise ValueError(
-        f"{owner}: the least-squares statistics overflowed: {' and '.join(large)} "
-        f"{'holds' if len(large) == 1 else 'hold'} values too large for {A.dtype} when "
-        f"squared. Rescale {' and '.join(large)} (e.g. sklearn StandardScaler){hint}."
-    )
-
-
-def _raise_nonfinite_centered(A, B, w, fit_intercept: bool, owner: str) -> None:
-    """Raise for weighted, centred data that overflowed, naming the argument at fault."""
+def _raise_nonfinite(
+    A: np.ndarray, B: np.ndarray, w: np.ndarray | None, owner: str,
+    *, centred: bool | None = None,
+) -> None:
+    """Raise for data whose least-squares statistics overflowed (``centred=None``), or whose
+    values centred (``centred``: fit_intercept) and weighted overflowed, naming the argument
+    at fault."""
     a, b = _ARG_NAMES.get(owner, ("A", "B"))
     hint = " or use float64" if A.dtype == np.float32 else ""
-    with np.errstate(over="ignore", invalid="ignore"):
-        Ac, Bc, _, _ = _center(A, B, None, fit_intercept)
-    large = [name for name, X in ((a, Ac), (b, Bc)) if not np.isfinite(X).all()]
+    if centred is None:
+        check_array(A, a)
+        check_array(B, b, ndim=(1, 2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            large = [
+                name for name, X in ((a, A), (b, B))
+                if not np.isfinite(np.einsum("ij,ij->j", X, X)).all()
+            ]
+        weighted = (
+            f"the least-squares statistics overflowed: sample_weight is too large for "
+            f"{A.dtype} with these {a} and {b} (the weighted sums of squares overflow)"
+        )
+        overflowed, squared = "the least-squares statistics overflowed", " when squared"
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            Ac, Bc, _, _ = _center(A, B, None, centred)
+        large = [name for name, X in ((a, Ac), (b, Bc)) if not np.isfinite(X).all()]
+        weighted = (
+            f"the weighted data overflowed: sample_weight is too large for {A.dtype} with "
+            f"these {a} and {b}"
+        )
+        overflowed, squared = "the centred data overflowed", ""
     if not large and w is not None:
         raise ValueError(
-            f"{owner}: the weighted data overflowed: sample_weight is too large for "
-            f"{A.dtype} with these {a} and {b}. Rescale sample_weight (e.g. divide it by its "
-            f"maximum){hint}."
+            f"{owner}: {weighted}. Rescale sample_weight (e.g. divide it by its maximum){hint}."
         )
-    large = large or [a, b]
+    names = " and ".join(large or [a, b])
+    verb = "holds" if len(large) == 1 else "hold"
     raise ValueError(
-        f"{owner}: the centred data overflowed: {' and '.join(large)} "
-        f"{'holds' if len(large) == 1 else 'hold'} values too large for {A.dtype}. Rescale "
-        f"{' and '.join(large)} (e.g. sklearn StandardScaler){hint}."
+        f"{owner}: {overflowed}: {names} {verb} values too large for {A.dtype}{squared}. "
+        f"Rescale {names} (e.g. sklearn StandardScaler){hint}."
     )
 
 
@@ -324,7 +321,7 @@ def solve_least_squares(
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
         Ac, Bc, mean_A, mean_B = _center(A, B, sample_weight, fit_intercept)
     if not (np.isfinite(Ac).all() and np.isfinite(Bc).all()):
-        _raise_nonfinite_centered(A, B, sample_weight, fit_intercept, owner)
+        _raise_nonfinite(A, B, sample_weight, owner, centred=fit_intercept)
     if solver == "qr":
         try:
             coef = solve_qr(Ac, Bc, alpha)
