@@ -3,6 +3,8 @@
 Messages follow scikit-learn's format, so that a user of both reads one style:
 ``The 'alpha' parameter of lstsq must be a float in [0, inf). Got -1 instead.``
 Checks never modify their inputs; conversions return new arrays only when they must.
+Arrays of other array API libraries (PyTorch tensors) are checked in their own namespace and
+on their own device (:mod:`lsqnet._array_api`); everything else becomes a NumPy array.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from ._array_api import get_namespace, is_array_api, numpy_dtype, xp_dtype
 
 __all__ = [
     "check_array",
@@ -26,7 +30,9 @@ __all__ = [
 
 def float_dtype(*arrays: Any) -> np.dtype:
     """The floating dtype results are computed in: float32 only if every input is float32."""
-    dtypes = [a.dtype for a in arrays if isinstance(a, np.ndarray)]
+    dtypes = [
+        numpy_dtype(a.dtype) for a in arrays if isinstance(a, np.ndarray) or is_array_api(a)
+    ]
     if dtypes and all(d == np.float32 for d in dtypes):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -128,15 +134,16 @@ def check_random_state(
 def _assert_all_finite(array: np.ndarray, name: str) -> None:
     # The sum of the array is a cheap first test (one pass, no temporary); only when it is not
     # finite, which may also be an overflow of finite values, is the element-wise test run.
+    xp = get_namespace(array)
     with np.errstate(over="ignore", invalid="ignore"):
-        total = np.sum(array, dtype=np.float64)
-    if np.isfinite(total):
+        total = xp.sum(array, dtype=xp.float64)
+    if bool(xp.isfinite(total)):
         return
-    bad = ~np.isfinite(array)
-    if bad.any():
-        kind = "NaN" if np.isnan(array[bad]).any() else "infinity"
+    bad = int(xp.count_nonzero(~xp.isfinite(array)))
+    if bad:
+        kind = "NaN" if bool(xp.any(xp.isnan(array))) else "infinity"
         raise ValueError(
-            f"Input {name} contains {kind} ({int(bad.sum())} non-finite value(s)); "
+            f"Input {name} contains {kind} ({bad} non-finite value(s)); "
             f"lsqnet needs finite numbers: remove or impute them first."
         )
 
@@ -154,10 +161,13 @@ def check_array(
 
     float32 and float64 are kept as they are (no copy) unless ``dtype`` says otherwise; other
     numeric types become float64. Object, string, complex and boolean-less structured arrays
-    are rejected with a ``TypeError``.
+    are rejected with a ``TypeError``. A tensor of another array API library is checked the
+    same way and returned as a tensor on its device.
     """
     if array is None:
         raise TypeError(f"Input {name} must be an array of numbers, got None.")
+    if is_array_api(array):
+        return _check_xp_array(array, name, ndim, dtype, allow_empty, ensure_finite)
     try:
         arr = np.asarray(array)
     except Exception as err:  # ragged lists and the like
@@ -189,6 +199,35 @@ def check_array(
     return arr
 
 
+def _check_xp_array(array, name, ndim, dtype, allow_empty, ensure_finite):
+    """:func:`check_array` for a tensor: the same checks, in its namespace."""
+    xp = get_namespace(array)
+    if not xp.isdtype(array.dtype, ("bool", "integral", "real floating")):
+        raise TypeError(
+            f"Input {name} must hold real numbers (int, float or bool); "
+            f"got an array of dtype {array.dtype}."
+        )
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    shape = tuple(array.shape)
+    if array.ndim not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(
+            f"Input {name} must be a {want} array; got {array.ndim}-D with shape {shape}."
+        )
+    if not allow_empty and 0 in shape:
+        raise ValueError(f"Input {name} is empty (shape {shape}); at least one value is needed.")
+    if dtype is not None:
+        target = xp_dtype(xp, dtype)
+    elif array.dtype in (xp.float32, xp.float64):
+        target = array.dtype
+    else:
+        target = xp.float64
+    arr = xp.astype(array, target, copy=False)
+    if ensure_finite and 0 not in shape:
+        _assert_all_finite(arr, name)
+    return arr
+
+
 def check_consistent_length(**arrays: np.ndarray | None) -> int:
     """Check that all arrays have the same number of rows; return it."""
     lengths = {name: a.shape[0] for name, a in arrays.items() if a is not None}
@@ -213,10 +252,11 @@ def check_sample_weight(
             f"Input sample_weight must have shape ({n_samples},) or ({n_samples}, {n_targets}); "
             f"got {w.shape}."
         )
-    if (w < 0).any():
+    xp = get_namespace(w)
+    if bool(xp.any(w < 0)):
         raise ValueError("Input sample_weight must be non-negative; it has negative entries.")
     with np.errstate(over="ignore"):  # a sum overflowing to infinity is positive
-        total = w.sum(axis=0)
-    if (total <= 0).any():
+        total = xp.sum(w, axis=0)
+    if bool(xp.any(total <= 0)):
         raise ValueError("Input sample_weight must have a positive sum (per target if 2-D).")
     return w

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.linalg
 
 from .. import _flops
+from .._array_api import cho_factor, cho_solve, device, eigh, get_namespace, numpy_dtype
 
 __all__ = [
     "CONDEST_STEPS",
@@ -66,11 +66,11 @@ class Factorization:
         return self._solve(rhs)
 
 
-def _condition_start(d: int, dtype: np.dtype) -> np.ndarray:
+def _condition_start(c: np.ndarray) -> np.ndarray:
     # A fixed, unstructured unit vector (no two entries equal, so it is not orthogonal to the
     # null vector e_i - e_j of duplicate columns); data-independent, so not counted.
-    v = np.cos(np.arange(1, d + 1) * 2.399963229728653).astype(dtype)
-    return v / np.linalg.norm(v)
+    v = np.cos(np.arange(1, c.shape[0] + 1) * 2.399963229728653).astype(numpy_dtype(c.dtype))
+    return get_namespace(c).asarray(v / np.linalg.norm(v), device=device(c))
 
 
 def estimate_rcond(c: np.ndarray, anorm: float, steps: int = CONDEST_STEPS) -> float:
@@ -81,21 +81,22 @@ def estimate_rcond(c: np.ndarray, anorm: float, steps: int = CONDEST_STEPS) -> f
     ``?pocon``, whose work depends on the data, this costs a fixed
     ``steps * (2 d^2 + 3 d)`` flops, which keeps the operation count of a fit exact.
     """
+    xp = get_namespace(c)
     d = c.shape[0]
-    v = _condition_start(d, c.dtype)
+    v = _condition_start(c)
     norm = 1.0
     for _ in range(steps):
-        v = scipy.linalg.cho_solve((c, False), v, check_finite=False)
-        v64 = v.astype(np.float64)  # no float32 underflow of the norm
+        v = cho_solve(xp, c, v)
+        v64 = xp.astype(v, xp.float64)  # no float32 underflow of the norm
         with np.errstate(over="ignore"):
-            norm = float(np.linalg.norm(v64))
-        if (norm == 0.0 or norm == np.inf) and np.isfinite(v64).all():
+            norm = float(xp.linalg.vector_norm(v64))
+        if (norm == 0.0 or norm == np.inf) and bool(xp.all(xp.isfinite(v64))):
             # The squares under- or overflowed (a Gram matrix of tiny or huge entries): the
             # norm of the rescaled vector, scaled back (comparisons and scaling only).
-            top = float(np.abs(v64).max())
+            top = float(xp.max(xp.abs(v64)))
             if top > 0:
                 with np.errstate(over="ignore"):
-                    norm = top * float(np.linalg.norm(v64 / top))
+                    norm = top * float(xp.linalg.vector_norm(v64 / top))
         if not np.isfinite(norm) or norm == 0.0:
             return 0.0
         v = v / norm
@@ -124,19 +125,26 @@ def factorize_cholesky(
     entries' (see :meth:`GramStats.factorize <lsqnet.solvers.GramStats.factorize>`).
     ``gram`` is not modified.
     """
+    xp = get_namespace(gram)
     d = gram.shape[0]
-    g = np.array(gram, order="F", copy=True)
+    if xp is np:
+        g = np.array(gram, order="F", copy=True)  # LAPACK's layout: factorised in place
+        if alpha:
+            g.flat[:: d + 1] += g.dtype.type(alpha)
+    else:
+        g = xp.asarray(gram, copy=True)
+        if alpha:
+            g = g + alpha * xp.eye(d, dtype=g.dtype, device=device(g))
     if alpha:
-        g.flat[:: d + 1] += g.dtype.type(alpha)
         _flops.record("ridge", d)
-    anorm = float(np.abs(g).sum(axis=0).max()) if g.size else 0.0
+    anorm = float(xp.max(xp.sum(xp.abs(g), axis=0))) if d else 0.0
     _flops.record("condest", 2 * d * d)
-    eps = float(np.finfo(g.dtype).eps)
+    eps = float(xp.finfo(g.dtype).eps)
     # Comparisons and scalar arithmetic only, like the maximum in ``anorm``: no flops recorded,
     # so the operation count of the Cholesky path is unchanged.
     tol = eps * anorm + noise if d else 0.0
     try:
-        c, lower = scipy.linalg.cho_factor(g, lower=False, overwrite_a=True, check_finite=False)
+        c = cho_factor(xp, g)
     except np.linalg.LinAlgError as err:
         raise NotPositiveDefiniteError(
             f"the Gram matrix is not numerically positive definite ({err}): "
@@ -149,14 +157,14 @@ def factorize_cholesky(
         limit = anorm / tol if tol > 0 else np.inf
         raise NotPositiveDefiniteError(
             f"the Gram matrix is singular to working precision: {_condition_text(rcond)} "
-            f"exceeds {limit:.3g}, the limit its {g.dtype} rounding noise allows",
+            f"exceeds {limit:.3g}, the limit its {numpy_dtype(g.dtype)} rounding noise allows",
             rcond=rcond,
         )
 
     def solve(rhs: np.ndarray) -> np.ndarray:
         k = 1 if rhs.ndim == 1 else rhs.shape[1]
         _flops.record("potrs", _flops.potrs(d, k))
-        return scipy.linalg.cho_solve((c, lower), rhs, check_finite=False)
+        return cho_solve(xp, c, rhs)
 
     return Factorization("cholesky", rcond, d, solve)
 
@@ -173,23 +181,23 @@ def factorize_eigh(
     ``d * eps * max eigenvalue + noise`` (``numpy.linalg.matrix_rank``'s rule for a d x d
     matrix, plus the absolute ``noise`` that centring summed statistics leaves).
     """
+    xp = get_namespace(gram)
     n = gram.shape[0]
-    eps = float(np.finfo(gram.dtype).eps)
+    eps = float(xp.finfo(gram.dtype).eps)
     _flops.mark_inexact()  # eigh is iterative: its operation count depends on the data
-    evals, evecs = scipy.linalg.eigh(gram, check_finite=False)
+    evals, evecs = eigh(xp, gram)
     top = float(evals[-1]) if n else 0.0
     cutoff = n * eps * top + noise if rcond is None else rcond * top
     # ">=" as in numpy.linalg.lstsq (values smaller than the cut-off count as zero), so that
     # rcond=1 keeps the largest eigenvalue instead of none; "> 0" guards rcond -> 0.
-    keep = (evals >= cutoff) & (evals > 0) if top > 0 else np.zeros(n, dtype=bool)
-    inv = np.zeros_like(evals)
-    inv[keep] = 1.0 / (evals[keep] + alpha)
-    kept = evals[keep]
-    ratio = float((kept[0] + alpha) / (top + alpha)) if kept.size else 0.0
+    keep = (evals >= cutoff) & (evals > 0) & (top > 0)
+    inv = xp.where(keep, 1.0 / xp.where(keep, evals + alpha, 1.0), 0.0)
+    rank = int(xp.count_nonzero(keep))
+    smallest = float(xp.min(xp.where(keep, evals, top))) if rank else 0.0
+    ratio = (smallest + alpha) / (top + alpha) if rank else 0.0
 
     def solve(rhs: np.ndarray) -> np.ndarray:
         proj = evecs.T @ rhs
-        proj *= inv[:, None] if proj.ndim == 2 else inv
-        return evecs @ proj
+        return evecs @ (proj * (inv[:, None] if proj.ndim == 2 else inv))
 
-    return Factorization("eigh", ratio, int(keep.sum()), solve)
+    return Factorization("eigh", ratio, rank, solve)

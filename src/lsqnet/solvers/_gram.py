@@ -9,6 +9,9 @@ the result by rounding.
 The intercept is never penalised: it is eliminated exactly by centring the statistics (the
 Schur complement of the intercept in the augmented normal equations), which gives the same
 solution as fitting centred data, scikit-learn's convention for ``Ridge``.
+
+The sums are arrays of the data's namespace and device (:mod:`lsqnet._array_api`): NumPy
+arrays for NumPy data, tensors on the data's device for PyTorch tensors.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _flops
+from .._array_api import device, get_namespace, numpy_dtype
 from ._factor import Factorization, factorize_cholesky, factorize_eigh
 
 __all__ = ["GramStats", "LstsqResult"]
@@ -96,34 +100,42 @@ class GramStats:
         """Statistics of one chunk: ``A`` (n, d), ``B`` (n, k), optional weights (n,).
 
         Arrays must already be validated floating arrays of one dtype; they are not modified.
+        Arrays of any array API namespace (NumPy, PyTorch) work; the statistics are arrays
+        of it, on the data's device.
+
         The Gram matrix is one symmetric BLAS product (``A.T @ A`` is a ``syrk`` in NumPy;
-        weights enter as ``sqrt(w) * A`` so that it stays one).
+        weights enter as ``sqrt(w) * A`` so that it stays one). ``A^T B`` and the column sums
+        ``A^T w`` are one more product, ``[B w]^T A``: one pass over ``A`` instead of two,
+        which keeps the accumulation near the speed of the BLAS's matrix product (issue 6,
+        ``benchmarks/bench_gram.py``).
         """
+        xp = get_namespace(A, B, sample_weight)
         n, d = A.shape
         if sample_weight is None:
-            weights = np.ones(n, A.dtype)
+            weights = xp.ones(n, dtype=A.dtype, device=device(A))
             Aw = A
             sum_w = float(n)
         else:
-            weights = sample_weight.astype(A.dtype, copy=False)
-            Aw = A * np.sqrt(weights)[:, None]
+            weights = xp.astype(sample_weight, A.dtype, copy=False)
+            Aw = A * xp.sqrt(weights)[:, None]
             _flops.record("scale", _flops.elementwise(n, d + 2))
-            sum_w = float(weights.sum(dtype=np.float64))
+            sum_w = float(xp.sum(weights, dtype=xp.float64))
         AtA = Aw.T @ Aw
         _flops.record("syrk", _flops.syrk(n, d))
-        sum_A = weights @ A
+        k = B.shape[1]
+        Bw = B if sample_weight is None else B * weights[:, None]
+        products = xp.concat([Bw.T, weights[None, :]], axis=0) @ A  # (k + 1, d)
         _flops.record("gemm", _flops.gemm(1, n, d))
-        return cls._with_cross_terms(AtA, sum_A, sum_w, n, A, B, weights)
+        return cls._with_cross_terms(AtA, products[k], sum_w, n, B, Bw, products[:k].T)
 
     @classmethod
-    def _with_cross_terms(cls, AtA, sum_A, sum_w, n, A, B, weights) -> GramStats:
-        n_rows, d = A.shape
-        k = B.shape[1]
-        Bw = B * weights[:, None]
-        AtB = A.T @ Bw
-        sum_B = Bw.sum(axis=0)
-        sum_BB = (Bw * B).sum(axis=0)
-        _flops.record("gemm", _flops.gemm(d, n_rows, k))
+    def _with_cross_terms(cls, AtA, sum_A, sum_w, n, B, Bw, AtB) -> GramStats:
+        """The statistics, given ``A^T w B`` (``AtB``) and the weighted targets ``Bw``."""
+        xp = get_namespace(B)
+        n_rows, k = B.shape
+        sum_B = xp.sum(Bw, axis=0)
+        sum_BB = xp.sum(Bw * B, axis=0)
+        _flops.record("gemm", _flops.gemm(AtA.shape[0], n_rows, k))
         _flops.record("scale", 4 * _flops.elementwise(n_rows, k))
         return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, n)
 
@@ -136,11 +148,13 @@ class GramStats:
         Gram matrix, and so any factorisation of it, is reused. This is how iterations that
         only change the targets avoid recomputing ``A^T A``.
         """
-        weights = np.ones(A.shape[0], A.dtype) if sample_weight is None else (
-            sample_weight.astype(A.dtype, copy=False)
-        )
+        xp = get_namespace(A, B, sample_weight)
+        if sample_weight is None:
+            Bw = B
+        else:
+            Bw = B * xp.astype(sample_weight, A.dtype, copy=False)[:, None]
         return GramStats._with_cross_terms(
-            self.AtA, self.sum_A, self.sum_w, self.n_samples, A, B, weights
+            self.AtA, self.sum_A, self.sum_w, self.n_samples, B, Bw, A.T @ Bw
         )
 
     def update(
@@ -183,7 +197,12 @@ class GramStats:
 
     @property
     def dtype(self) -> np.dtype:
+        """The dtype of the sums (of their namespace: a torch dtype for tensors)."""
         return self.AtA.dtype
+
+    @property
+    def _xp(self):
+        return get_namespace(self.AtA)
 
     def is_finite(self) -> bool:
         """Whether the data behind the statistics was finite.
@@ -192,7 +211,10 @@ class GramStats:
         infinity in ``A`` (with a positive weight) shows there; so does ``sum_BB`` for ``B``.
         Overflow of huge finite values shows as well, which is equally fatal for the solve.
         """
-        return bool(np.isfinite(np.diagonal(self.AtA)).all() and np.isfinite(self.sum_BB).all())
+        xp = self._xp
+        return bool(
+            xp.all(xp.isfinite(xp.linalg.diagonal(self.AtA))) and xp.all(xp.isfinite(self.sum_BB))
+        )
 
     # -- solving --------------------------------------------------------------------------
     def centered_AtA(self, fit_intercept: bool = True) -> np.ndarray:
@@ -214,35 +236,38 @@ class GramStats:
         """
         if not fit_intercept:
             return self.AtA, 0.0
+        xp = self._xp
         mean_A = self._mean_A()
-        removed = np.outer(self.sum_A, mean_A)
+        removed = self.sum_A[:, None] * mean_A[None, :]
         AtA = self.AtA - removed
         _flops.record("center", self.n_features + 4 * self.n_features**2)
         # The largest removed entry is on the diagonal (n_w * mean_i^2 >= 0): a maximum of
         # values already computed, so no flops are added to the Cholesky path.
-        scale = float(np.diagonal(removed).max()) if self.n_features else 0.0
-        noise = float(np.sqrt(self.n_samples)) * float(np.finfo(self.dtype).eps) * scale
-        return ((AtA + AtA.T) / 2).astype(self.dtype, copy=False), noise
+        scale = float(xp.max(xp.linalg.diagonal(removed))) if self.n_features else 0.0
+        noise = float(np.sqrt(self.n_samples)) * float(xp.finfo(self.dtype).eps) * scale
+        return xp.astype((AtA + AtA.T) / 2, self.dtype, copy=False), noise
 
     def centered_AtB(self, fit_intercept: bool = True) -> np.ndarray:
         """The normal-equation right-hand side with the intercept eliminated."""
         if not fit_intercept:
             return self.AtB
         _flops.record("center", self.n_features + 2 * self.n_features * self.n_targets)
-        return (self.AtB - np.outer(self._mean_A(), self.sum_B)).astype(self.dtype, copy=False)
+        centred = self.AtB - self._mean_A()[:, None] * self.sum_B[None, :]
+        return self._xp.astype(centred, self.dtype, copy=False)
 
     def _mean_A(self) -> np.ndarray:
         if self.sum_w <= 0:
             raise ValueError("Cannot fit an intercept to statistics of zero total weight.")
-        return self.sum_A / self.dtype.type(self.sum_w)
+        return self.sum_A / numpy_dtype(self.dtype).type(self.sum_w).item()
 
     def intercept(self, coef: np.ndarray, fit_intercept: bool = True) -> np.ndarray:
         """The unpenalised intercept that goes with ``coef``."""
+        xp = self._xp
         if not fit_intercept:
-            return np.zeros(self.n_targets, self.dtype)
+            return xp.zeros(self.n_targets, dtype=self.dtype, device=device(self.AtA))
         d, k = self.n_features, self.n_targets
         _flops.record("center", _flops.gemm(1, d, k) + 2 * k)
-        return ((self.sum_B - self.sum_A @ coef) / self.sum_w).astype(self.dtype, copy=False)
+        return xp.astype((self.sum_B - self.sum_A @ coef) / self.sum_w, self.dtype, copy=False)
 
     def factorize(
         self,
@@ -307,5 +332,7 @@ class GramStats:
 
     def solve_with(self, factor: Factorization, *, fit_intercept: bool = False) -> LstsqResult:
         """Solve with an existing factorisation of these statistics' normal equations."""
-        coef = factor.solve(self.centered_AtB(fit_intercept)).astype(self.dtype, copy=False)
+        coef = self._xp.astype(
+            factor.solve(self.centered_AtB(fit_intercept)), self.dtype, copy=False
+        )
         return LstsqResult(coef, self.intercept(coef, fit_intercept), factor.solver)

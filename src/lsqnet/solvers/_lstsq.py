@@ -37,6 +37,7 @@ import numpy as np
 import scipy.linalg
 
 from .. import _flops
+from .._array_api import device, get_namespace, numpy_dtype, solve_triangular
 from .._validation import (
     check_array,
     check_consistent_length,
@@ -66,7 +67,11 @@ _ROBUSTNESS = {"cholesky": 0, "eigh": 1, "qr": 1, "svd": 2}
 
 def _default_rcond(n_samples: int, n_features: int, dtype: np.dtype) -> float:
     # numpy.linalg.lstsq's and numpy.linalg.pinv's default, so "svd" matches them.
-    return max(n_samples, n_features) * float(np.finfo(dtype).eps)
+    return max(n_samples, n_features) * float(np.finfo(numpy_dtype(dtype)).eps)
+
+
+def _float32_hint(dtype) -> str:
+    return " or use float64" if numpy_dtype(dtype) == np.float32 else ""
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -106,12 +111,14 @@ _ARG_NAMES = {"fit_layer": ("X", "Y"), "BPLS": ("X", "y")}
 
 def _check_finite_solution(coef, intercept, solver: str, owner: str) -> None:
     """Raise instead of returning a solution that overflowed (e.g. float32 beyond 3.4e38)."""
-    if np.isfinite(coef).all() and np.isfinite(intercept).all():
+    xp = get_namespace(coef)
+    if bool(xp.all(xp.isfinite(coef))) and bool(xp.all(xp.isfinite(intercept))):
         return
     a, b = _ARG_NAMES.get(owner, ("A", "B"))
-    hint = " or use float64" if coef.dtype == np.float32 else ""
+    hint = _float32_hint(coef.dtype)
     raise ValueError(
-        f"{owner}: the least-squares solution overflowed {coef.dtype} (solver={solver!r}): "
+        f"{owner}: the least-squares solution overflowed {numpy_dtype(coef.dtype)} "
+        f"(solver={solver!r}): "
         f"its coefficients are too large to represent. Rescale {a} and {b} (e.g. sklearn "
         f"StandardScaler), pass a positive alpha{hint}."
     )
@@ -124,28 +131,32 @@ def solve_svd(A: np.ndarray, B: np.ndarray, alpha: float = 0.0, rcond: float | N
     :math:`s_i > \text{rcond} \cdot s_{max}`; the others are discarded, which gives the
     minimum-norm solution (``numpy.linalg.pinv(A) @ B`` when ``alpha == 0``).
     """
+    xp = get_namespace(A, B)
     cutoff = _default_rcond(*A.shape, A.dtype) if rcond is None else rcond
     _flops.mark_inexact()  # the SVD is iterative: its operation count depends on the data
-    try:
-        U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False)
-    except np.linalg.LinAlgError:  # gesdd may not converge where the slower gesvd does
-        U, s, Vt = scipy.linalg.svd(
-            A, full_matrices=False, check_finite=False, lapack_driver="gesvd"
-        )
+    if xp is np:
+        try:
+            U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False)
+        except np.linalg.LinAlgError:  # gesdd may not converge where the slower gesvd does
+            U, s, Vt = scipy.linalg.svd(
+                A, full_matrices=False, check_finite=False, lapack_driver="gesvd"
+            )
+    else:
+        U, s, Vt = xp.linalg.svd(A, full_matrices=False)
     # numpy.linalg.lstsq's rule: values smaller than rcond * s_max count as zero.
-    keep = (s >= cutoff * s[0]) & (s > 0) if s.size and s[0] > 0 else np.zeros(s.shape, bool)
-    kept = s[keep].astype(np.float64)
+    top = float(s[0]) if s.shape[0] else 0.0
+    keep = (s >= cutoff * top) & (s > 0) & (top > 0)
+    s64 = xp.where(keep, xp.astype(s, xp.float64), 1.0)
     proj = U.T @ B
-    scaled = np.zeros_like(proj)
     # (u_i . B) * s / (s**2 + alpha) as (u_i . B) / (s + alpha / s), without forming s**2,
     # which overflows float32 for s > 1.8e19 and underflows for s < 1.5e-154 (losing the
     # answer when alpha is 0); nor 1 / s, which overflows for subnormal s even where the
     # answer is 0. alpha / s may overflow to infinity, where the limit 0 is right; a
     # solution beyond the dtype's range comes out infinite, and the caller raises for it.
     with np.errstate(over="ignore", invalid="ignore"):
-        denom = kept if alpha == 0 else kept + alpha / kept
-        scaled[keep] = proj[keep] / denom[:, None]
-        return (Vt.T @ scaled).astype(A.dtype, copy=False)
+        denom = s64 if alpha == 0 else s64 + alpha / s64
+        scaled = xp.where(keep[:, None], xp.astype(proj, xp.float64) / denom[:, None], 0.0)
+        return xp.astype(Vt.T @ xp.astype(scaled, A.dtype), A.dtype, copy=False)
 
 
 def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
@@ -157,32 +168,39 @@ def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
     and ``min |R_ii| / max |R_ii|`` (an upper bound of ``s_min / s_max``): ``?trcon`` alone can
     land just above ``eps`` for exact duplicate columns. QR then has no unique answer.
     """
+    xp = get_namespace(A, B)
     n, d = A.shape
     _flops.mark_inexact()  # not modelled by count_flops, which covers the Cholesky path
     if alpha > 0:
-        A = np.vstack([A, np.sqrt(alpha, dtype=A.dtype) * np.eye(d, dtype=A.dtype)])
-        B = np.vstack([B, np.zeros((d, B.shape[1]), B.dtype)])
+        root = float(np.sqrt(numpy_dtype(A.dtype).type(alpha)))
+        eye = xp.eye(d, dtype=A.dtype, device=device(A))
+        A = xp.concat([A, root * eye], axis=0)
+        B = xp.concat([B, xp.zeros((d, B.shape[1]), dtype=B.dtype, device=device(B))], axis=0)
     if A.shape[0] < d:
         raise NotPositiveDefiniteError(
             f"A has fewer rows ({A.shape[0]}) than columns ({d}), so it is rank deficient: "
             f"{_condition_text(0.0)}",
             rcond=0.0,
         )
-    Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
-    trcon = scipy.linalg.get_lapack_funcs("trcon", (R,))
-    rc, info = trcon(R, norm="1", uplo="U", diag="N")
-    diag = np.abs(np.diagonal(R))
-    top = float(diag.max()) if diag.size else 0.0
-    rcond = min(float(rc), float(diag.min()) / top) if info == 0 and top > 0 else 0.0
-    tol = max(A.shape) * float(np.finfo(A.dtype).eps)
+    if xp is np:
+        Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False)
+        trcon = scipy.linalg.get_lapack_funcs("trcon", (R,))
+        rc, info = trcon(R, norm="1", uplo="U", diag="N")
+        rc = float(rc) if info == 0 else 0.0
+    else:  # no ?trcon outside LAPACK: the diagonal ratio alone
+        Q, R = xp.linalg.qr(A, mode="reduced")
+        rc = 1.0
+    diag = xp.abs(xp.linalg.diagonal(R))
+    top = float(xp.max(diag)) if diag.shape[0] else 0.0
+    rcond = min(rc, float(xp.min(diag)) / top) if top > 0 else 0.0
+    tol = max(A.shape) * float(xp.finfo(A.dtype).eps)
     if not rcond >= tol:
         raise NotPositiveDefiniteError(
             f"A is rank deficient to working precision: {_condition_text(rcond)} of R "
             f"exceeds {1 / tol:.3g} = 1/(max(n_rows, n_features) * eps)",
             rcond=rcond,
         )
-    coef = scipy.linalg.solve_triangular(R, Q.T @ B, check_finite=False)
-    return coef.astype(A.dtype, copy=False)
+    return xp.astype(solve_triangular(xp, R, Q.T @ B), A.dtype, copy=False)
 
 
 def factorize_with_fallback(
@@ -206,20 +224,22 @@ def factorize_with_fallback(
 
 def _center(A, B, w, fit_intercept):
     """Weighted, centred copies for the data-based solvers, and the means removed."""
+    xp = get_namespace(A, B, w)
     dtype = A.dtype
     if fit_intercept:
         if w is None:
-            mean_A, mean_B = A.mean(axis=0), B.mean(axis=0)
+            mean_A, mean_B = xp.mean(A, axis=0), xp.mean(B, axis=0)
         else:
-            total = w.sum()
+            total = xp.sum(w)
             mean_A, mean_B = (w @ A) / total, (w @ B) / total
         A, B = A - mean_A, B - mean_B
     else:
-        mean_A, mean_B = np.zeros(A.shape[1], dtype), np.zeros(B.shape[1], dtype)
+        mean_A = xp.zeros(A.shape[1], dtype=dtype, device=device(A))
+        mean_B = xp.zeros(B.shape[1], dtype=dtype, device=device(A))
     if w is not None:
-        root = np.sqrt(w)[:, None]
+        root = xp.sqrt(w)[:, None]
         A, B = A * root, B * root
-    return A, B, mean_A.astype(dtype, copy=False), mean_B.astype(dtype, copy=False)
+    return A, B, xp.astype(mean_A, dtype, copy=False), xp.astype(mean_B, dtype, copy=False)
 
 
 def _raise_nonfinite(
@@ -229,27 +249,29 @@ def _raise_nonfinite(
     """Raise for data whose least-squares statistics overflowed (``centred=None``), or whose
     values centred (``centred``: fit_intercept) and weighted overflowed, naming the argument
     at fault."""
+    xp = get_namespace(A, B, w)
     a, b = _ARG_NAMES.get(owner, ("A", "B"))
-    hint = " or use float64" if A.dtype == np.float32 else ""
+    hint = _float32_hint(A.dtype)
+    dtype = numpy_dtype(A.dtype)
     if centred is None:
         check_array(A, a)
         check_array(B, b, ndim=(1, 2))
         with np.errstate(over="ignore", invalid="ignore"):
             large = [
                 name for name, X in ((a, A), (b, B))
-                if not np.isfinite(np.einsum("ij,ij->j", X, X)).all()
+                if not bool(xp.all(xp.isfinite(xp.sum(X * X, axis=0))))
             ]
         weighted = (
             f"the least-squares statistics overflowed: sample_weight is too large for "
-            f"{A.dtype} with these {a} and {b} (the weighted sums of squares overflow)"
+            f"{dtype} with these {a} and {b} (the weighted sums of squares overflow)"
         )
         overflowed, squared = "the least-squares statistics overflowed", " when squared"
     else:
         with np.errstate(over="ignore", invalid="ignore"):
             Ac, Bc, _, _ = _center(A, B, None, centred)
-        large = [name for name, X in ((a, Ac), (b, Bc)) if not np.isfinite(X).all()]
+        large = [name for name, X in ((a, Ac), (b, Bc)) if not bool(xp.all(xp.isfinite(X)))]
         weighted = (
-            f"the weighted data overflowed: sample_weight is too large for {A.dtype} with "
+            f"the weighted data overflowed: sample_weight is too large for {dtype} with "
             f"these {a} and {b}"
         )
         overflowed, squared = "the centred data overflowed", ""
@@ -260,7 +282,7 @@ def _raise_nonfinite(
     names = " and ".join(large or [a, b])
     verb = "holds" if len(large) == 1 else "hold"
     raise ValueError(
-        f"{owner}: {overflowed}: {names} {verb} values too large for {A.dtype}{squared}. "
+        f"{owner}: {overflowed}: {names} {verb} values too large for {dtype}{squared}. "
         f"Rescale {names} (e.g. sklearn StandardScaler){hint}."
     )
 
@@ -282,6 +304,7 @@ def solve_least_squares(
     diagonal, the others check it. ``sample_weight`` of shape (n, k) weights each target
     column separately, at the price of one factorisation per column.
     """
+    xp = get_namespace(A, B, sample_weight)
     if sample_weight is not None and sample_weight.ndim == 2:
         results = [
             solve_least_squares(
@@ -291,8 +314,8 @@ def solve_least_squares(
             for j in range(B.shape[1])
         ]
         return LstsqResult(
-            np.hstack([r.coef for r in results]),
-            np.concatenate([r.intercept for r in results]),
+            xp.concat([r.coef for r in results], axis=1),
+            xp.concat([r.intercept for r in results]),
             max((r.solver for r in results), key=_ROBUSTNESS.__getitem__),
         )
 
@@ -320,7 +343,7 @@ def solve_least_squares(
 
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
         Ac, Bc, mean_A, mean_B = _center(A, B, sample_weight, fit_intercept)
-    if not (np.isfinite(Ac).all() and np.isfinite(Bc).all()):
+    if not (bool(xp.all(xp.isfinite(Ac))) and bool(xp.all(xp.isfinite(Bc)))):
         _raise_nonfinite(A, B, sample_weight, owner, centred=fit_intercept)
     if solver == "qr":
         try:
@@ -330,8 +353,10 @@ def solve_least_squares(
             solver = "svd"
     if solver == "svd":
         coef = solve_svd(Ac, Bc, alpha, rcond)
-    intercept = (mean_B - mean_A @ coef) if fit_intercept else np.zeros(B.shape[1], A.dtype)
-    intercept = intercept.astype(A.dtype, copy=False)
+    if fit_intercept:
+        intercept = xp.astype(mean_B - mean_A @ coef, A.dtype, copy=False)
+    else:
+        intercept = xp.zeros(B.shape[1], dtype=A.dtype, device=device(A))
     _check_finite_solution(coef, intercept, solver, owner)
     return LstsqResult(coef, intercept, solver)
 
