@@ -33,6 +33,7 @@ __all__ = [
     "logit",
     "numpy_dtype",
     "solve_triangular",
+    "to_numpy",
     "xp_dtype",
 ]
 
@@ -63,8 +64,16 @@ def is_numpy(xp: Any) -> bool:
 
 
 def device(x: Any) -> Any:
-    """The device ``x`` lives on (``"cpu"`` for NumPy)."""
-    return array_api_compat.device(x)
+    """The device ``x`` lives on (``"cpu"`` for NumPy arrays and other host objects)."""
+    return array_api_compat.device(x) if is_array_api(x) else "cpu"
+
+
+def to_numpy(x: Any) -> Any:
+    """``x`` as a NumPy array, copied to the host if it is a tensor (for files and reports,
+    never inside an algorithm); anything else is returned as it is."""
+    if not is_array_api(x):
+        return x
+    return np.asarray(array_api_compat.to_device(x, "cpu"))
 
 
 def numpy_dtype(dtype: Any) -> np.dtype:

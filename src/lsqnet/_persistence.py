@@ -94,6 +94,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from . import activations as _activations
+from ._array_api import to_numpy
 from .exceptions import ModelFormatError
 from .layers import Dense
 from .network import Network
@@ -404,8 +405,9 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         for name, value in params.items()
     }
     layers = est.network_.layers
-    weights = [layer.weight for layer in layers]
-    biases = [layer.bias for layer in layers]
+    # A model fitted on tensors is saved as host arrays (and loads as a NumPy model).
+    weights = [to_numpy(layer.weight) for layer in layers]
+    biases = [to_numpy(layer.bias) for layer in layers]
     acts = [layer.activation for layer in layers]
     attrs = {name: getattr(est, name) for name in _ATTRIBUTES}
     if owner == "BPLSRegressor":
@@ -433,7 +435,8 @@ def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
         "attributes": attrs,
     }
     if owner == "BPLSClassifier":
-        arrays[_CLASSES], meta["classes_object"] = _label_array(est.classes_, "classes_", owner)
+        classes = to_numpy(est.classes_)
+        arrays[_CLASSES], meta["classes_object"] = _label_array(classes, "classes_", owner)
     names = getattr(est, "feature_names_in_", None)
     meta["has_feature_names"] = names is not None
     if names is not None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from . import activations as _activations
 from .network import Network
 
@@ -50,12 +48,13 @@ def to_torch(network: Network, *, output_activation: bool = True) -> Any:
     modules: list[Any] = []
     last = len(network.layers) - 1
     for i, layer in enumerate(network.layers):
+        weight, bias = torch.as_tensor(layer.weight), torch.as_tensor(layer.bias)
         linear = torch.nn.Linear(
-            layer.n_in, layer.n_out, dtype=torch.from_numpy(layer.weight[:0, :0]).dtype
+            layer.n_in, layer.n_out, dtype=weight.dtype, device=weight.device
         )
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.weight.T)))
-            linear.bias.copy_(torch.from_numpy(np.ascontiguousarray(layer.bias)))
+            linear.weight.copy_(weight.T)
+            linear.bias.copy_(bias)
         modules.append(linear)
         if layer.activation != "identity" and (i < last or output_activation):
             modules.append(activation_module(layer.activation))

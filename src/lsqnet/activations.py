@@ -8,14 +8,18 @@ the :data:`ACTIVATIONS` table maps names to records.
 
 Design constraints:
 
-* Pure NumPy/SciPy. The only lsqnet import is :mod:`lsqnet._validation`, so every other module
-  (solvers, layers, networks) may import this one without cycles.
+* Written once against the array API standard (:mod:`lsqnet._array_api`): NumPy arrays and
+  array-likes are computed with NumPy, through SciPy's special functions; arrays of another
+  library (PyTorch tensors, CPU or CUDA) with that library, on their device, and come back as
+  arrays of it: tensor in, tensor out, nothing copied to the host. The only lsqnet imports are
+  :mod:`lsqnet._validation` and :mod:`lsqnet._array_api`, so every other module (solvers,
+  layers, networks) may import this one without cycles.
 * dtype preserving: float32 in, float32 out; float64 in, float64 out. Other inputs (integers,
   booleans, float16, Python lists and scalars) are computed in float64.
 * Inputs are never modified; every function returns a new array.
-* Numerically stable in float32 and float64: ``scipy.special.expit``/``logit``, ``np.logaddexp``,
-  ``log1p``/``expm1``. ``forward`` and ``derivative`` raise no overflow warnings for
-  ``|z| <= 1e4``.
+* Numerically stable in float32 and float64: ``expit``/``logit`` (SciPy's for NumPy),
+  ``logaddexp``, ``log1p``/``expm1``. ``forward`` and ``derivative`` overflow nowhere (and raise
+  no NumPy overflow warnings) for ``|z| <= 1e4``.
 * ``inverse`` does not clip: callers clip first with :meth:`Activation.clip`. On out-of-range input
   it returns NaN (beyond a bound) or +-inf (at an open bound), silently and without raising.
 
@@ -29,15 +33,16 @@ one-sided loss (see ``ACTIVATIONS["relu"].inverse.__doc__``).
 from __future__ import annotations
 
 import functools
+import math
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, logit
 
+from lsqnet._array_api import device, expit, get_namespace, is_numpy, logit, numpy_dtype
 from lsqnet._validation import check_option, check_scalar
 
 __all__ = [
@@ -47,6 +52,9 @@ __all__ = [
     "Activation",
     "get",
 ]
+
+#: A NumPy array, or an array of another array API library (a PyTorch tensor).
+Array: TypeAlias = Any
 
 #: Scale of the negative branch of "elu": ``f(z) = ELU_ALPHA * expm1(z)`` for ``z <= 0``, so the
 #: output range is ``(-ELU_ALPHA, inf)``.
@@ -63,53 +71,70 @@ _LN2 = float(np.log(2.0))
 # --------------------------------------------------------------------------------------------
 
 
-def _as_float(x: ArrayLike) -> np.ndarray:
-    """``x`` as an array of float32 or float64 (never a copy when it already is one)."""
-    arr = np.asarray(x)
-    if arr.dtype in (np.float32, np.float64):
+def _as_float(x: ArrayLike) -> Array:
+    """``x`` as an array of float32 or float64 (never a copy when it already is one).
+
+    NumPy arrays and array-likes (lists, scalars) become NumPy arrays; an array of another
+    library (a tensor) stays an array of it, on its device. Integer, boolean and other real
+    floating dtypes (float16, bfloat16) become float64.
+    """
+    xp = get_namespace(x)
+    if is_numpy(xp):
+        arr = np.asarray(x)
+        real = arr.dtype.kind in "biuf"
+    else:
+        arr = x
+        real = xp.isdtype(arr.dtype, ("bool", "integral", "real floating"))
+    if arr.dtype in (xp.float32, xp.float64):
         return arr
-    if arr.dtype.kind not in "biuf":
+    if not real:
         raise TypeError(
             f"Activations take arrays of real numbers (int, float or bool); "
             f"got an array of dtype {arr.dtype}."
         )
-    return arr.astype(np.float64)
+    return xp.astype(arr, xp.float64)
 
 
-def _dtype_preserving(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
-    """Convert the first argument with :func:`_as_float`; return a new array of its dtype."""
+def _dtype_preserving(fn: Callable[..., Any]) -> Callable[..., Array]:
+    """Convert the first argument with :func:`_as_float`; return a new array of its dtype, of
+    its library and on its device."""
 
     @functools.wraps(fn)
-    def wrapper(x: ArrayLike, *args: Any, **kwargs: Any) -> np.ndarray:
+    def wrapper(x: ArrayLike, *args: Any, **kwargs: Any) -> Array:
         arr = _as_float(x)
-        out = np.asarray(fn(arr, *args, **kwargs))
+        xp = get_namespace(arr)
+        out = fn(arr, *args, **kwargs)
+        if is_numpy(xp):
+            out = np.asarray(out)  # SciPy and NumPy may return scalars for 0-D input
         if out.dtype != arr.dtype:
-            return out.astype(arr.dtype)
-        if np.may_share_memory(out, arr):
-            # The caller may write into the result; it must not reach back into the input.
-            return out.copy()
+            return xp.astype(out, arr.dtype)
+        # The caller may write into the result; it must not reach back into the input. The
+        # functions build new arrays (identity copies), so for other libraries, which have no
+        # may_share_memory, checking that the input itself did not come back is enough.
+        if out is arr or (is_numpy(xp) and np.may_share_memory(out, arr)):
+            return xp.asarray(out, copy=True)
         return out
 
     return wrapper
 
 
-def _silent_inverse(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+def _silent_inverse(fn: Callable[..., Any]) -> Callable[..., Array]:
     """An inverse that maps out-of-range targets to NaN/+-inf without warnings or errors.
 
     NumPy would warn for some functions (``arctanh(1)``) and not for others (SciPy's ``logit``);
     silencing them all makes the behaviour the same for every activation, also under
-    ``np.seterr(all="raise")``.
+    ``np.seterr(all="raise")``. (``np.errstate`` only affects NumPy; PyTorch does not warn.)
     """
 
     @functools.wraps(fn)
-    def wrapper(y: ArrayLike, reference: ArrayLike | None = None) -> np.ndarray:
+    def wrapper(y: ArrayLike, reference: ArrayLike | None = None) -> Array:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return fn(y, reference)
 
     return _dtype_preserving(wrapper)
 
 
-def _require_rows(z: np.ndarray) -> None:
+def _require_rows(z: Array) -> None:
     if z.ndim == 0:
         raise ValueError(
             "softmax works row-wise over the last axis and needs an array with at least one "
@@ -117,132 +142,144 @@ def _require_rows(z: np.ndarray) -> None:
         )
 
 
-def _log1mexp(a: np.ndarray) -> np.ndarray:
+def _log1mexp(a: Array) -> Array:
     """``log(1 - exp(-a))`` for ``a > 0``, accurate for small and large ``a`` (Maechler 2012)."""
+    xp = get_namespace(a)
     small = a <= _LN2
-    return np.where(small, np.log(-np.expm1(-a)), np.log1p(-np.exp(-np.where(small, _LN2, a))))
+    return xp.where(small, xp.log(-xp.expm1(-a)), xp.log1p(-xp.exp(-xp.where(small, _LN2, a))))
 
 
 # --------------------------------------------------------------------------------------------
-# The functions themselves (inputs already float32/float64 arrays)
+# The functions themselves (inputs already float32/float64 arrays, of any namespace)
 # --------------------------------------------------------------------------------------------
 
 
-def _identity_forward(z: np.ndarray) -> np.ndarray:
+def _identity_forward(z: Array) -> Array:
     """``f(z) = z``."""
-    return z.copy()
+    return get_namespace(z).asarray(z, copy=True)
 
 
-def _identity_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _identity_inverse(y: Array, reference: Any = None) -> Array:
     """``z = y``; ``reference`` is ignored."""
-    return y.copy()
+    return get_namespace(y).asarray(y, copy=True)
 
 
-def _identity_derivative(z: np.ndarray) -> np.ndarray:
+def _identity_derivative(z: Array) -> Array:
     """``f'(z) = 1``."""
-    return np.ones_like(z)
+    return get_namespace(z).ones_like(z)
 
 
-def _sigmoid_forward(z: np.ndarray) -> np.ndarray:
+def _sigmoid_forward(z: Array) -> Array:
     """``f(z) = 1 / (1 + exp(-z))``."""
-    return expit(z)
+    return expit(get_namespace(z), z)
 
 
-def _sigmoid_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _sigmoid_inverse(y: Array, reference: Any = None) -> Array:
     """``z = log(y / (1 - y))``; ``reference`` is ignored."""
-    return logit(y)
+    return logit(get_namespace(y), y)
 
 
-def _sigmoid_derivative(z: np.ndarray) -> np.ndarray:
+def _sigmoid_derivative(z: Array) -> Array:
     """``f'(z) = y (1 - y) = expit(z) expit(-z)`` (the product form keeps relative accuracy)."""
-    return expit(z) * expit(-z)
+    xp = get_namespace(z)
+    return expit(xp, z) * expit(xp, -z)
 
 
-def _tanh_forward(z: np.ndarray) -> np.ndarray:
+def _tanh_forward(z: Array) -> Array:
     """``f(z) = tanh(z)``."""
-    return np.tanh(z)
+    return get_namespace(z).tanh(z)
 
 
-def _tanh_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _tanh_inverse(y: Array, reference: Any = None) -> Array:
     """``z = arctanh(y)``; ``reference`` is ignored."""
-    return np.arctanh(y)
+    return get_namespace(y).atanh(y)
 
 
-def _tanh_derivative(z: np.ndarray) -> np.ndarray:
+def _tanh_derivative(z: Array) -> Array:
     """``f'(z) = 1 - y^2 = 4 expit(2z) expit(-2z)`` (no cancellation, no cosh overflow)."""
-    return 4 * expit(2 * z) * expit(-2 * z)
+    xp = get_namespace(z)
+    return 4 * expit(xp, 2 * z) * expit(xp, -2 * z)
 
 
-def _elu_forward(z: np.ndarray) -> np.ndarray:
+def _elu_forward(z: Array) -> Array:
     """``f(z) = z`` for ``z > 0``, ``ELU_ALPHA * expm1(z)`` otherwise."""
+    xp = get_namespace(z)
     # expm1 only ever sees z <= 0: no overflow for large positive z.
-    return np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0)))
+    return xp.where(z > 0, z, ELU_ALPHA * xp.expm1(xp.minimum(z, 0)))
 
 
-def _elu_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _elu_inverse(y: Array, reference: Any = None) -> Array:
     """``z = y`` for ``y > 0``, ``log1p(y / ELU_ALPHA)`` otherwise; ``reference`` is ignored."""
-    return np.where(y > 0, y, np.log1p(np.minimum(y, 0) / ELU_ALPHA))
+    xp = get_namespace(y)
+    return xp.where(y > 0, y, xp.log1p(xp.minimum(y, 0) / ELU_ALPHA))
 
 
-def _elu_derivative(z: np.ndarray) -> np.ndarray:
+def _elu_derivative(z: Array) -> Array:
     """``f'(z) = 1`` for ``z > 0``, ``ELU_ALPHA * exp(z)`` otherwise."""
-    return np.where(z > 0, 1, ELU_ALPHA * np.exp(np.minimum(z, 0)))
+    xp = get_namespace(z)
+    return xp.where(z > 0, 1, ELU_ALPHA * xp.exp(xp.minimum(z, 0)))
 
 
-def _leaky_relu_forward(z: np.ndarray) -> np.ndarray:
+def _leaky_relu_forward(z: Array) -> Array:
     """``f(z) = z`` for ``z > 0``, ``LEAKY_RELU_SLOPE * z`` otherwise."""
-    return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
+    return get_namespace(z).where(z > 0, z, LEAKY_RELU_SLOPE * z)
 
 
-def _leaky_relu_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _leaky_relu_inverse(y: Array, reference: Any = None) -> Array:
     """``z = y`` for ``y > 0``, ``y / LEAKY_RELU_SLOPE`` otherwise; ``reference`` is ignored."""
-    return np.where(y > 0, y, y / LEAKY_RELU_SLOPE)
+    return get_namespace(y).where(y > 0, y, y / LEAKY_RELU_SLOPE)
 
 
-def _leaky_relu_derivative(z: np.ndarray) -> np.ndarray:
+def _leaky_relu_derivative(z: Array) -> Array:
     """``f'(z) = 1`` for ``z > 0``, ``LEAKY_RELU_SLOPE`` otherwise (also at ``z = 0``)."""
-    return np.where(z > 0, 1, LEAKY_RELU_SLOPE)
+    xp = get_namespace(z)
+    # The slope is rounded once, to z's dtype (a bare Python 0.01 would become float32 in
+    # PyTorch's default dtype, whatever z's).
+    return xp.where(z > 0, 1.0, xp.full_like(z, LEAKY_RELU_SLOPE))
 
 
-def _softplus_forward(z: np.ndarray) -> np.ndarray:
+def _softplus_forward(z: Array) -> Array:
     """``f(z) = log(1 + exp(z))``."""
-    return np.logaddexp(0, z)
+    return get_namespace(z).logaddexp(0, z)
 
 
-def _softplus_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _softplus_inverse(y: Array, reference: Any = None) -> Array:
     """``z = log(expm1(y)) = y + log(1 - exp(-y))``; ``reference`` is ignored."""
     return y + _log1mexp(y)
 
 
-def _softplus_derivative(z: np.ndarray) -> np.ndarray:
+def _softplus_derivative(z: Array) -> Array:
     """``f'(z) = expit(z)``."""
-    return expit(z)
+    return expit(get_namespace(z), z)
 
 
-def _softminus_forward(z: np.ndarray) -> np.ndarray:
+def _softminus_forward(z: Array) -> Array:
     """``f(z) = z - softplus(z) = -softplus(-z) = log(expit(z))``."""
-    return -np.logaddexp(0, -z)
+    return -get_namespace(z).logaddexp(0, -z)
 
 
-def _softminus_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _softminus_inverse(y: Array, reference: Any = None) -> Array:
     """``z = -softplus^-1(-y) = y - log(1 - exp(y))``; ``reference`` is ignored."""
     return y - _log1mexp(-y)
 
 
-def _softminus_derivative(z: np.ndarray) -> np.ndarray:
+def _softminus_derivative(z: Array) -> Array:
     """``f'(z) = expit(-z)``."""
-    return expit(-z)
+    return expit(get_namespace(z), -z)
 
 
-def _softmax_forward(z: np.ndarray) -> np.ndarray:
+def _softmax_forward(z: Array) -> Array:
     """``f(z)_i = exp(z_i) / sum_j exp(z_j)`` over the last axis."""
     _require_rows(z)
+    xp = get_namespace(z)
+    if z.shape[-1] == 0:  # empty rows: nothing to normalise, and no maximum to subtract
+        return xp.asarray(z, copy=True)
     # Subtracting the row maximum leaves the result unchanged and keeps exp from overflowing.
-    e = np.exp(z - np.max(z, axis=-1, keepdims=True, initial=-np.inf))
-    return e / np.sum(e, axis=-1, keepdims=True)
+    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def _softmax_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
+def _softmax_inverse(y: Array, reference: Any = None) -> Array:
     """Return the zero-row-mean pre-image of softmax targets ``y`` (row-wise, last axis).
 
     softmax is invariant to adding a constant to a row, so its inverse is defined up to that
@@ -253,28 +290,30 @@ def _softmax_inverse(y: np.ndarray, reference: Any = None) -> np.ndarray:
     is ignored.
     """
     _require_rows(y)
-    log_y = np.log(y)
-    return log_y - np.mean(log_y, axis=-1, keepdims=True)
+    xp = get_namespace(y)
+    log_y = xp.log(y)
+    return log_y - xp.mean(log_y, axis=-1, keepdims=True)
 
 
-def _softmax_derivative(z: np.ndarray) -> np.ndarray:
+def _softmax_derivative(z: Array) -> Array:
     """The diagonal of the row Jacobian, ``dy_i/dz_i = y_i (1 - y_i)``."""
     y = _softmax_forward(z)
     return y * (1 - y)
 
 
-def _relu_forward(z: np.ndarray) -> np.ndarray:
+def _relu_forward(z: Array) -> Array:
     """``f(z) = max(z, 0)``."""
-    return np.maximum(z, 0)
+    return get_namespace(z).maximum(z, 0)
 
 
-def _relu_inverse(y: np.ndarray, reference: ArrayLike | None = None) -> np.ndarray:
+def _relu_inverse(y: Array, reference: ArrayLike | None = None) -> Array:
     """Return a pre-image of relu targets ``y``.
 
     relu is not invertible: a target 0 has the whole half-line ``z <= 0`` as pre-image. This
     returns ``y`` where ``y > 0``; where ``y == 0`` it returns ``min(reference, 0)`` when a
-    reference pre-activation (an array of the shape of ``y``) is given, else 0. Targets below 0
-    have no pre-image and give NaN.
+    reference pre-activation (an array of the shape of ``y``; one of another library than
+    ``y``'s, e.g. a NumPy array for a tensor ``y``, is converted to ``y``'s library and device)
+    is given, else 0. Targets below 0 have no pre-image and give NaN.
 
     With ``reference`` the current pre-activation ``z_k``, the least-squares fit to these targets
     minimises a majoriser of the convex one-sided loss
@@ -286,24 +325,26 @@ def _relu_inverse(y: np.ndarray, reference: ArrayLike | None = None) -> np.ndarr
     majorise-minimise scheme: ``L`` never increases from one iterate to the next. Without a
     reference, zero targets are fitted as 0 (the plain least-squares baseline).
     """
+    xp = get_namespace(y)
     if reference is None:
-        fill: np.ndarray | float = 0.0
+        fill: Array | float = 0.0
     else:
         ref = _as_float(reference)
+        if get_namespace(ref) is not xp:
+            ref = xp.asarray(ref, device=device(y))
         if ref.shape != y.shape:
             raise ValueError(
                 f"The reference pre-activation of relu.inverse must have the shape of y; "
-                f"got reference of shape {ref.shape} and y of shape {y.shape}."
+                f"got reference of shape {tuple(ref.shape)} and y of shape {tuple(y.shape)}."
             )
-        fill = np.minimum(ref, 0)
-    out = np.where(y > 0, y, fill).astype(y.dtype)
-    out[y < 0] = np.nan  # outside [0, inf): no pre-image
-    return out
+        fill = xp.minimum(ref, 0)
+    out = xp.astype(xp.where(y > 0, y, fill), y.dtype)
+    return xp.where(y < 0, xp.nan, out)  # outside [0, inf): no pre-image
 
 
-def _relu_derivative(z: np.ndarray) -> np.ndarray:
+def _relu_derivative(z: Array) -> Array:
     """``f'(z) = 1`` for ``z > 0``, else 0 (also at ``z = 0``)."""
-    return (z > 0).astype(z.dtype)
+    return get_namespace(z).astype(z > 0, z.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,7 +389,9 @@ class Activation:
     -----
     Calling the record applies ``forward``: ``ACTIVATIONS["tanh"](z) == np.tanh(z)``.
     float32 and float64 inputs keep their dtype in every function and in :meth:`clip`; no
-    function modifies its input.
+    function modifies its input. The registered functions take NumPy arrays (and array-likes)
+    or arrays of another array API library, e.g. PyTorch tensors on any device, and return
+    arrays of the input's library and device.
 
     Examples
     --------
@@ -363,9 +406,9 @@ class Activation:
     """
 
     name: str
-    forward: Callable[[np.ndarray], np.ndarray]
-    inverse: Callable[..., np.ndarray]
-    derivative: Callable[[np.ndarray], np.ndarray]
+    forward: Callable[[Array], Array]
+    inverse: Callable[..., Array]
+    derivative: Callable[[Array], Array]
     output_range: tuple[float, float]
     closed: tuple[bool, bool] = (False, False)
     invertible: bool = True
@@ -391,7 +434,7 @@ class Activation:
             f"closed={self.closed}, invertible={self.invertible}, rowwise={self.rowwise})"
         )
 
-    def __call__(self, z: ArrayLike) -> np.ndarray:
+    def __call__(self, z: ArrayLike) -> Array:
         """Apply ``forward``."""
         return self.forward(z)
 
@@ -402,13 +445,14 @@ class Activation:
             for bound, is_closed in zip(self.output_range, self.closed, strict=True)
         )
 
-    def clip(self, y: ArrayLike, eps: float) -> tuple[np.ndarray, int]:
+    def clip(self, y: ArrayLike, eps: float) -> tuple[Array, int]:
         """Move targets into the range that :attr:`inverse` accepts.
 
         Parameters
         ----------
-        y : array-like of any shape
-            Targets (outputs of the activation). Not modified.
+        y : array-like or array of any shape
+            Targets (outputs of the activation): a NumPy array or array-like, or an array of
+            another array API library (a PyTorch tensor). Not modified.
         eps : float
             Margin kept from each finite open bound: values below ``low + eps`` become
             ``low + eps`` and values above ``high - eps`` become ``high - eps``. Must be a float
@@ -419,9 +463,10 @@ class Activation:
 
         Returns
         -------
-        y_clipped : ndarray of the shape of y
-            A new array, float32 if ``y`` is float32, else float64. NaN entries are passed
-            through unchanged (and not counted).
+        y_clipped : array of the shape of y
+            A new array, float32 if ``y`` is float32, else float64; of ``y``'s library and on
+            its device (a NumPy array for array-likes). NaN entries are passed through unchanged
+            (and not counted).
         n_changed : int
             Number of entries whose value changed.
 
@@ -461,23 +506,28 @@ class Activation:
             )
         if self.rowwise:
             _require_rows(arr)
-        out = arr.copy()
-        changed = np.zeros(arr.shape, dtype=bool)
+        xp = get_namespace(arr)
+        out = xp.asarray(arr, copy=True)
+        changed = xp.zeros(arr.shape, dtype=xp.bool, device=device(arr))
         for side, (bound, is_closed) in enumerate(zip(self.output_range, self.closed, strict=True)):
             if not np.isfinite(bound):
                 continue
             inward = 1.0 if side == 0 else -1.0
-            margin = _margin(bound, 0.0 if is_closed else eps, inward, arr.dtype, is_closed)
+            value = _margin(
+                bound, 0.0 if is_closed else eps, inward, numpy_dtype(arr.dtype), is_closed
+            )
+            # A 0-D array of arr's dtype: the float32 margin stays exactly that float32 value.
+            margin = xp.asarray(value, dtype=arr.dtype, device=device(arr))
             mask = arr < margin if side == 0 else arr > margin
-            out[mask] = margin
-            changed |= mask
-        if self.rowwise and arr.size:
+            out = xp.where(mask, margin, out)
+            changed = changed | mask
+        if self.rowwise and math.prod(arr.shape):
             out, changed = _renormalise_rows(arr, out, changed)
-        return out, int(np.count_nonzero(changed))
+        return out, int(xp.count_nonzero(changed))
 
 
 def _margin(bound: float, eps: float, inward: float, dtype: np.dtype, closed: bool) -> Any:
-    """``bound + inward * eps`` in ``dtype``, strictly inside an open bound."""
+    """``bound + inward * eps`` as a NumPy scalar of ``dtype``, strictly inside an open bound."""
     b = dtype.type(bound)
     if closed:
         return b
@@ -486,16 +536,15 @@ def _margin(bound: float, eps: float, inward: float, dtype: np.dtype, closed: bo
     return max(m, edge) if inward > 0 else min(m, edge)
 
 
-def _renormalise_rows(
-    arr: np.ndarray, out: np.ndarray, clipped: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _renormalise_rows(arr: Array, out: Array, clipped: Array) -> tuple[Array, Array]:
     """Divide rows that were clipped or do not sum to 1 within rounding by their sum."""
+    xp = get_namespace(arr)
     k = arr.shape[-1]
-    sums = np.sum(out, axis=-1, keepdims=True)
-    tol = max(k, 1) * np.finfo(arr.dtype).eps
-    rows = np.any(clipped, axis=-1, keepdims=True) | (np.abs(sums - 1) > tol)
-    out = np.where(rows, out / np.where(rows, sums, 1), out)
-    differs = (out != arr) & ~(np.isnan(out) & np.isnan(arr))
+    sums = xp.sum(out, axis=-1, keepdims=True)
+    tol = max(k, 1) * xp.finfo(arr.dtype).eps
+    rows = xp.any(clipped, axis=-1, keepdims=True) | (xp.abs(sums - 1) > tol)
+    out = xp.where(rows, out / xp.where(rows, sums, 1), out)
+    differs = (out != arr) & ~(xp.isnan(out) & xp.isnan(arr))
     return out, clipped | (rows & differs)
 
 
@@ -506,9 +555,9 @@ def _renormalise_rows(
 
 def _make(
     name: str,
-    forward: Callable[[np.ndarray], Any],
+    forward: Callable[[Array], Any],
     inverse: Callable[..., Any],
-    derivative: Callable[[np.ndarray], Any],
+    derivative: Callable[[Array], Any],
     output_range: tuple[float, float],
     **flags: Any,
 ) -> Activation:

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _flops
 from . import activations as _activations
+from ._array_api import device, get_namespace, xp_dtype
 from .layers import Dense, _gram_solver
 from .network import Network, apply_layer, desired_inputs
 from .solvers import GramStats, solve_least_squares
@@ -124,22 +125,25 @@ class BPLSResult:
 
 def class_targets(indices: np.ndarray, n_classes: int, activation: str, dtype) -> np.ndarray:
     """One-hot targets in the output activation's range: its finite bounds, else 0 and 1."""
+    xp = get_namespace(indices)
     lo, hi = _activations.get(activation).output_range
     lo = lo if np.isfinite(lo) else 0.0
     hi = hi if np.isfinite(hi) else 1.0
-    Y = np.full((indices.shape[0], n_classes), lo, dtype=dtype)
-    Y[np.arange(indices.shape[0]), indices] = hi
-    return Y
+    on = {"device": device(indices)}
+    classes = xp.arange(n_classes, dtype=indices.dtype, **on)
+    high = xp.asarray(hi, dtype=xp_dtype(xp, dtype), **on)
+    return xp.where(indices[:, None] == classes, high, lo)
 
 
 def _metrics(out: np.ndarray, Y: np.ndarray, labels: np.ndarray | None) -> tuple[float, float]:
+    xp = get_namespace(out)
     n, k = Y.shape
-    loss = float(np.mean((out - Y) ** 2, dtype=np.float64))
+    loss = float(xp.sum((out - Y) ** 2, dtype=xp.float64)) / (n * k)
     _flops.record("metrics", 3 * n * k)
     if labels is None:
         return loss, float("nan")
     _flops.record("metrics", n * k)
-    return loss, float(np.mean(np.argmax(out, axis=1) == labels))
+    return loss, int(xp.count_nonzero(xp.argmax(out, axis=1) == labels)) / n
 
 
 class History:
@@ -205,7 +209,8 @@ def _solve_layer(H, T, act, opts, cache: _FirstLayerCache | None):
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
             stats = GramStats.from_data(H, T)
         if not stats.is_finite():
-            if np.isfinite(np.diagonal(stats.AtA)).all():  # the targets overflowed
+            xp = get_namespace(H)
+            if bool(xp.all(xp.isfinite(xp.linalg.diagonal(stats.AtA)))):  # the targets overflowed
                 raise ValueError(
                     f"BPLS: the least-squares statistics of a layer with {H.shape[1]} inputs "
                     f"and {T.shape[1]} outputs overflowed in {T.dtype}: its targets are too "
@@ -269,7 +274,10 @@ def backward_sweep(
         T = pre_activation_targets(old, H, desired, opts.target_eps)
         coef, intercept, used = _solve_layer(H, T, act, opts, cache if idx == 0 else None)
         solvers.append(used)
-        layers[idx] = Dense(coef.astype(H.dtype, copy=False), intercept.astype(H.dtype), act.name)
+        xp = get_namespace(H)
+        layers[idx] = Dense(
+            xp.astype(coef, H.dtype, copy=False), xp.astype(intercept, H.dtype), act.name
+        )
         if idx > last:
             current = H if opts.hidden_target == "closest" else None
             desired = desired_inputs(layers[idx], T, current, opts.backprop_ridge)
@@ -306,6 +314,7 @@ def fit_bpls(
     takes is excluded from ``time``, so a caller can evaluate the network on held-out data
     without distorting the training-time curve. If it returns True, training stops.
     """
+    xp = get_namespace(X)
     history = History(monitor)
     cache = None if opts.iteration_rule == "misclassified" and labels is not None else (
         _FirstLayerCache()
@@ -326,8 +335,8 @@ def fit_bpls(
         solver_used = "cholesky"
         stop = False
         for it in range(1, opts.max_iter + 1):
-            sweep_acts = acts if subset is None else [a[subset] for a in acts]
-            sweep_Y = Y if subset is None else Y[subset]
+            sweep_acts = acts if subset is None else [xp.take(a, subset, axis=0) for a in acts]
+            sweep_Y = Y if subset is None else xp.take(Y, subset, axis=0)
             network, used = backward_sweep(network, sweep_acts, sweep_Y, opts, cache)
             solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
             acts = network.forward_all(X)
@@ -335,13 +344,13 @@ def fit_bpls(
             score = acc if labels is not None else 0.0
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss, acts)
-            wrong = None if labels is None else np.argmax(acts[-1], axis=1) != labels
+            wrong = None if labels is None else xp.argmax(acts[-1], axis=1) != labels
             if stop:
                 break  # the monitor asked to stop
-            if wrong is not None and not wrong.any():
+            if wrong is not None and not bool(xp.any(wrong)):
                 break  # every training sample is classified correctly
             if labels is not None and opts.iteration_rule == "misclassified":
-                subset = np.flatnonzero(wrong)  # the paper's rule: runs until max_iter
+                subset = xp.nonzero(wrong)[0]  # the paper's rule: runs until max_iter
             elif it > 1 and not history.improved(loss, opts.tol):
                 break  # the training loss stopped improving
         if opts.refit_output and not stop:

@@ -7,6 +7,9 @@ attributes named as in scikit-learn's ``MLPRegressor``/``MLPClassifier`` (``coef
 ``intercepts_``, ``n_layers_``, ``n_iter_``, ``classes_``) plus ``history_``, ``flops_`` and
 ``solver_``. ``partial_fit`` (single-layer models) adds Gram statistics chunk by chunk; a
 failed fit of any kind leaves the estimator as it was.
+
+PyTorch tensors (any array API library) are fitted in their own namespace and on their
+device (:mod:`lsqnet._array_api`): tensors in, tensors out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.exceptions import DataConversionWarning, UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
@@ -36,8 +40,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _flops
+from . import _flops, _validation
 from . import activations as _activations
+from ._array_api import device, get_namespace, is_array_api, numpy_dtype
 from ._dask import DaskChunks, is_dask_array
 from ._validation import check_option, check_random_state, check_scalar
 from .bpls import (
@@ -273,6 +278,103 @@ def _user_stacklevel() -> int:
     return level
 
 
+def _describe_array(a: Any) -> str:
+    """``a`` in words for messages: "a torch Tensor on cuda:0", "a NumPy array", "a list"."""
+    if is_array_api(a):
+        return f"a {type(a).__module__.split('.')[0]} {type(a).__name__} on {device(a)}"
+    return "a NumPy array" if isinstance(a, np.ndarray) else f"a {type(a).__name__}"
+
+
+def _on_device_of(X: Any, y: Any, owner: str) -> Any:
+    """``y`` as an array of ``X``'s namespace on ``X``'s device. A tensor must be there
+    already (nothing is moved between devices behind the user's back); array-likes (NumPy
+    arrays, lists) are copied there."""
+    if is_array_api(y):
+        if get_namespace(y) is not get_namespace(X) or device(y) != device(X):
+            raise ValueError(
+                f"{owner}: invalid y: X is {_describe_array(X)} and y is {_describe_array(y)}; "
+                f"pass both on one device."
+            )
+        return y
+    try:
+        return get_namespace(X).asarray(np.asarray(y), device=device(X))
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise ValueError(
+            f"{owner}: invalid y: it cannot be an array of X's library on {device(X)} "
+            f"({_describe_array(y)}): {err}"
+        ) from err
+
+
+def _check_tensor_labels(y: Any) -> Any:
+    """Class labels given as a tensor: 1-D (a column is raveled with scikit-learn's warning),
+    of integers, booleans, or floats that are finite whole numbers."""
+    xp = get_namespace(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please change the "
+            "shape of y to (n_samples, ), for example using ravel().",
+            DataConversionWarning, stacklevel=_user_stacklevel(),
+        )
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {tuple(y.shape)} instead.")
+    if not xp.isdtype(y.dtype, ("bool", "integral", "real floating")):
+        raise TypeError(f"class labels must be numbers; got a tensor of dtype {y.dtype}.")
+    if xp.isdtype(y.dtype, "real floating"):
+        _validation.check_array(y, "y", ndim=1)  # finite
+        if bool(xp.any(y != xp.round(y))):
+            raise ValueError(
+                "Unknown label type: continuous. Maybe you are trying to fit a classifier, "
+                "which expects discrete classes on a regression target with continuous values."
+            )
+    return y
+
+
+def _tensor_weights(like: Any, sample_weight: Any, owner: str) -> Any:
+    """Sample weights for a score on tensors: ones, or ``sample_weight`` checked, float64."""
+    xp = get_namespace(like)
+    n = like.shape[0]
+    if sample_weight is None:
+        return xp.ones(n, dtype=xp.float64, device=device(like))
+    w = _on_device_of(like, sample_weight, owner)
+    try:
+        w = _validation.check_sample_weight(w, n, 1, np.float64)
+    except (ValueError, TypeError) as err:
+        raise _invalid(err, owner, "sample_weight") from err
+    return w
+
+
+def _weighted_mean(correct: Any, sample_weight: Any, owner: str) -> float:
+    """The (weighted) fraction of true entries of ``correct``: accuracy on tensors."""
+    xp = get_namespace(correct)
+    w = _tensor_weights(correct, sample_weight, owner)
+    return float(xp.sum(w * xp.astype(correct, w.dtype)) / xp.sum(w))
+
+
+def _r2_score(y: Any, y_pred: Any, sample_weight: Any) -> float:
+    """scikit-learn's ``r2_score`` (uniform average over targets, finite by its
+    ``force_finite`` rule) computed on tensors, in float64."""
+    xp = get_namespace(y_pred)
+    owner = "BPLSRegressor.score"
+    if y.ndim != y_pred.ndim or y.shape[0] != y_pred.shape[0]:
+        raise ValueError(
+            f"{owner}: invalid y: shape {tuple(y.shape)} does not match the predictions' "
+            f"{tuple(y_pred.shape)}."
+        )
+    Y = xp.astype(y[:, None] if y.ndim == 1 else y, xp.float64)
+    P = xp.astype(y_pred[:, None] if y_pred.ndim == 1 else y_pred, xp.float64)
+    if Y.shape[0] < 2:
+        warnings.warn("R^2 score is not well-defined with less than two samples.",
+                      UndefinedMetricWarning, stacklevel=_user_stacklevel())
+        return float("nan")
+    w = _tensor_weights(Y, sample_weight, owner)[:, None]
+    mean = xp.sum(w * Y, axis=0) / xp.sum(w)
+    num = xp.sum(w * (Y - P) ** 2, axis=0)
+    den = xp.sum(w * (Y - mean) ** 2, axis=0)
+    r2 = xp.where(den != 0, 1 - num / xp.where(den != 0, den, 1.0), xp.where(num == 0, 1.0, 0.0))
+    return float(xp.mean(r2))
+
+
 def _invalid(err: Exception, owner: str, name: str) -> Exception:
     """``err`` (a ValueError or TypeError from scikit-learn or NumPy) as the same type, with a
     message that names the argument ``name`` and keeps the original text."""
@@ -429,6 +531,8 @@ class _BaseBPLS(BaseEstimator):
             _check_monitor(monitor, f"{type(self).__name__}.fit")
             if is_dask_array(X) or is_dask_array(y):
                 return self._fit_dask(X, y, monitor)
+            if is_array_api(X) or is_array_api(y):
+                return self._fit_array_api(X, y, monitor)
             if self.batch_size is not None:
                 return self._fit_blocks(X, y, monitor)
             X, y = self._validate_X_y(X, y)
@@ -493,8 +597,10 @@ class _BaseBPLS(BaseEstimator):
         return self
 
     def _set_fitted(self, network: Network, targets: _Targets, result: Any) -> None:
+        xp = get_namespace(network.layers[0].weight)
         for i, layer in enumerate(network.layers):
-            if not (np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()):
+            finite = xp.all(xp.isfinite(layer.weight)) and xp.all(xp.isfinite(layer.bias))
+            if not bool(finite):
                 raise LSQNetError(
                     f"{type(self).__name__}: layer {i} has non-finite weights after fitting "
                     f"(sizes {network.sizes}, solver {result.solver!r}). Increase alpha or "
@@ -508,6 +614,56 @@ class _BaseBPLS(BaseEstimator):
         self.out_activation_ = self.output_activation
         for name, value in targets.attributes.items():
             setattr(self, name, value)
+
+    # -- fits on tensors (the array API) -------------------------------------------------
+    def _fit_array_api(self, X: Any, y: Any, monitor: Any):
+        """``fit`` on tensors (PyTorch, on any device): checked and trained in their namespace,
+        with the fitted attributes on ``X``'s device."""
+        owner = type(self).__name__
+        self._require_y(y)
+        if not is_array_api(X):
+            raise ValueError(
+                f"{owner}: invalid X: y is {_describe_array(y)} but X is "
+                f"{_describe_array(X)}: pass X as a tensor on y's device (then the fit runs "
+                f"there), or y as a NumPy array."
+            )
+        if self.batch_size is not None:
+            raise ValueError(
+                f"{owner}: batch_size reads NumPy arrays and memmaps block by block; X is "
+                f"{_describe_array(X)}. Fit it with batch_size=None, in its device's memory."
+            )
+        try:
+            X = _validation.check_array(X, "X", dtype=self.dtype)
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, owner, "X") from err
+        y = _on_device_of(X, y, owner)
+        self._reset_features(X.shape[1])
+        y = self._validate_y(y, X.dtype)
+        check_consistent_length(X, y)
+        return self._fit(X, self._targets(y, X.dtype), monitor)
+
+    def _check_tensor_X(self, X: Any) -> Any:
+        """``X`` for ``predict`` of a model fitted on tensors: a tensor of the fitted
+        weights' library and device, with ``n_features_in_`` columns."""
+        owner = type(self).__name__
+        weight = self.coefs_[0]
+        if not is_array_api(X) or get_namespace(X) is not get_namespace(weight) or (
+            device(X) != device(weight)
+        ):
+            raise ValueError(
+                f"{owner}: invalid X: the model was fitted on {_describe_array(weight)}, and "
+                f"X is {_describe_array(X)}. Pass X as a tensor on {device(weight)}."
+            )
+        try:
+            X = _validation.check_array(X, "X", dtype=weight.dtype)
+        except (ValueError, TypeError) as err:
+            raise _invalid(err, owner, "X") from err
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {owner} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
 
     # -- fits from blocks of rows ---------------------------------------------------------
     def _fit_blocks(self, X: Any, y: Any, monitor: Any):
@@ -715,7 +871,10 @@ class _BaseBPLS(BaseEstimator):
 
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "network_")
-        X = self._validate_X(X, reset=False, dtype=self.coefs_[0].dtype)
+        if is_array_api(self.coefs_[0]):
+            X = self._check_tensor_X(X)
+        else:
+            X = self._validate_X(X, reset=False, dtype=self.coefs_[0].dtype)
         # Huge inputs overflow to infinity in the products (tanh and sigmoid saturate); the
         # network's answer to them is returned without NumPy's RuntimeWarnings.
         with np.errstate(over="ignore", invalid="ignore"):
@@ -928,7 +1087,7 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         Y = y[:, None] if y.ndim == 1 else y
         act = _activations.get(self.output_activation)
         lo, hi = act.output_range
-        outside = int(np.count_nonzero((Y <= lo) | (Y >= hi)))
+        outside = int(get_namespace(Y).count_nonzero((Y <= lo) | (Y >= hi)))
         if outside:
             warnings.warn(
                 f"{type(self).__name__}: {outside} target value(s) are outside the open range "
@@ -939,7 +1098,8 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
                 stacklevel=_user_stacklevel(),
             )
         return _Targets(
-            Y, None, Y.shape[1], self.output_activation, np.dtype(dtype), {"_y_1d": y.ndim == 1}
+            Y, None, Y.shape[1], self.output_activation, numpy_dtype(dtype),
+            {"_y_1d": y.ndim == 1},
         )
 
     def _partial_targets(self, y: np.ndarray, dtype: np.dtype, classes: Any, first: bool):
@@ -957,9 +1117,12 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         # Converted to X's dtype before the finiteness check, so that None in an object y
         # (NaN after conversion) and values beyond float32 are caught as non-finite.
         with np.errstate(over="ignore", invalid="ignore"):
-            y = check_array(
-                y, ensure_2d=False, dtype=dtype, input_name="y", ensure_min_features=0
-            )
+            if is_array_api(y):
+                y = _validation.check_array(y, "y", ndim=(1, 2), dtype=dtype)
+            else:
+                y = check_array(
+                    y, ensure_2d=False, dtype=dtype, input_name="y", ensure_min_features=0
+                )
         if y.ndim == 2 and y.shape[1] == 0:
             raise ValueError(
                 f"y has 0 targets (shape {y.shape}); at least one target column is required."
@@ -975,6 +1138,9 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         """The coefficient of determination R^2 of ``predict(X)`` for ``y`` (scikit-learn's
         ``r2_score``; uniform average over targets)."""
         y_pred = self.predict(X)
+        if is_array_api(y_pred):
+            y = self._validate_y(_on_device_of(y_pred, y, f"{type(self).__name__}.score"), None)
+            return _r2_score(y, y_pred, sample_weight)
         try:
             # Huge targets overflow in the sums of squares: R^2 is then what the infinite
             # sums give, without NumPy's RuntimeWarnings.
@@ -1074,8 +1240,11 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
     def _targets(self, y: np.ndarray, dtype: np.dtype) -> _Targets:
         owner = type(self).__name__
         try:
-            check_classification_targets(y)
-            classes, indices = np.unique(y, return_inverse=True)
+            if is_array_api(y):
+                classes, indices = get_namespace(y).unique_inverse(y)
+            else:
+                check_classification_targets(y)
+                classes, indices = np.unique(y, return_inverse=True)
         except (ValueError, TypeError) as err:  # labels of types that cannot be ordered
             raise _invalid(err, owner, "y") from err
         if classes.shape[0] < 2:
@@ -1084,7 +1253,7 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
                 f"{classes[0]!r}."
             )
         return _Targets(
-            None, indices, classes.shape[0], self.output_activation, np.dtype(dtype),
+            None, indices, classes.shape[0], self.output_activation, numpy_dtype(dtype),
             {"classes_": classes},
         )
 
@@ -1128,6 +1297,8 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
 
     @staticmethod
     def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:
+        if is_array_api(y):
+            return _check_tensor_labels(y)
         y = column_or_1d(y, warn=True)
         assert_all_finite(y, input_name="y")
         if y.dtype.kind == "c":
@@ -1137,6 +1308,10 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """The mean accuracy of ``predict(X)`` for the labels ``y``."""
         y_pred = self.predict(X)
+        if is_array_api(y_pred):
+            owner = f"{type(self).__name__}.score"
+            y = self._validate_y(_on_device_of(y_pred, y, owner), None)
+            return _weighted_mean(y == y_pred, sample_weight, owner)
         try:
             # scikit-learn casts float labels to int before it rejects NaN: no stray warning
             with np.errstate(invalid="ignore"):
@@ -1147,13 +1322,16 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities, shape (n_samples, n_classes): the outputs, normalised."""
-        out = np.clip(self._forward(X), np.finfo(self.coefs_[0].dtype).tiny, None)
-        return out / out.sum(axis=1, keepdims=True)
+        out = self._forward(X)
+        xp = get_namespace(out)
+        out = xp.clip(out, min=float(xp.finfo(out.dtype).tiny))
+        return out / xp.sum(out, axis=1, keepdims=True)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels."""
         out = self._forward(X)
-        return self.classes_[np.argmax(out, axis=1)]
+        xp = get_namespace(out)
+        return xp.take(self.classes_, xp.argmax(out, axis=1), axis=0)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

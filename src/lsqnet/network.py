@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _flops
 from . import activations as _activations
+from ._array_api import device, get_namespace, xp_dtype
 from .layers import Dense
 from .solvers import GramStats
 from .solvers._lstsq import factorize_with_fallback
@@ -81,7 +82,13 @@ def init_network(
     when there are fewer samples than units); its bias subtracts the mean, so the unit
     computes ``scale * <x - mean, s>`` with ``|s| = 1``. Later layers are ``"fan_in"``. The
     data-dependent work (``n d + 6 h d`` flops) is recorded in the active ledger.
+
+    The weights are drawn by ``rng`` (NumPy) and placed in the namespace and on the device of
+    ``X`` when it is given (a PyTorch tensor gives tensors on its device), so that a seed gives
+    the same network for NumPy arrays and tensors.
     """
+    xp = get_namespace(X)
+    place = {"dtype": xp_dtype(xp, dtype), "device": None if X is None else device(X)}
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
@@ -94,17 +101,18 @@ def init_network(
             limit = np.sqrt(3.0 / n_in)
             W = rng.uniform(-limit, limit, size=(n_in, n_out))
             b = np.zeros(n_out)
-        layers.append(Dense((W * scale).astype(dtype), (b * scale).astype(dtype), act))
+        layers.append(Dense(xp.asarray(W * scale, **place), xp.asarray(b * scale, **place), act))
     return Network(tuple(layers))
 
 
 def _sample_units(X: np.ndarray, h: int, rng: np.random.Generator):
+    xp = get_namespace(X)
     n, d = X.shape
-    rows = rng.choice(n, size=h, replace=h > n)
-    mean = X.mean(axis=0, dtype=np.float64)
-    S = X[rows].astype(np.float64) - mean
-    norms = np.sqrt(np.einsum("ij,ij->i", S, S))
-    S /= np.where(norms > 0, norms, 1.0)[:, None]
+    rows = xp.asarray(rng.choice(n, size=h, replace=h > n), device=device(X))
+    mean = xp.sum(X, axis=0, dtype=xp.float64) / n
+    S = xp.astype(xp.take(X, rows, axis=0), xp.float64) - mean
+    norms = xp.sqrt(xp.sum(S * S, axis=1))
+    S = S / xp.where(norms > 0, norms, 1.0)[:, None]
     _flops.record("init", n * d + 6 * h * d)  # mean, centre, norms (2), divide, scale, bias
     W = S.T
     return W, -(mean @ W)
@@ -112,7 +120,8 @@ def _sample_units(X: np.ndarray, h: int, rng: np.random.Generator):
 
 def _relative_ridge(stats: GramStats, ridge: float, rank: int) -> float:
     _flops.record("ridge", stats.n_features + 1)
-    return ridge * float(np.trace(stats.AtA)) / rank
+    xp = get_namespace(stats.AtA)
+    return ridge * float(xp.sum(xp.linalg.diagonal(stats.AtA))) / rank
 
 
 def desired_inputs(
@@ -135,6 +144,8 @@ def desired_inputs(
     :math:`E W^T (W W^T + \lambda I)^{-1} = E (W^T W + \lambda I)^{-1} W^T`.
     """
     W = layer.weight
+    xp = get_namespace(W)
+    no_targets = {"dtype": W.dtype, "device": device(W)}
     p, q = W.shape
     n = target_pre.shape[0]
     E = target_pre - layer.bias
@@ -144,7 +155,7 @@ def desired_inputs(
         _flops.record("gemm", _flops.gemm(n, p, q))
         _flops.record("elementwise", _flops.elementwise(n, q))
     if q <= p:  # W^T W is the small one: D = E (W^T W + lam I)^-1 W^T
-        stats = GramStats.from_data(W, np.zeros((p, 0), W.dtype))
+        stats = GramStats.from_data(W, xp.zeros((p, 0), **no_targets))
         lam = _relative_ridge(stats, ridge, min(p, q))
         factor = factorize_with_fallback(
             stats, lam, fit_intercept=False, solver="auto", rcond=None, owner="BPLS backward step"
@@ -152,14 +163,14 @@ def desired_inputs(
         delta = factor.solve(E.T).T @ W.T
         _flops.record("gemm", _flops.gemm(n, q, p))
     else:  # W W^T is the small one: D = E W^T (W W^T + lam I)^-1
-        stats = GramStats.from_data(W.T, np.zeros((q, 0), W.dtype))
+        stats = GramStats.from_data(W.T, xp.zeros((q, 0), **no_targets))
         lam = _relative_ridge(stats, ridge, min(p, q))
         factor = factorize_with_fallback(
             stats, lam, fit_intercept=False, solver="auto", rcond=None, owner="BPLS backward step"
         )
         delta = factor.solve(W @ E.T).T
         _flops.record("gemm", _flops.gemm(p, q, n))
-    delta = delta.astype(W.dtype, copy=False)
+    delta = xp.astype(delta, W.dtype, copy=False)
     if current is None:
         return delta
     _flops.record("elementwise", _flops.elementwise(n, p))

@@ -199,12 +199,14 @@ class _SampledInputs:
             lambda X, Y, labels, start: _Pair(X.shape[0], X.sum(axis=0, dtype=np.float64))
         ).values
         self.shape = (count, source.n_features)
-        self._mean = total / max(count, 1)
+        self._sum = total
 
-    def mean(self, axis: int, dtype: Any) -> np.ndarray:
-        return self._mean
+    def sum(self, axis: int, dtype: Any, out: Any = None) -> np.ndarray:
+        """The column sums (``numpy.sum`` of the stand-in), in float64."""
+        return self._sum
 
-    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+    def take(self, rows: np.ndarray, axis: int = 0, out: Any = None, mode: str = "raise"):
+        """The rows ``rows`` (``numpy.take`` of the stand-in along axis 0)."""
         wanted = np.unique(rows)
 
         def pick(X, Y, labels, start):
@@ -257,7 +259,8 @@ def _layer_targets(
 def _cross_terms(H: np.ndarray, T: np.ndarray) -> GramStats:
     """The target-dependent sums of ``GramStats.from_data(H, T)`` (the others left empty)."""
     empty = np.zeros((0,), H.dtype)
-    return GramStats._with_cross_terms(empty, empty, 0.0, 0, H, T, np.ones(H.shape[0], H.dtype))
+    AtB, _, Tw = GramStats._cross_products(H, T, np.ones(H.shape[0], H.dtype), unweighted=True)
+    return GramStats._with_cross_terms(empty, empty, 0.0, 0, T, Tw, AtB)
 
 
 def check_chunked_options(opts: BPLSOptions) -> None:

@@ -122,11 +122,20 @@ class GramStats:
             sum_w = float(xp.sum(weights, dtype=xp.float64))
         AtA = Aw.T @ Aw
         _flops.record("syrk", _flops.syrk(n, d))
-        k = B.shape[1]
-        Bw = B if sample_weight is None else B * weights[:, None]
-        products = xp.concat([Bw.T, weights[None, :]], axis=0) @ A  # (k + 1, d)
         _flops.record("gemm", _flops.gemm(1, n, d))
-        return cls._with_cross_terms(AtA, products[k], sum_w, n, B, Bw, products[:k].T)
+        AtB, sum_A, Bw = cls._cross_products(A, B, weights, sample_weight is None)
+        return cls._with_cross_terms(AtA, sum_A, sum_w, n, B, Bw, AtB)
+
+    @staticmethod
+    def _cross_products(A, B, weights, unweighted: bool):
+        """``A^T w B``, ``A^T w`` and ``w B`` (``B`` itself when ``unweighted``), the first two as
+        one product ``[w B, w]^T A`` (always of this shape, so that statistics with new targets
+        round exactly as the first ones did)."""
+        xp = get_namespace(A, B, weights)
+        k = B.shape[1]
+        Bw = B if unweighted else B * weights[:, None]
+        products = xp.concat([Bw.T, weights[None, :]], axis=0) @ A  # (k + 1, d)
+        return products[:k].T, products[k], Bw
 
     @classmethod
     def _with_cross_terms(cls, AtA, sum_A, sum_w, n, B, Bw, AtB) -> GramStats:
@@ -135,7 +144,7 @@ class GramStats:
         n_rows, k = B.shape
         sum_B = xp.sum(Bw, axis=0)
         sum_BB = xp.sum(Bw * B, axis=0)
-        _flops.record("gemm", _flops.gemm(AtA.shape[0], n_rows, k))
+        _flops.record("gemm", _flops.gemm(AtB.shape[0], n_rows, k))
         _flops.record("scale", 4 * _flops.elementwise(n_rows, k))
         return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, n)
 
@@ -150,11 +159,12 @@ class GramStats:
         """
         xp = get_namespace(A, B, sample_weight)
         if sample_weight is None:
-            Bw = B
+            weights = xp.ones(A.shape[0], dtype=A.dtype, device=device(A))
         else:
-            Bw = B * xp.astype(sample_weight, A.dtype, copy=False)[:, None]
+            weights = xp.astype(sample_weight, A.dtype, copy=False)
+        AtB, _, Bw = GramStats._cross_products(A, B, weights, sample_weight is None)
         return GramStats._with_cross_terms(
-            self.AtA, self.sum_A, self.sum_w, self.n_samples, B, Bw, A.T @ Bw
+            self.AtA, self.sum_A, self.sum_w, self.n_samples, B, Bw, AtB
         )
 
     def update(
