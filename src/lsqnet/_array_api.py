@@ -22,8 +22,10 @@ import scipy.linalg
 import scipy.special
 
 __all__ = [
+    "check_same_library",
     "cho_factor",
     "cho_solve",
+    "describe",
     "device",
     "eigh",
     "expit",
@@ -160,3 +162,48 @@ def eigh(xp: Any, g: Any) -> tuple[Any, Any]:
     if is_numpy(xp):
         return scipy.linalg.eigh(g, check_finite=False)
     return xp.linalg.eigh(g)
+
+
+def describe(a: Any) -> str:
+    """``a`` in words for messages: "a torch Tensor on cuda:0", "a NumPy array", "a list"."""
+    if is_array_api(a):
+        return f"a {type(a).__module__.split('.')[0]} {type(a).__name__} on {device(a)}"
+    return "a NumPy array" if isinstance(a, np.ndarray) else f"a {type(a).__name__}"
+
+
+def check_same_library(owner: str, **arrays: Any) -> None:
+    """Raise ``ValueError`` unless ``arrays`` (``None`` entries skipped) are all host data
+    (NumPy arrays, array-likes) or all arrays of one array API library on one device.
+
+    Nothing is moved between libraries or devices behind the caller's back, as in PyTorch
+    itself ("Expected all tensors to be on the same device"); the message names the first
+    two arguments that differ and says what each is.
+    """
+    given = [(name, a) for name, a in arrays.items() if a is not None]
+    if not any(is_array_api(a) for _, a in given):
+        return
+    (first, ref), *others = given
+    for name, a in others:
+        if is_array_api(a) and is_array_api(ref):
+            try:
+                get_namespace(a, ref)
+            except TypeError:  # arrays of two array API libraries
+                same = False
+            else:
+                same = device(a) == device(ref)
+        else:  # host data is fine with host data, nothing else
+            same = not (is_array_api(a) or is_array_api(ref))
+        if same:
+            continue
+        # The host argument (or the second one) goes to the tensor's device in the example.
+        move, to = (name, first) if is_array_api(ref) else (first, name)
+        tensor = ref if is_array_api(ref) else a
+        example = (
+            f" (e.g. torch.as_tensor({move}, device={to}.device))"
+            if type(tensor).__module__.split(".")[0] == "torch" else ""
+        )
+        raise ValueError(
+            f"{owner}: {first} is {describe(ref)} and {name} is {describe(a)}; pass them as "
+            f"arrays of one library on one device{example}: lsqnet copies nothing between "
+            f"libraries or devices."
+        )

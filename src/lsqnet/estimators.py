@@ -42,7 +42,7 @@ from sklearn.utils.validation import (
 
 from . import _flops, _validation
 from . import activations as _activations
-from ._array_api import device, get_namespace, is_array_api, numpy_dtype
+from ._array_api import describe, device, get_namespace, is_array_api, numpy_dtype
 from ._dask import DaskChunks, is_dask_array
 from ._validation import check_option, check_random_state, check_scalar
 from .bpls import (
@@ -278,13 +278,6 @@ def _user_stacklevel() -> int:
     return level
 
 
-def _describe_array(a: Any) -> str:
-    """``a`` in words for messages: "a torch Tensor on cuda:0", "a NumPy array", "a list"."""
-    if is_array_api(a):
-        return f"a {type(a).__module__.split('.')[0]} {type(a).__name__} on {device(a)}"
-    return "a NumPy array" if isinstance(a, np.ndarray) else f"a {type(a).__name__}"
-
-
 def _on_device_of(X: Any, y: Any, owner: str) -> Any:
     """``y`` as an array of ``X``'s namespace on ``X``'s device. A tensor must be there
     already (nothing is moved between devices behind the user's back); array-likes (NumPy
@@ -292,7 +285,7 @@ def _on_device_of(X: Any, y: Any, owner: str) -> Any:
     if is_array_api(y):
         if get_namespace(y) is not get_namespace(X) or device(y) != device(X):
             raise ValueError(
-                f"{owner}: invalid y: X is {_describe_array(X)} and y is {_describe_array(y)}; "
+                f"{owner}: invalid y: X is {describe(X)} and y is {describe(y)}; "
                 f"pass both on one device."
             )
         return y
@@ -301,7 +294,7 @@ def _on_device_of(X: Any, y: Any, owner: str) -> Any:
     except (ValueError, TypeError, RuntimeError) as err:
         raise ValueError(
             f"{owner}: invalid y: it cannot be an array of X's library on {device(X)} "
-            f"({_describe_array(y)}): {err}"
+            f"({describe(y)}): {err}"
         ) from err
 
 
@@ -623,14 +616,14 @@ class _BaseBPLS(BaseEstimator):
         self._require_y(y)
         if not is_array_api(X):
             raise ValueError(
-                f"{owner}: invalid X: y is {_describe_array(y)} but X is "
-                f"{_describe_array(X)}: pass X as a tensor on y's device (then the fit runs "
+                f"{owner}: invalid X: y is {describe(y)} but X is "
+                f"{describe(X)}: pass X as a tensor on y's device (then the fit runs "
                 f"there), or y as a NumPy array."
             )
         if self.batch_size is not None:
             raise ValueError(
                 f"{owner}: batch_size reads NumPy arrays and memmaps block by block; X is "
-                f"{_describe_array(X)}. Fit it with batch_size=None, in its device's memory."
+                f"{describe(X)}. Fit it with batch_size=None, in its device's memory."
             )
         try:
             X = _validation.check_array(X, "X", dtype=self.dtype)
@@ -651,8 +644,8 @@ class _BaseBPLS(BaseEstimator):
             device(X) != device(weight)
         ):
             raise ValueError(
-                f"{owner}: invalid X: the model was fitted on {_describe_array(weight)}, and "
-                f"X is {_describe_array(X)}. Pass X as a tensor on {device(weight)}."
+                f"{owner}: invalid X: the model was fitted on {describe(weight)}, and "
+                f"X is {describe(X)}. Pass X as a tensor on {device(weight)}."
             )
         try:
             X = _validation.check_array(X, "X", dtype=weight.dtype)

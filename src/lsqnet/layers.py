@@ -17,10 +17,15 @@ pre-activations; every output column shares one factorisation. Three refinements
   only change the right-hand side, so the one factorisation is reused.
 
 This module imports the solver core and the activations only (no scikit-learn estimators).
+Like them it is written against the array API standard (:mod:`lsqnet._array_api`): NumPy
+arrays are computed with NumPy, exactly as before; PyTorch tensors (CPU or CUDA) in their
+namespace and on their device, and the fitted weights are tensors there (nothing is copied to
+the host).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import activations as _activations
+from ._array_api import check_same_library, device, get_namespace, numpy_dtype
 from ._validation import (
     check_array,
     check_consistent_length,
@@ -52,8 +58,9 @@ class Dense:
 
     Attributes
     ----------
-    weight : ndarray of shape (n_in, n_out)
-    bias : ndarray of shape (n_out,)
+    weight : ndarray or tensor of shape (n_in, n_out)
+    bias : ndarray or tensor of shape (n_out,)
+        Of one library (NumPy, or an array API library such as PyTorch) and on one device.
     activation : str
         A name registered in :data:`lsqnet.activations.ACTIVATIONS`.
     """
@@ -64,11 +71,12 @@ class Dense:
 
     def __post_init__(self) -> None:
         _activations.get(self.activation)  # fail early on an unknown name
-        if self.weight.ndim != 2 or self.bias.shape != (self.weight.shape[1],):
+        if self.weight.ndim != 2 or tuple(self.bias.shape) != (self.weight.shape[1],):
             raise ValueError(
                 f"Dense needs weight of shape (n_in, n_out) and bias of shape (n_out,); "
-                f"got {self.weight.shape} and {self.bias.shape}."
+                f"got {tuple(self.weight.shape)} and {tuple(self.bias.shape)}."
             )
+        check_same_library("Dense", weight=self.weight, bias=self.bias)
 
     @property
     def n_in(self) -> int:
@@ -83,7 +91,12 @@ class Dense:
         return X @ self.weight + self.bias
 
     def forward(self, X: Any) -> np.ndarray:
-        """The layer's output for ``X`` of shape (n_samples, n_in)."""
+        """The layer's output for ``X`` of shape (n_samples, n_in).
+
+        ``X`` must be of the weight's library and on its device: a tensor for a layer of
+        tensors (``ValueError`` otherwise), an array or array-like for a layer of NumPy arrays.
+        """
+        check_same_library("Dense.forward", X=X, weight=self.weight)
         X = check_array(X, "X", dtype=self.weight.dtype)
         if X.shape[1] != self.n_in:
             raise ValueError(f"X has {X.shape[1]} features, but the layer takes {self.n_in}.")
@@ -137,22 +150,22 @@ def _objective(act, X, Y, W, b, w, alpha, fit_intercept=True):
     The gradient is taken with respect to the free parameters: ``W``, and ``b`` only when
     an intercept is fitted.
     """
+    xp = get_namespace(X, Y, W, b, w)
     # Weights fitted to tiny or huge data can be huge themselves: their squares may overflow
     # to infinity, which is then the value reported (without NumPy's RuntimeWarnings).
     with np.errstate(over="ignore", invalid="ignore"):
         z = X @ W + b
         r = act.forward(z) - Y
         wr = r if w is None else r * w[:, None]
-        loss = float(np.sum(wr * r, dtype=np.float64))
+        loss = float(xp.sum(wr * r, dtype=xp.float64))
         if alpha:  # 0 * inf would be NaN
-            loss += alpha * float(np.sum(W * W, dtype=np.float64))
+            loss += alpha * float(xp.sum(W * W, dtype=xp.float64))
         g = wr * act.derivative(z)
         grad_W = 2 * (X.T @ g + alpha * W)
-        grad_b = 2 * g.sum(axis=0) if fit_intercept else np.zeros(0)
-        grad = float(
-            np.sqrt(np.sum(grad_W**2, dtype=np.float64) + np.sum(grad_b**2, dtype=np.float64))
-        )
-    return loss, grad
+        sq = float(xp.sum(grad_W**2, dtype=xp.float64))
+        if fit_intercept:
+            sq += float(xp.sum((2 * xp.sum(g, axis=0)) ** 2, dtype=xp.float64))
+    return loss, math.sqrt(sq)
 
 
 def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, tol):
@@ -164,10 +177,12 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
     equations are ``(C + (alpha + lam) I) W_new = C_b + lam W`` (C centred when an intercept
     is fitted). ``lam`` shrinks after a successful step and grows after a failed one.
     """
-    W, b = W.copy(), b.copy()
-    base = np.ones(X.shape[0], X.dtype) if w is None else w
+    xp = get_namespace(X, Y, W, b, w)
+    base = xp.ones(X.shape[0], dtype=X.dtype, device=device(X)) if w is None else w
+    tiny = xp.finfo(X.dtype).smallest_normal
     steps = 0
     used = "cholesky"
+    W_cols, b_cols = [], []  # the refined columns, concatenated at the end (inputs untouched)
     for j in range(W.shape[1]):
         y = Y[:, j : j + 1]
         wj, bj = W[:, j : j + 1], b[j : j + 1]
@@ -177,13 +192,13 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
             z = X @ wj + bj
             d = act.derivative(z)
             r = act.forward(z) - y
-            safe = np.abs(d) > np.finfo(X.dtype).tiny
-            target = z - np.divide(r, d, out=np.zeros_like(r), where=safe)
+            safe = xp.abs(d) > tiny
+            target = z - xp.where(safe, r / xp.where(safe, d, 1), 0)  # 0 where f' vanishes
             gn_weights = base * (d[:, 0] ** 2)
-            if not gn_weights.any():
+            if not bool(xp.any(gn_weights != 0)):
                 break  # f' = 0 on every sample (dead ReLU column): the gradient is zero
             stats = GramStats.from_data(X, target, gn_weights)
-            scale = float(np.mean(np.diagonal(stats.AtA))) + 1e-12
+            scale = float(xp.mean(xp.linalg.diagonal(stats.AtA))) + 1e-12
             if lam is None:
                 lam = 1e-3 * scale
             rhs_base = stats.centered_AtB(fit_intercept)
@@ -193,7 +208,7 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
                     rcond=None, owner="fit_layer",
                 )
                 used = factor.solver
-                w_new = factor.solve(rhs_base + lam * wj).astype(X.dtype, copy=False)
+                w_new = xp.astype(factor.solve(rhs_base + lam * wj), X.dtype, copy=False)
                 b_new = stats.intercept(w_new, fit_intercept)
                 new_loss, grad = _objective(act, X, y, w_new, b_new, w, alpha, fit_intercept)
                 if new_loss <= loss:
@@ -207,8 +222,9 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
             steps += 1
             if grad <= tol * grad0 or improved <= 1e-15 * max(loss, 1e-300):
                 break
-        W[:, j : j + 1], b[j] = wj, bj[0]
-    return W, b, steps, used
+        W_cols.append(wj)
+        b_cols.append(bj)
+    return xp.concat(W_cols, axis=1), xp.concat(b_cols), steps, used
 
 
 def _check_finite_weights(W: np.ndarray, b: np.ndarray, solver: str, owner: str) -> None:
@@ -217,12 +233,14 @@ def _check_finite_weights(W: np.ndarray, b: np.ndarray, solver: str, owner: str)
     The data-based solves check their own result, but the Gram-statistics paths (the
     one-sided inverse, the refinement) do not.
     """
-    if np.isfinite(W).all() and np.isfinite(b).all():
+    xp = get_namespace(W, b)
+    if bool(xp.all(xp.isfinite(W))) and bool(xp.all(xp.isfinite(b))):
         return
-    hint = " or use float64" if W.dtype == np.float32 else ""
+    dtype = numpy_dtype(W.dtype)
+    hint = " or use float64" if dtype == np.float32 else ""
     raise LSQNetError(
         f"{owner}: the fitted weights are not finite (solver {solver!r}, {W.shape[0]} inputs, "
-        f"{W.shape[1]} outputs): the least-squares problem exceeds the range of {W.dtype}. "
+        f"{W.shape[1]} outputs): the least-squares problem exceeds the range of {dtype}. "
         f"Rescale X and Y (e.g. sklearn StandardScaler), increase alpha{hint}."
     )
 
@@ -281,12 +299,28 @@ def fit_layer(
     Returns
     -------
     Dense or LayerFit
+        The weight and bias are arrays of the inputs' library, on their device, float32 if
+        ``X`` and ``Y`` are float32 and float64 otherwise.
 
     Raises
     ------
     LSQNetError
         If the fitted weights are not finite (the problem overflowed the dtype); a fitted
         layer never holds NaN or infinity.
+    ValueError
+        If ``X``, ``Y`` and ``sample_weight`` mix libraries or devices (see Notes).
+
+    Notes
+    -----
+    PyTorch tensors (and arrays of other array API libraries), on the CPU or a GPU, are fitted
+    in their own namespace and on their device: tensors in, tensors out, nothing copied to
+    the host. ``X``, ``Y`` and ``sample_weight`` must then all be tensors of one library on one
+    device; a tensor mixed with a NumPy array, a list or a tensor on another device raises a
+    ``ValueError`` naming both arguments and what they are, as PyTorch's own operations do.
+    Nothing is converted or moved behind the caller's back: convert explicitly, e.g.
+    ``torch.as_tensor(Y, device=X.device)``. Without any tensor, array-likes are NumPy arrays
+    as before. The dtype rule is the same for both: tensors of other dtypes (integers,
+    float16) are computed in float64, and one float64 argument makes the fit float64.
 
     References
     ----------
@@ -319,6 +353,7 @@ def fit_layer(
             f"The 'fit_intercept' parameter of {owner} must be a bool. "
             f"Got {fit_intercept!r} instead."
         )
+    check_same_library(owner, X=X, Y=Y, sample_weight=sample_weight)
     dtype = float_dtype(X, Y)
     X = check_array(X, "X", dtype=dtype)
     Y = check_array(Y, "Y", ndim=(1, 2), dtype=dtype)
@@ -326,7 +361,9 @@ def fit_layer(
     check_consistent_length(X=X, Y=Y2)
     w = check_sample_weight(sample_weight, X.shape[0], Y2.shape[1], dtype)
     if w is not None and w.ndim != 1:
-        raise ValueError(f"Input sample_weight of {owner} must be 1-D; got shape {w.shape}.")
+        raise ValueError(
+            f"Input sample_weight of {owner} must be 1-D; got shape {tuple(w.shape)}."
+        )
     if act.rowwise and Y2.shape[1] < 2:
         raise ValueError("The 'softmax' activation needs at least 2 output columns; Y has 1.")
     if method == "weighted" and not act.invertible:
@@ -340,8 +377,9 @@ def fit_layer(
             f"coupled; use 'sigmoid' outputs or refine=0."
         )
 
+    xp = get_namespace(X, Y2, w)
     lo, hi = act.output_range
-    outside = int(np.count_nonzero((Y2 < lo) | (Y2 > hi)))
+    outside = int(xp.count_nonzero((Y2 < lo) | (Y2 > hi)))
     if outside:
         warnings.warn(
             f"{owner}: {outside} target value(s) lie outside the {act.name!r} output range "
@@ -362,7 +400,7 @@ def fit_layer(
     if method == "weighted":
         slope2 = act.derivative(Z) ** 2
         weights = slope2 if w is None else slope2 * w[:, None]
-        if np.all(weights == weights[:, :1]):  # same weights for every column: one solve
+        if bool(xp.all(weights == weights[:, :1])):  # same weights for every column: one solve
             weights = weights[:, 0]
         result = solve(Z, weights)
     elif act.invertible:
@@ -393,8 +431,8 @@ def fit_layer(
     layer = Dense(W, b, act.name)
     if not return_info:
         return layer
-    total_w = X.shape[0] if w is None else float(w.sum())
-    mse = (loss - alpha * float(np.sum(W * W))) / (total_w * Y2.shape[1])
+    total_w = X.shape[0] if w is None else float(xp.sum(w))
+    mse = (loss - alpha * float(xp.sum(W * W))) / (total_w * Y2.shape[1])
     rel = grad / grad0 if refine and grad0 > 0 else (0.0 if refine else float("nan"))
     return LayerFit(layer, used, int(n_clipped), mse, grad, rel, n_steps)
 
@@ -413,6 +451,9 @@ def collapse_linear(layers: Sequence[Dense]) -> Dense:
     layers = list(layers)
     if not layers:
         raise ValueError("collapse_linear needs at least one layer; got none.")
+    check_same_library(
+        "collapse_linear", **{f"layers[{i}].weight": layer.weight for i, layer in enumerate(layers)}
+    )
     W, b = layers[0].weight, layers[0].bias
     for i, layer in enumerate(layers):
         if layer.activation != "identity":

@@ -37,7 +37,13 @@ import numpy as np
 import scipy.linalg
 
 from .. import _flops
-from .._array_api import device, get_namespace, numpy_dtype, solve_triangular
+from .._array_api import (
+    check_same_library,
+    device,
+    get_namespace,
+    numpy_dtype,
+    solve_triangular,
+)
 from .._validation import (
     check_array,
     check_consistent_length,
@@ -422,6 +428,7 @@ def lstsq(
     array([1.5])
     """
     owner = "lstsq"
+    check_same_library(owner, A=A, B=B, sample_weight=sample_weight)
     dtype = float_dtype(A, B)
     A = check_array(A, "A", dtype=dtype, ensure_finite=False)
     B = check_array(B, "B", ndim=(1, 2), dtype=dtype)
