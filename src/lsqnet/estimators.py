@@ -1010,9 +1010,10 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         from ``X``, which may be a NumPy memmap larger than memory): memory does not grow
         with the number of samples, and the result equals the in-memory fit up to rounding
         (:mod:`lsqnet.streaming`, which also says how many passes over ``X`` a fit makes).
-        Blocks of 5000 rows or more keep the Gram products at the BLAS's full speed
-        (``benchmarks/bench_gram.py``). A ``dask.array`` ``X`` is always fitted block by
-        block, on the Dask workers.
+        Blocks of 20,000 rows or more keep the Gram accumulation at 0.7 or more of the
+        BLAS's matrix-multiply speed, 5000 at about 0.66 (``benchmarks/bench_gram.py``). A
+        ``dask.array`` ``X`` is always fitted block by block, on the Dask workers (blocks of
+        20,000 rows or more, likewise).
     random_state : int, RandomState instance or None, default=None
     dtype : {None, "float32", "float64"}, default=None
         Computation dtype; None keeps float32 input as float32 and uses float64 otherwise.
