@@ -555,3 +555,20 @@ def test_no_overflow_warnings_for_large_pre_activations(name, dtype):
             y = act.forward(z.reshape(shape))
             d = act.derivative(z.reshape(shape))
             assert np.all(np.isfinite(y)) and np.all(np.isfinite(d))
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_forward_in_place_equals_forward(name, dtype):
+    """``forward_`` gives ``forward``'s exact result, in the input's memory where it can."""
+    act = ACTIVATIONS[name]
+    z = np.linspace(-30, 30, 600, dtype=dtype).reshape(-1, 3)
+    expected = act.forward(z)
+    work = z.copy()
+    out = act.forward_(work)
+    np.testing.assert_array_equal(out, expected)
+    assert out.dtype == dtype
+    if name in ("identity", "relu", "tanh", "sigmoid"):
+        assert out is work  # computed in place
+    else:
+        np.testing.assert_array_equal(work, z)  # no in-place form: the input is left alone

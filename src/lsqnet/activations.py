@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
+import scipy.special
 from numpy.typing import ArrayLike
 
 from lsqnet._array_api import device, expit, get_namespace, is_numpy, logit, numpy_dtype
@@ -438,6 +439,26 @@ class Activation:
         """Apply ``forward``."""
         return self.forward(z)
 
+    def forward_(self, z: Array) -> Array:
+        """``forward(z)`` computed in the memory of ``z`` where that is possible, else new.
+
+        For callers that own ``z`` and do not use it afterwards (the network's forward pass,
+        whose pre-activations are temporary): a registered element-wise activation with an
+        in-place NumPy form (identity, relu, tanh, sigmoid) writes into a float32/float64
+        ``z`` and returns it, saving an array of ``z``'s size (for a wide layer, allocating
+        and first touching a gigabyte takes longer than the activation itself). Results are
+        identical to ``forward``'s; any other input gets ``forward(z)``.
+        """
+        inplace = _NUMPY_IN_PLACE.get(self.name)
+        if (
+            inplace is None
+            or ACTIVATIONS.get(self.name) is not self
+            or not isinstance(z, np.ndarray)
+            or z.dtype not in (np.float32, np.float64)
+        ):
+            return self.forward(z)
+        return inplace(z)
+
     @property
     def _has_open_finite_bound(self) -> bool:
         return any(
@@ -572,6 +593,15 @@ def _make(
 
 
 _INF = float("inf")
+
+#: In-place NumPy forms of the registered element-wise activations that have one (the same
+#: ufuncs as ``forward``, so the same results), used by :meth:`Activation.forward_`.
+_NUMPY_IN_PLACE: Mapping[str, Callable[[np.ndarray], np.ndarray]] = types.MappingProxyType({
+    "identity": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0, out=z),
+    "tanh": lambda z: np.tanh(z, out=z),
+    "sigmoid": lambda z: scipy.special.expit(z, out=z),
+})
 
 
 #: Read-only mapping from activation name to :class:`Activation`. Names: identity, sigmoid,
