@@ -49,6 +49,7 @@ from lsqnet.bench import (
     warm_start,
     write_results,
 )
+from lsqnet.bench._closed_form import PATCH_UNITS
 from lsqnet.datasets import Dataset
 from lsqnet.estimators import PRESETS
 from lsqnet.network import init_network
@@ -173,7 +174,10 @@ def test_run_records_every_method(method, digits, config):
         assert params["hidden_layer_sizes"] == hidden_for(method, config)
         assert params["random_state"] == 1
         preset = method.partition("-")[2]
-        if preset:  # the preset's settings win over the config's
+        if method == "bpls-patches":  # the output layer on windows of the config's width
+            assert {k: params[k] for k in PATCH_UNITS} == PATCH_UNITS
+            assert params["alpha"] == 30.0  # the middle of its grid
+        elif preset:  # the preset's settings win over the config's
             assert params["preset"] == preset
             assert {k: params[k] for k in PRESETS[preset]} == dict(PRESETS[preset])
         else:

@@ -777,6 +777,47 @@ def test_sample_init_units_are_centred_unit_norm_samples(rng):
     assert np.isfinite(wide.layers[0].weight).all()
 
 
+@pytest.mark.parametrize(("n", "max_iter"), [(80, 0), (1200, 2)])
+def test_count_flops_with_patch_init(rng, n, max_iter):
+    """init="patches" (square images, here 3 x 3): windows and thresholds are counted too,
+    over min(n, PATCH_BIAS_ROWS) rows."""
+    sizes = [9, 12, 3]
+    X = rng.standard_normal((n, 9))
+    est = BPLSClassifier(
+        hidden_layer_sizes=(12,), activation="relu", init="patches", max_iter=max_iter,
+        tol=0.0, refit_output=True, random_state=0,
+    ).fit(X, rng.permutation(np.arange(n) % 3))
+    assert est.flops_exact_
+    assert _predicted_flops(est, sizes, n, True) == est.flops_
+
+
+def test_patch_init_units_are_windows_of_centred_samples(rng):
+    side, h = 12, 40
+    X = rng.random((300, side * side))
+    net = init_network((side * side, h, 2), "relu", "sigmoid", "patches",
+                       np.random.default_rng(0), np.float64, X=X)
+    W, b = net.layers[0].weight, net.layers[0].bias
+    assert_allclose(np.linalg.norm(W, axis=0), 1.0, rtol=1e-12)
+    mean = X.mean(axis=0)
+    for unit in range(h):
+        rows, cols = np.nonzero(W[:, unit].reshape(side, side))
+        height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+        assert height == width and side // 4 <= height <= side // 2  # a square window
+        # inside it, a centred training sample
+        window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        patches = (X - mean).reshape(-1, side, side)[(slice(None), *window)].reshape(300, -1)
+        unit_patch = W[:, unit].reshape(side, side)[window].ravel()
+        cosines = patches @ unit_patch / np.linalg.norm(patches, axis=1)
+        assert cosines.max() > 1 - 1e-12
+    # thresholds at or below the centring bias: lowered by a fraction of each unit's spread
+    assert np.all(b <= -(mean @ W) + 1e-12) and np.any(b < -(mean @ W) - 1e-6)
+
+
+def test_patch_init_needs_square_images(rng):
+    with pytest.raises(ValueError, match="init='patches' needs square images.*got 10"):
+        BPLSClassifier(init="patches").fit(rng.random((20, 10)), np.arange(20) % 2)
+
+
 def test_init_scale_multiplies_the_initial_weights(rng):
     X = rng.standard_normal((40, 3))
     y = X[:, 0] > 0

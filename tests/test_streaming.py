@@ -73,6 +73,8 @@ CLASSIFIER_CASES = [
     dict(hidden_layer_sizes=(16,), init="samples", max_iter=2, refit_output=True),
     dict(hidden_layer_sizes=(24,), init="samples", max_iter=0, refit_output=True,
          activation="relu"),
+    dict(hidden_layer_sizes=(24,), init="patches", max_iter=0, refit_output=True,
+         activation="relu"),
     dict(hidden_layer_sizes=(16,), iteration_rule="misclassified", max_iter=4),
     dict(hidden_layer_sizes=(16,), hidden_target="min_norm", output_activation="softmax",
          max_iter=2),

@@ -34,7 +34,7 @@ from . import _flops
 from . import activations as _activations
 from ._array_api import device, get_namespace, xp_dtype
 from .layers import Dense, _gram_solver
-from .network import Network, apply_layer, desired_inputs
+from .network import PATCH_BIAS_ROWS, Network, apply_layer, desired_inputs
 from .solvers import GramStats, solve_least_squares
 from .solvers._factor import CONDEST_STEPS
 from .solvers._lstsq import _ROBUSTNESS, factorize_with_fallback
@@ -444,7 +444,9 @@ def count_flops(
     init : str, default="fan_in"
         ``"samples"`` adds the data-dependent initialisation
         (:func:`lsqnet.network.init_network`): ``n d + 6 h d`` for the first layer's ``h``
-        units over ``n_train`` samples of ``d`` features.
+        units over ``n_train`` samples of ``d`` features; ``"patches"`` also ``h d`` for the
+        windows and ``2 m d h + 5 m h + 2 h`` for the thresholds over
+        ``m = min(n_train, PATCH_BIAS_ROWS)`` rows.
 
     Returns
     -------
@@ -503,6 +505,10 @@ def count_flops(
         total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
         total += p + 2 * p * q + _flops.potrs(p, q) + _flops.gemm(1, p, q) + 2 * q
         total += _flops.gemm(n, p, q) + 2 * n * q + metrics
-    if init == "samples":
-        total += n_all * sizes[0] + 6 * sizes[1] * sizes[0]
+    if init in ("samples", "patches"):
+        n, d, h = n_all, sizes[0], sizes[1]
+        total += n * d + 6 * h * d
+        if init == "patches":
+            m = min(n, PATCH_BIAS_ROWS)
+            total += h * d + 2 * m * d * h + 5 * m * h + 2 * h
     return total

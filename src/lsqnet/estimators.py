@@ -378,23 +378,24 @@ def _invalid(err: Exception, owner: str, name: str) -> Exception:
 #: ``"paper"`` follows the BPLS paper's description literally (U[-1, 1] initialisation, no
 #: ridge, minimum-norm hidden targets, later sweeps on the misclassified samples only).
 #: ``"fast"`` and ``"accurate"`` are the best configurations found on validation splits of
-#: MNIST and Fashion-MNIST (``benchmarks/study_presets.py``, benchmarks/FINDINGS.md) for about
-#: one second and about ten seconds of training on 2 cores: a wide ReLU layer whose units are
-#: centred training samples, and only the output layer solved (BPLS sweeps improved accuracy
-#: less per second than width did). ``alpha=100`` keeps the float32 Cholesky solve of the wide
-#: layer trustworthy on both datasets. ``lsqnet bench`` measures them on the test sets.
+#: MNIST and Fashion-MNIST (``benchmarks/study_presets.py --family patches``,
+#: benchmarks/FINDINGS.md) for under one second and under ten seconds of training on 2
+#: cores: a wide layer of ReLU local receptive fields (``init="patches"``: square images
+#: only; on other data, override ``init="samples"``), and only the output layer solved (BPLS
+#: sweeps improved accuracy less per second than width did; windows beat whole-sample units
+#: by about a point). ``lsqnet bench`` measures them on the test sets.
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType(dict(
         init="uniform", alpha=0.0, hidden_target="min_norm", iteration_rule="misclassified",
         backprop_ridge=0.0, max_iter=10,
     )),
     "fast": MappingProxyType(dict(
-        hidden_layer_sizes=(1024,), activation="relu", init="samples", max_iter=0,
-        refit_output=True, alpha=100.0,
+        hidden_layer_sizes=(768,), activation="relu", init="patches", max_iter=0,
+        refit_output=True, alpha=10.0,
     )),
     "accurate": MappingProxyType(dict(
-        hidden_layer_sizes=(4096,), activation="relu", init="samples", max_iter=0,
-        refit_output=True, alpha=100.0,
+        hidden_layer_sizes=(3072,), activation="relu", init="patches", max_iter=0,
+        refit_output=True, alpha=10.0,
     )),
 })
 
@@ -545,8 +546,8 @@ class _BaseBPLS(BaseEstimator):
         ledger = _flops.FlopLedger()
         with _flops.counting(ledger):
             samples = X
-            if source is not None and self.init == "samples":
-                samples = sampled_inputs(source)  # read by init_network: two passes
+            if source is not None and self.init in ("samples", "patches"):
+                samples = sampled_inputs(source)  # read by init_network: two or three passes
             network = init_network(
                 sizes, self.activation, self.output_activation, self.init, rng, dtype,
                 X=samples, scale=float(self.init_scale),
@@ -989,9 +990,11 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         output layer, on the initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
         Relative improvement of the training loss below which sweeps stop.
-    init : {"fan_in", "uniform", "samples"}, default="fan_in"
+    init : {"fan_in", "uniform", "samples", "patches"}, default="fan_in"
         ``"uniform"`` is the paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in);
-        ``"samples"`` makes each first-layer unit a centred, unit-norm training sample
+        ``"samples"`` makes each first-layer unit a centred, unit-norm training sample;
+        ``"patches"`` (square images) a local receptive field: a centred training sample
+        kept inside a random window, with a random threshold
         (:func:`lsqnet.network.init_network`).
     init_scale : float, default=1.0
         Multiplies every initial weight (how far into the activation's non-linear range the

@@ -8,6 +8,7 @@ operation ledger (:mod:`lsqnet._flops`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,7 +23,10 @@ from .solvers._lstsq import factorize_with_fallback
 
 __all__ = ["INITS", "Network", "desired_inputs", "init_network"]
 
-INITS = ("uniform", "fan_in", "samples")
+INITS = ("uniform", "fan_in", "samples", "patches")
+
+#: Rows of ``X`` that set the thresholds of ``init="patches"`` units (fewer if X has fewer).
+PATCH_BIAS_ROWS = 1000
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,8 +84,15 @@ def init_network(
     (needs the training inputs ``X``): each first-layer unit is a training sample, centred
     on the mean sample and scaled to unit norm, drawn without replacement (with replacement
     when there are fewer samples than units); its bias subtracts the mean, so the unit
-    computes ``scale * <x - mean, s>`` with ``|s| = 1``. Later layers are ``"fan_in"``. The
-    data-dependent work (``n d + 6 h d`` flops) is recorded in the active ledger.
+    computes ``scale * <x - mean, s>`` with ``|s| = 1``. ``"patches"`` (square images: the
+    number of features is ``side**2``) makes each unit a local receptive field: a centred
+    training sample kept only inside a random square window of ``side/4`` to ``side/2``
+    pixels (7 to 14 for 28 x 28), scaled to unit norm, with its threshold lowered by a random
+    fraction (uniform in [0, 1)) of the unit's standard deviation over
+    ``PATCH_BIAS_ROWS`` training rows, so that units fire at different levels. Later layers
+    are ``"fan_in"``. The data-dependent work (``n d + 6 h d`` flops, and for ``"patches"``
+    ``h d`` for the windows and ``2 m d h + 5 m h + 2 h`` for the thresholds over ``m`` rows)
+    is recorded in the active ledger.
 
     The weights are drawn by ``rng`` (NumPy) and placed in the namespace and on the device of
     ``X`` when it is given (a PyTorch tensor gives tensors on its device), so that a seed gives
@@ -92,8 +103,8 @@ def init_network(
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
-        if init == "samples" and i == 0:
-            W, b = _sample_units(X, n_out, rng)
+        if init in ("samples", "patches") and i == 0:
+            W, b = _sample_units(X, n_out, rng, patches=init == "patches")
         elif init == "uniform":
             W = rng.uniform(-1.0, 1.0, size=(n_in, n_out))
             b = rng.uniform(-1.0, 1.0, size=n_out)
@@ -105,17 +116,49 @@ def init_network(
     return Network(tuple(layers))
 
 
-def _sample_units(X: np.ndarray, h: int, rng: np.random.Generator):
+def patch_side(n_features: int) -> int:
+    """The side of the square images ``init="patches"`` takes, or raise ``ValueError``."""
+    side = math.isqrt(n_features)
+    if side * side != n_features or side < 2:
+        raise ValueError(
+            f"init='patches' needs square images: the number of features must be side**2 "
+            f"with side >= 2 (784 = 28 x 28), got {n_features}. Use init='samples'."
+        )
+    return side
+
+
+def _windows(h: int, side: int, rng: np.random.Generator) -> np.ndarray:
+    """``h`` random square windows of ``side/4`` to ``side/2`` pixels, as 0/1 rows (h, side**2)."""
+    size = rng.integers(max(1, side // 4), side // 2 + 1, size=h)
+    top, left = (rng.integers(0, side - size + 1) for _ in range(2))
+    pixels = np.arange(side)
+    rows = (pixels >= top[:, None]) & (pixels < (top + size)[:, None])
+    cols = (pixels >= left[:, None]) & (pixels < (left + size)[:, None])
+    return (rows[:, :, None] & cols[:, None, :]).reshape(h, side * side).astype(np.float64)
+
+
+def _sample_units(X: np.ndarray, h: int, rng: np.random.Generator, *, patches: bool = False):
     xp = get_namespace(X)
     n, d = X.shape
-    rows = xp.asarray(rng.choice(n, size=h, replace=h > n), device=device(X))
+    on = {"device": device(X)}
+    rows = xp.asarray(rng.choice(n, size=h, replace=h > n), **on)
     mean = xp.sum(X, axis=0, dtype=xp.float64) / n
     S = xp.astype(xp.take(X, rows, axis=0), xp.float64) - mean
+    if patches:
+        S = S * xp.asarray(_windows(h, patch_side(d), rng), **on)
+        _flops.record("init", h * d)
     norms = xp.sqrt(xp.sum(S * S, axis=1))
     S = S / xp.where(norms > 0, norms, 1.0)[:, None]
     _flops.record("init", n * d + 6 * h * d)  # mean, centre, norms (2), divide, scale, bias
     W = S.T
-    return W, -(mean @ W)
+    b = -(mean @ W)
+    if patches:  # thresholds spread over each unit's range on a few training rows
+        m = min(n, PATCH_BIAS_ROWS)
+        some = xp.asarray(rng.choice(n, size=m, replace=False), **on)
+        Z = xp.astype(xp.take(X, some, axis=0), xp.float64) @ W + b
+        b = b - xp.asarray(rng.uniform(0.0, 1.0, size=h), **on) * xp.std(Z, axis=0)
+        _flops.record("init", 2 * m * d * h + 5 * m * h + 2 * h)
+    return W, b
 
 
 def _relative_ridge(stats: GramStats, ridge: float, rank: int) -> float:

@@ -13,7 +13,11 @@ from ..layers import fit_layer
 from ..network import init_network
 from ._harness import BenchConfig, Recorder
 
-__all__ = ["train_bpls", "train_elm", "train_ridge"]
+__all__ = ["PATCH_UNITS", "train_bpls", "train_elm", "train_ridge"]
+
+#: The settings of the ``bpls-patches`` method: only the output layer solved, on one layer of
+#: ReLU local receptive fields (``init="patches"``) of the architecture's width.
+PATCH_UNITS = {"activation": "relu", "init": "patches", "max_iter": 0, "refit_output": True}
 
 
 def _one_hot(y: np.ndarray, dtype) -> np.ndarray:
@@ -26,13 +30,14 @@ def _mse(out: np.ndarray, Y: np.ndarray) -> float:
 
 def train_bpls(
     data: Dataset, seed: int, config: BenchConfig, params: dict[str, Any], rec: Recorder,
-    *, preset: str | None = None,
+    *, preset: str | None = None, overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """:class:`~lsqnet.BPLSClassifier`; a curve point after every step, then the returned net.
 
     Without a ``preset``, the network is ``config``'s (sizes, activation, init, max_iter) with
     the estimator's defaults otherwise; a preset (:data:`lsqnet.estimators.PRESETS`) sets its
-    own parameters, and ``config`` only what the preset leaves open.
+    own parameters, and ``config`` only what the preset leaves open. ``overrides`` replace
+    ``config``'s settings the same way, keeping its sizes (``bpls-patches``).
     """
     init = "fan_in" if config.init == "default" else config.init
     settings = dict(
@@ -41,6 +46,7 @@ def train_bpls(
     )
     if preset is not None:
         settings.update(PRESETS[preset])
+    settings.update(overrides or {})
     est = BPLSClassifier(**{**settings, **params})
 
     def monitor(entry, network):

@@ -18,7 +18,7 @@ import numpy as np
 from .. import datasets
 from ..datasets import Dataset
 from ..estimators import PRESETS
-from ._closed_form import train_bpls, train_elm, train_ridge
+from ._closed_form import PATCH_UNITS, train_bpls, train_elm, train_ridge
 from ._gradient import OPTIMIZERS, train_gradient, train_warm_start
 from ._harness import BenchConfig, Record, Recorder, label, machine, peak_memory
 from ._report import SCHEMA, claim, frontier, summarize, warm_start
@@ -63,6 +63,11 @@ METHODS: dict[str, Method] = {
         )
         for preset in PRESETS
     },
+    "bpls-patches": Method(
+        "bpls-patches", functools.partial(train_bpls, overrides=PATCH_UNITS),
+        tuple({"alpha": a} for a in (10.0, 30.0, 100.0)), True, 1,
+        "BPLSClassifier's output layer on ReLU local receptive fields (init='patches')",
+    ),
     "elm": Method(
         "elm", train_elm, _ALPHAS, True, 1,
         "extreme learning machine: random hidden layer, ridge output layer",
