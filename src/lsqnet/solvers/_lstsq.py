@@ -102,7 +102,8 @@ def _external_stacklevel() -> int:
 def _warn_fallback(owner: str, solver: str, fallback: str, reason: str) -> None:
     warnings.warn(
         f"{owner}: solver={solver!r} could not be trusted: {reason}; used solver={fallback!r} "
-        f"instead. To avoid this, pass solver={fallback!r} or a positive alpha (ridge), or "
+        f"instead. To avoid this, pass solver={fallback!r} or a positive alpha (ridge; a "
+        f"larger one if it is positive already), use float64, or "
         f"remove redundant features and standardise the others (e.g. sklearn StandardScaler); "
         f"to silence it, warnings.filterwarnings('ignore', "
         f"category=lsqnet.exceptions.SolverFallbackWarning).",
