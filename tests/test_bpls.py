@@ -846,3 +846,20 @@ def test_new_parameters_are_validated(rng, params, error, match):
     X = rng.standard_normal((20, 3))
     with pytest.raises(error, match=match):
         BPLSClassifier(**params).fit(X, X[:, 0] > 0)
+
+
+def test_float32_statistics_rejected_by_centring_noise_are_recomputed_in_float64(rng):
+    """Columns with large means: the float32 centring noise (sqrt(n) eps n mean^2, about 3e4
+    here) exceeds the centred Gram matrix's eigenvalues (about n / 12), so the float32
+    Cholesky check fails; the layer is then solved from float64 statistics of the same float32
+    data, which equals the float64 fit, instead of the eigendecomposition's truncated answer."""
+    X = (300.0 + rng.random((20000, 30))).astype(np.float32)
+    w = rng.standard_normal(30)
+    y = (X.astype(np.float64) - 300.5) @ w + 0.01 * rng.standard_normal(20000)
+    params = dict(hidden_layer_sizes=(), output_activation="identity", alpha=1.0, max_iter=1)
+    with pytest.warns(SolverFallbackWarning, match="recomputed in float64"):
+        est = BPLSRegressor(dtype="float32", **params).fit(X, y.astype(np.float32))
+    ref = BPLSRegressor(dtype="float64", **params).fit(X.astype(np.float64), y)
+    assert est.coefs_[0].dtype == np.float32 and est.solver_ == "cholesky"
+    assert _rel_err(est.coefs_[0], ref.coefs_[0]) < 1e-5
+    assert est.score(X, y) > 0.999
