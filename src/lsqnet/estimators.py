@@ -278,6 +278,14 @@ def _user_stacklevel() -> int:
     return level
 
 
+def _checked_tensor_X(X: Any, owner: str, dtype: Any) -> Any:
+    """A tensor ``X`` checked as 2-D, finite numbers of ``dtype`` (None: its float dtype)."""
+    try:
+        return _validation.check_array(X, "X", dtype=dtype)
+    except (ValueError, TypeError) as err:
+        raise _invalid(err, owner, "X") from err
+
+
 def _on_device_of(X: Any, y: Any, owner: str) -> Any:
     """``y`` as an array of ``X``'s namespace on ``X``'s device. A tensor must be there
     already (nothing is moved between devices behind the user's back); array-likes (NumPy
@@ -626,10 +634,7 @@ class _BaseBPLS(BaseEstimator):
                 f"{owner}: batch_size reads NumPy arrays and memmaps block by block; X is "
                 f"{describe(X)}. Fit it with batch_size=None, in its device's memory."
             )
-        try:
-            X = _validation.check_array(X, "X", dtype=self.dtype)
-        except (ValueError, TypeError) as err:
-            raise _invalid(err, owner, "X") from err
+        X = _checked_tensor_X(X, owner, self.dtype)
         y = _on_device_of(X, y, owner)
         self._reset_features(X.shape[1])
         y = self._validate_y(y, X.dtype)
@@ -648,10 +653,7 @@ class _BaseBPLS(BaseEstimator):
                 f"{owner}: invalid X: the model was fitted on {describe(weight)}, and "
                 f"X is {describe(X)}. Pass X as a tensor on {device(weight)}."
             )
-        try:
-            X = _validation.check_array(X, "X", dtype=weight.dtype)
-        except (ValueError, TypeError) as err:
-            raise _invalid(err, owner, "X") from err
+        X = _checked_tensor_X(X, owner, weight.dtype)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {owner} is expecting "
