@@ -167,62 +167,40 @@ def check_array(
     if array is None:
         raise TypeError(f"Input {name} must be an array of numbers, got None.")
     if is_array_api(array):
-        return _check_xp_array(array, name, ndim, dtype, allow_empty, ensure_finite)
-    try:
-        arr = np.asarray(array)
-    except Exception as err:  # ragged lists and the like
-        raise ValueError(f"Input {name} could not be converted to an array: {err}") from err
-    if arr.dtype.kind not in "biuf":
+        arr = array
+        xp = get_namespace(arr)
+        real = xp.isdtype(arr.dtype, ("bool", "integral", "real floating"))
+    else:
+        try:
+            arr = np.asarray(array)
+        except Exception as err:  # ragged lists and the like
+            raise ValueError(f"Input {name} could not be converted to an array: {err}") from err
+        xp = np
+        real = arr.dtype.kind in "biuf"
+    if not real:
         raise TypeError(
             f"Input {name} must hold real numbers (int, float or bool); "
             f"got an array of dtype {arr.dtype}."
         )
     ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    shape = tuple(arr.shape)
     if arr.ndim not in ndims:
         want = " or ".join(f"{d}-D" for d in ndims)
         raise ValueError(
-            f"Input {name} must be a {want} array; got {arr.ndim}-D with shape {arr.shape}."
-        )
-    if not allow_empty and arr.size == 0:
-        raise ValueError(
-            f"Input {name} is empty (shape {arr.shape}); at least one value is needed."
-        )
-    target = np.dtype(dtype) if dtype is not None else (
-        arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    )
-    # Values beyond float32 become infinite when cast: found by the check below (or, without
-    # it, by the caller's own check of its results), so NumPy's warning is not wanted.
-    with np.errstate(over="ignore"):
-        arr = arr.astype(target, copy=False)
-    if ensure_finite and arr.size:
-        _assert_all_finite(arr, name)
-    return arr
-
-
-def _check_xp_array(array, name, ndim, dtype, allow_empty, ensure_finite):
-    """:func:`check_array` for a tensor: the same checks, in its namespace."""
-    xp = get_namespace(array)
-    if not xp.isdtype(array.dtype, ("bool", "integral", "real floating")):
-        raise TypeError(
-            f"Input {name} must hold real numbers (int, float or bool); "
-            f"got an array of dtype {array.dtype}."
-        )
-    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
-    shape = tuple(array.shape)
-    if array.ndim not in ndims:
-        want = " or ".join(f"{d}-D" for d in ndims)
-        raise ValueError(
-            f"Input {name} must be a {want} array; got {array.ndim}-D with shape {shape}."
+            f"Input {name} must be a {want} array; got {arr.ndim}-D with shape {shape}."
         )
     if not allow_empty and 0 in shape:
         raise ValueError(f"Input {name} is empty (shape {shape}); at least one value is needed.")
     if dtype is not None:
         target = xp_dtype(xp, dtype)
-    elif array.dtype in (xp.float32, xp.float64):
-        target = array.dtype
+    elif arr.dtype in (xp.float32, xp.float64):
+        target = arr.dtype
     else:
         target = xp.float64
-    arr = xp.astype(array, target, copy=False)
+    # Values beyond float32 become infinite when cast: found by the check below (or, without
+    # it, by the caller's own check of its results), so NumPy's warning is not wanted.
+    with np.errstate(over="ignore"):
+        arr = xp.astype(arr, target, copy=False)
     if ensure_finite and 0 not in shape:
         _assert_all_finite(arr, name)
     return arr
