@@ -7,7 +7,9 @@ processes share the machine: use it for orders of magnitude only; ``lsqnet bench
 times properly). ``solver`` and ``fallbacks`` record whether Cholesky fell back to eigh.
 ``--family samples`` (the default) is the first study, of centred-sample units and BPLS
 sweeps; ``--family patches`` the second, of local receptive fields (``init="patches"``) over
-widths and ridge penalties, in float32 as the benchmark trains. Usage::
+widths and ridge penalties, in float32 as the benchmark trains; ``--family cross-entropy``
+the third, of the same layers with the output layer then fitted to the softmax
+cross-entropy (``output_iter``), recording the validation accuracy after every step. Usage::
 
     LSQNET_DATA=../shared/datasets python benchmarks/study_presets.py mnist \\
         > benchmarks/results/presets_mnist.jsonl
@@ -21,6 +23,8 @@ import argparse
 import json
 import time
 import warnings
+
+import numpy as np
 
 from lsqnet import BPLSClassifier
 from lsqnet.bench import validation_split
@@ -52,24 +56,47 @@ def patch_configurations():
                        max_iter=0, refit_output=True, alpha=alpha, dtype="float32")
 
 
+def cross_entropy_configurations():
+    # the same layers, with the output layer then fitted to the softmax cross-entropy
+    # (output_iter steps; the validation accuracy after each is recorded)
+    for h in (256, 512, 768, 1024, 1536, 2048, 3072, 4096):
+        for alpha in (3.0, 10.0, 30.0):
+            yield dict(hidden_layer_sizes=(h,), activation="relu", init="patches",
+                       max_iter=0, refit_output=True, alpha=alpha, dtype="float32",
+                       output_activation="softmax", output_iter=5, tol=0.0)
+
+
+FAMILIES = {
+    "samples": configurations, "patches": patch_configurations,
+    "cross-entropy": cross_entropy_configurations,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=("mnist", "fashion-mnist", "digits"))
-    parser.add_argument("--family", choices=("samples", "patches"), default="samples")
+    parser.add_argument("--family", choices=tuple(FAMILIES), default="samples")
     args = parser.parse_args()
     data = validation_split(load(args.dataset), 0.1)
-    family = configurations if args.family == "samples" else patch_configurations
-    for cfg in family():
+    for cfg in FAMILIES[args.family]():
         clf = BPLSClassifier(random_state=0, **cfg)
+        steps = []  # validation accuracy and training time after each step (monitor time excluded)
+
+        def monitor(entry, network, clf=clf, steps=steps):
+            out = network.forward(data.X_test)
+            accuracy = float(np.mean(clf.classes_[np.argmax(out, axis=1)] == data.y_test))
+            steps.append({"val": round(accuracy, 4), "time": round(entry["time"], 2)})
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SolverFallbackWarning)
             start = time.perf_counter()
-            clf.fit(data.X_train, data.y_train)
+            clf.fit(data.X_train, data.y_train, monitor=monitor)
             seconds = time.perf_counter() - start
         print(json.dumps({
             "dataset": args.dataset, **cfg, "alpha": clf.alpha,
             "val": round(clf.score(data.X_test, data.y_test), 4),
             "time": round(seconds, 2), "solver": clf.solver_, "fallbacks": len(caught),
+            "steps": steps,
         }), flush=True)
 
 

@@ -140,6 +140,9 @@ CONFIGS = [
     {"layer_method": "weighted", "hidden_layer_sizes": (16,), "max_iter": 2},
     {"hidden_layer_sizes": ()},
     {"hidden_layer_sizes": (32, 16), "output_activation": "sigmoid"},
+    {"hidden_layer_sizes": (64,), "activation": "relu", "init": "patches", "max_iter": 0,
+     "refit_output": True, "output_activation": "softmax", "output_iter": 3},
+    {"hidden_layer_sizes": (16,), "max_iter": 2, "output_iter": 2},
 ]
 
 

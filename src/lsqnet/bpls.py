@@ -92,6 +92,11 @@ class BPLSOptions:
         hidden activations (each sweep leaves the output layer fitted to the hidden layers
         it started from). With ``max_iter=0`` this is the whole fit: only the output layer
         is solved, on the initial hidden layers (an extreme learning machine).
+    output_iter : int
+        Then at most that many least-squares steps that fit the output layer (sigmoid or
+        softmax) to the cross-entropy instead of the squared error of its inverted targets
+        (:func:`refine_output`); they stop early when the cross-entropy improves by less
+        than ``tol`` (relative). 0: none.
     """
 
     alpha: float = 1.0
@@ -104,6 +109,7 @@ class BPLSOptions:
     max_iter: int = 10
     tol: float = 1e-4
     refit_output: bool = False
+    output_iter: int = 0
 
     @classmethod
     def paper(cls, **overrides: Any) -> BPLSOptions:
@@ -128,6 +134,8 @@ class BPLSResult:
     #: The first layer's Gram statistics (with the targets of its last solve), when they
     #: were kept for reuse; for a single-layer network, what ``partial_fit`` continues.
     first_layer_stats: GramStats | None = field(default=None, repr=False)
+    #: The training loss (mean squared error in output space) of ``network``.
+    loss: float = float("nan")
 
 
 def class_targets(indices: np.ndarray, n_classes: int, activation: str, dtype) -> np.ndarray:
@@ -187,15 +195,16 @@ class History:
         return previous - loss > tol * previous
 
 
-class _FirstLayerCache:
-    """The first layer's input never changes: its Gram statistics and factor are kept."""
+class _LayerCache:
+    """The Gram statistics and factor of a layer whose input does not change (the first
+    layer's, across sweeps; the output layer's, across :func:`refine_output` steps)."""
 
     def __init__(self) -> None:
         self.stats: GramStats | None = None
         self.factor = None
 
 
-def _solve_layer(H, T, act, opts, cache: _FirstLayerCache | None):
+def _solve_layer(H, T, act, opts, cache: _LayerCache | None):
     """Weights and bias of one layer: least squares from inputs ``H`` to pre-activations ``T``."""
     if opts.layer_method == "weighted":
         weights = act.derivative(T) ** 2
@@ -309,12 +318,14 @@ def backward_sweep(
     acts: Sequence[np.ndarray],
     Y: np.ndarray,
     opts: BPLSOptions,
-    cache: _FirstLayerCache | None = None,
+    cache: _LayerCache | None = None,
     n_layers: int | None = None,
+    output_cache: _LayerCache | None = None,
 ) -> tuple[Network, str]:
     """One BPLS pass from the output layer down to the first (step 2 of the module doc).
 
-    ``n_layers`` solves only that many layers from the output down (None: all).
+    ``n_layers`` solves only that many layers from the output down (None: all). ``cache``
+    keeps the first layer's statistics and factor, ``output_cache`` the output layer's.
     """
     layers = list(network.layers)
     desired = Y
@@ -325,7 +336,10 @@ def backward_sweep(
         act = _activations.get(old.activation)
         H = acts[idx]
         T = pre_activation_targets(old, H, desired, opts.target_eps)
-        coef, intercept, used = _solve_layer(H, T, act, opts, cache if idx == 0 else None)
+        kept = cache if idx == 0 and cache is not None else None
+        if kept is None and idx == len(layers) - 1:
+            kept = output_cache
+        coef, intercept, used = _solve_layer(H, T, act, opts, kept)
         solvers.append(used)
         xp = get_namespace(H)
         layers[idx] = Dense(
@@ -335,6 +349,109 @@ def backward_sweep(
             current = H if opts.hidden_target == "closest" else None
             desired = desired_inputs(layers[idx], T, current, opts.backprop_ridge)
     return Network(tuple(layers)), max(solvers, key=_ROBUSTNESS.__getitem__)
+
+
+#: Bounds on the curvature of the cross-entropy in an output pre-activation (Böhning 1992):
+#: the Hessian of the softmax cross-entropy is at most ``I / 2``, the sigmoid's ``1 / 4``.
+CURVATURE_BOUNDS = {"softmax": 0.5, "sigmoid": 0.25}
+
+#: The multiples of the bound's step that :func:`refine_output` compares at every step.
+STEP_MULTIPLES = (1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+def cross_entropy(P: np.ndarray, Y: np.ndarray, activation: str) -> float:
+    """Mean cross-entropy per sample of outputs ``P`` for targets ``Y`` in [0, 1] (softmax:
+    ``-sum Y log P``; sigmoid: the sum over outputs of the binary cross-entropies);
+    probabilities are kept above the dtype's smallest normal number."""
+    xp = get_namespace(P)
+    n, k = P.shape
+    tiny = float(xp.finfo(P.dtype).tiny)
+    total = -xp.sum(Y * xp.log(xp.clip(P, min=tiny)), dtype=xp.float64)
+    _flops.record("metrics", 4 * n * k)  # clip, log, product, sum
+    if activation == "sigmoid":
+        total -= xp.sum((1 - Y) * xp.log(xp.clip(1 - P, min=tiny)), dtype=xp.float64)
+        _flops.record("metrics", 6 * n * k)  # 1 - Y, 1 - P, clip, log, product, sum
+    return float(total) / n
+
+
+def refine_output(
+    network: Network,
+    H: np.ndarray,
+    Y: np.ndarray,
+    opts: BPLSOptions,
+    cache: _LayerCache,
+    record: Callable[[Network, np.ndarray], bool],
+) -> tuple[Network, str]:
+    r"""Fit the output layer to the cross-entropy by least squares (``opts.output_iter`` steps).
+
+    The output layer ``f(H W + b)`` (``f`` sigmoid or softmax, inputs ``H``, targets ``Y``)
+    starts from its least-squares fit to the inverted targets. The cross-entropy's Hessian in
+    the pre-activations ``Z`` is at most ``beta I`` (:data:`CURVATURE_BOUNDS`), so the
+    quadratic with that curvature at the current ``Z`` lies above it (Böhning and Lindsay's
+    bound), and its minimiser over ``(W, b)`` is a least-squares solve: the layer refitted to
+    the working targets
+
+    .. math:: T = Z - (f(Z) - Y) / \beta
+
+    with the same ridge ``alpha`` (which penalises ``alpha beta |W|^2 / 2`` in the summed
+    cross-entropy). That step is safe but short, as the bound holds for the flattest
+    outputs: the step taken is the best multiple of it in :data:`STEP_MULTIPLES`, whose
+    objectives cost only elementwise work (the pre-activations move by the same multiple).
+    Every solve has the same Gram matrix of ``H``, so its factorisation is computed once
+    (``cache``, filled by the first solve when empty) and a step costs two products with
+    ``H``. The penalised cross-entropy (mean per sample, plus ``alpha beta |W|^2 / (2 n)``)
+    never increases; steps stop after ``opts.output_iter``, when it improves by less than
+    ``opts.tol`` (relative), or when ``record(network, outputs)``, called after every step,
+    returns True. Returns the last step's network and the solver used.
+    """
+    layer = network.layers[-1]
+    act = _activations.get(layer.activation)
+    beta = CURVATURE_BOUNDS[act.name]
+    n, q = Y.shape
+    p = layer.n_in
+    plain = BPLSOptions(**{**opts.__dict__, "layer_method": "inverse"})
+    xp = get_namespace(H)
+
+    def pre_activations(layer: Dense):
+        Z = H @ layer.weight
+        Z += layer.bias
+        _flops.record("gemm", _flops.gemm(n, p, q))
+        _flops.record("elementwise", _flops.elementwise(n, q))
+        return Z
+
+    def objective(layer: Dense, P) -> float:
+        _flops.record("metrics", 2 * p * q + 3)
+        penalty = float(xp.sum(layer.weight * layer.weight, dtype=xp.float64))
+        return cross_entropy(P, Y, act.name) + opts.alpha * beta * penalty / (2 * n)
+
+    Z = pre_activations(layer)
+    P = act.forward(Z)
+    _flops.record("elementwise", _flops.elementwise(n, q))
+    loss = objective(layer, P)
+    solvers = []
+    for _ in range(opts.output_iter):
+        T = Z - (P - Y) / beta
+        _flops.record("elementwise", 3 * _flops.elementwise(n, q))
+        coef, intercept, used = _solve_layer(H, T, act, plain, cache)
+        solvers.append(used)
+        dW = xp.astype(coef, H.dtype, copy=False) - layer.weight
+        db = xp.astype(intercept, H.dtype) - layer.bias
+        _flops.record("elementwise", p * q + q)
+        dZ = pre_activations(Dense(dW, db, "identity"))  # the move of Z for a full step
+        previous, start = loss, layer
+        for multiple in STEP_MULTIPLES:
+            trial = Dense(start.weight + multiple * dW, start.bias + multiple * db, act.name)
+            Z_trial = Z + multiple * dZ
+            P_trial = act.forward(Z_trial)
+            _flops.record("elementwise", 2 * p * q + 2 * q + 3 * _flops.elementwise(n, q))
+            value = objective(trial, P_trial)
+            if value < loss or multiple == STEP_MULTIPLES[0]:
+                loss, layer, Z_best, P = value, trial, Z_trial, P_trial
+        Z = Z_best
+        network = Network((*network.layers[:-1], layer))
+        if record(network, P) or not previous - loss > opts.tol * previous:
+            break
+    return network, max(solvers, key=_ROBUSTNESS.__getitem__)
 
 
 def fit_bpls(
@@ -370,7 +487,7 @@ def fit_bpls(
     xp = get_namespace(X)
     history = History(monitor)
     cache = None if opts.iteration_rule == "misclassified" and labels is not None else (
-        _FirstLayerCache()
+        _LayerCache()
     )
 
     def step(network, acts, n_layers, n_used):
@@ -406,18 +523,36 @@ def fit_bpls(
                 subset = xp.nonzero(wrong)[0]  # the paper's rule: runs until max_iter
             elif it > 1 and not history.improved(loss, opts.tol):
                 break  # the training loss stopped improving
+        # the output layer's input no longer changes: its statistics serve every solve left
+        output_cache = cache if len(network.layers) == 1 and cache is not None else (
+            _LayerCache()
+        )
         if opts.refit_output and not stop:
             network, _, _, acts = best
-            network, used = backward_sweep(network, acts, Y, opts, None, n_layers=1)
+            network, used = backward_sweep(
+                network, acts, Y, opts, None, n_layers=1, output_cache=output_cache
+            )
             solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
             acts = [*acts[:-1], apply_layer(network.layers[-1], acts[-2])]
-            loss, acc, _ = step(network, acts, 1, int(Y.shape[0]))
+            loss, acc, stop = step(network, acts, 1, int(Y.shape[0]))
             score = acc if labels is not None else 0.0
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss, acts)
+        if opts.output_iter and not stop:
+            network, _, _, acts = best
+            last = {}
+
+            def record(net, P):
+                last["acts"] = [*acts[:-1], P]
+                last["loss"], last["acc"], stop = step(net, last["acts"], 1, int(Y.shape[0]))
+                return stop
+
+            network, used = refine_output(network, acts[-2], Y, opts, output_cache, record)
+            solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
+            best = (network, last["acc"], last["loss"], last["acts"])  # the last step's
     return BPLSResult(
         best[0], history.entries, len(history.entries), solver_used, ledger,
-        None if cache is None else cache.stats,
+        None if cache is None else cache.stats, loss=best[2],
     )
 
 
@@ -449,6 +584,7 @@ def count_flops(
     classification: bool = False,
     reuse_first_gram: bool = True,
     refit_output: bool = False,
+    output_iter: int = 0,
     init: str = "fan_in",
 ) -> int:
     r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
@@ -494,6 +630,15 @@ def count_flops(
         A final output-layer solve over ``n_train`` samples (:class:`BPLSOptions`):
         the output layer's targets, Gram statistics, factorisation and solve as in a sweep,
         then its forward pass and the metrics.
+    output_iter : int, default=0
+        Steps of :func:`refine_output` run (the history entries after the sweeps and the
+        refit), each over ``n_train`` samples: working targets ``3 n q``; the cross terms
+        and solve (the first step also forms and factorises the Gram matrix unless the refit,
+        or the sweeps of a single-layer network, left it); ``p q + q`` for the step and
+        ``2 n p q + n q`` for its move of the pre-activations; for each of the
+        ``len(STEP_MULTIPLES)`` trial steps ``2 p q + 2 q + 3 n q`` and the objective
+        (``2 p q + 3`` plus ``4 n q`` for the cross-entropy, ``10 n q`` for a sigmoid's);
+        then the metrics. Before the first step: the pre-activations, outputs and objective.
     init : str, default="fan_in"
         ``"samples"`` adds the data-dependent initialisation
         (:func:`lsqnet.network.init_network`): ``n d + 6 h d`` for the first layer's ``h``
@@ -552,12 +697,29 @@ def count_flops(
                 if hidden_target == "closest":
                     total += n * p
         total += forward + metrics
+    n, p, q = n_all, sizes[-2], sizes[-1]
+    solve = p + 2 * p * q + _flops.potrs(p, q) + _flops.gemm(1, p, q) + 2 * q
+    # the output layer's Gram matrix is kept once a solve has formed it over all samples
+    kept = n_layers == 1 and reuse_first_gram and bool(counts)
     if refit_output:
-        n, p, q = n_all, sizes[-2], sizes[-1]
         total += 2 * n * q + (_flops.gemm(n, p, q) + n * q if relu[-1] else 0)
-        total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
-        total += p + 2 * p * q + _flops.potrs(p, q) + _flops.gemm(1, p, q) + 2 * q
-        total += _flops.gemm(n, p, q) + 2 * n * q + metrics
+        if kept:
+            total += _cross_flops(n, p, q)
+        else:
+            total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
+        total += solve + _flops.gemm(n, p, q) + 2 * n * q + metrics
+        kept = True
+    if output_iter:
+        sigmoid = (activations or ["tanh"] * n_layers)[-1] == "sigmoid"
+        objective = 2 * p * q + 3 + (10 if sigmoid else 4) * n * q
+        total += _flops.gemm(n, p, q) + 2 * n * q + objective
+        for step in range(output_iter):
+            total += 3 * n * q + solve + p * q + q + _flops.gemm(n, p, q) + n * q + metrics
+            if kept or step > 0:
+                total += _cross_flops(n, p, q)
+            else:
+                total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
+            total += len(STEP_MULTIPLES) * (2 * p * q + 2 * q + 3 * n * q + objective)
     if init in ("samples", "patches"):
         n, d, h = n_all, sizes[0], sizes[1]
         total += n * d + 6 * h * d

@@ -46,6 +46,7 @@ from ._array_api import describe, device, get_namespace, is_array_api, numpy_dty
 from ._dask import DaskChunks, is_dask_array
 from ._validation import check_option, check_random_state, check_scalar
 from .bpls import (
+    CURVATURE_BOUNDS,
     HIDDEN_TARGETS,
     ITERATION_RULES,
     LAYER_METHODS,
@@ -429,6 +430,7 @@ class _BaseBPLS(BaseEstimator):
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
+        output_iter: int = 0,
         batch_size: int | None = None,
         random_state: Any = None,
         dtype: str | None = None,
@@ -449,6 +451,7 @@ class _BaseBPLS(BaseEstimator):
         self.iteration_rule = iteration_rule
         self.backprop_ridge = backprop_ridge
         self.refit_output = refit_output
+        self.output_iter = output_iter
         self.batch_size = batch_size
         self.random_state = random_state
         self.dtype = dtype
@@ -510,7 +513,14 @@ class _BaseBPLS(BaseEstimator):
             max_iter=check_scalar(self.max_iter, "max_iter", owner, kind=int, low=0),
             tol=check_scalar(self.tol, "tol", owner, low=0.0),
             refit_output=bool(self.refit_output),
+            output_iter=check_scalar(self.output_iter, "output_iter", owner, kind=int, low=0),
         )
+        if opts.output_iter and self.output_activation not in CURVATURE_BOUNDS:
+            raise ValueError(
+                f"The 'output_iter' parameter of {owner} is {opts.output_iter}: its steps fit "
+                f"the output layer to the cross-entropy, which needs output_activation "
+                f"'sigmoid' or 'softmax'; got {self.output_activation!r}. Use output_iter=0."
+            )
         if opts.max_iter == 0 and not opts.refit_output:
             raise ValueError(
                 f"The 'max_iter' parameter of {owner} is 0 and refit_output is False: nothing "
@@ -586,14 +596,17 @@ class _BaseBPLS(BaseEstimator):
         self._set_fitted(result.network, targets, result)
         self.n_iter_ = result.n_iter
         self.history_ = result.history
-        self.loss_ = min(h["loss"] for h in result.history)
+        self.loss_ = result.loss
         self.flops_ = result.ledger.total
         self.flops_exact_ = result.ledger.exact
         self.solver_ = result.solver
         # A single-layer model keeps the statistics of its solve, so partial_fit can go on
         self.__dict__.pop("_partial_stats", None)
         self.__dict__.pop("_partial_ledger", None)
-        if len(result.network.layers) == 1 and result.first_layer_stats is not None:
+        if (
+            len(result.network.layers) == 1 and result.first_layer_stats is not None
+            and not opts.output_iter
+        ):
             self._partial_stats = result.first_layer_stats
             self._partial_ledger = copy.deepcopy(result.ledger)
         return self
@@ -783,6 +796,13 @@ class _BaseBPLS(BaseEstimator):
                     f"{owner}.partial_fit adds up Gram statistics chunk by chunk: it needs "
                     f"layer_method='inverse' and solver 'auto' or 'cholesky'; got "
                     f"layer_method={opts.layer_method!r}, solver={opts.solver!r}."
+                )
+            if opts.output_iter:
+                raise ValueError(
+                    f"{owner}.partial_fit solves the least-squares fit of the chunks so far; "
+                    f"the cross-entropy steps of output_iter={opts.output_iter} need all the "
+                    f"data at every step. Use output_iter=0, or fit (with batch_size for data "
+                    f"larger than memory)."
                 )
             stats = getattr(self, "_partial_stats", None)
             first = stats is None
@@ -1010,6 +1030,13 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
     backprop_ridge : float, default=1e-3
     refit_output : bool, default=False
         After the sweeps, solve the output layer once more on the final hidden layers.
+    output_iter : int, default=0
+        Then at most that many least-squares steps fitting the output layer to the
+        cross-entropy instead of the squared error (output_activation "sigmoid" or
+        "softmax"): each refits it to working targets, its pre-activations moved against the
+        residual, with the one factorisation of its input's Gram matrix
+        (:func:`lsqnet.bpls.refine_output`). Each adds a ``history_`` entry; the last
+        step's network is returned.
     batch_size : int or None, default=None
         None fits in memory. An int fits from blocks of that many rows (read one at a time
         from ``X``, which may be a NumPy memmap larger than memory): memory does not grow
@@ -1196,6 +1223,7 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
+        output_iter: int = 0,
         batch_size: int | None = None,
         random_state: Any = None,
         dtype: str | None = None,
@@ -1207,7 +1235,8 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
             tol=tol, init=init, init_scale=init_scale, target_eps=target_eps,
             hidden_target=hidden_target, layer_method=layer_method,
             iteration_rule=iteration_rule, backprop_ridge=backprop_ridge,
-            refit_output=refit_output, batch_size=batch_size, random_state=random_state,
+            refit_output=refit_output, output_iter=output_iter, batch_size=batch_size,
+            random_state=random_state,
             dtype=dtype, verbose=verbose,
         )
 

@@ -396,7 +396,7 @@ def fit_bpls_chunked(
                 best = (network, score, loss)
     return BPLSResult(
         best[0], history.entries, len(history.entries), solver_used, ledger,
-        first_layer.get("stats"),
+        first_layer.get("stats"), loss=best[2],
     )
 
 

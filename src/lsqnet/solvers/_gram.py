@@ -345,4 +345,6 @@ class GramStats:
         coef = self._xp.astype(
             factor.solve(self.centered_AtB(fit_intercept)), self.dtype, copy=False
         )
+        if isinstance(coef, np.ndarray):  # LAPACK's column-major answer: H @ coef with few
+            coef = np.ascontiguousarray(coef)  # columns is 1.6x faster row-major (OpenBLAS)
         return LstsqResult(coef, self.intercept(coef, fit_intercept), factor.solver)
