@@ -179,3 +179,26 @@ def test_regressor_with_sigmoid_output():
         tol=0.0,
     ).fit(X, y)
     np.testing.assert_allclose(est.coefs_[0][:, 0], [2.0, -1.0, 0.5], rtol=1e-3)
+
+
+@pytest.mark.parametrize("params", [
+    dict(hidden_layer_sizes=(), max_iter=1),
+    dict(hidden_layer_sizes=(), max_iter=0, refit_output=True, iteration_rule="misclassified"),
+    dict(hidden_layer_sizes=(24,), activation="relu", init="samples", max_iter=0,
+         refit_output=True),
+    dict(hidden_layer_sizes=(12, 8), max_iter=2),
+], ids=str)
+@pytest.mark.parametrize("out", ["softmax", "sigmoid"])
+def test_batch_size_equals_in_memory(digits, params, out):
+    X, y = digits
+    kwargs = dict(output_activation=out, output_iter=4, tol=0.0, random_state=0, **params)
+    ref = BPLSClassifier(**kwargs).fit(X, y)
+    est = BPLSClassifier(batch_size=128, **kwargs).fit(X, y)
+    for u, v in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_, strict=True):
+        np.testing.assert_allclose(v, u, rtol=0, atol=1e-8 * max(np.abs(u).max(), 1.0))
+    assert len(est.history_) == len(ref.history_)
+    np.testing.assert_allclose(
+        [h["loss"] for h in est.history_], [h["loss"] for h in ref.history_], rtol=1e-9
+    )
+    assert [h["accuracy"] for h in est.history_] == [h["accuracy"] for h in ref.history_]
+    assert est.loss_ == pytest.approx(ref.loss_, rel=1e-9)

@@ -45,6 +45,8 @@ def assert_close(a, b):
          refit_output=True),
     dict(hidden_layer_sizes=(16,), iteration_rule="misclassified", max_iter=3),
     dict(hidden_layer_sizes=()),
+    dict(hidden_layer_sizes=(16,), activation="relu", init="samples", max_iter=0,
+         refit_output=True, output_activation="softmax", output_iter=3),
 ], ids=str)
 def test_classifier_on_cluster_equals_in_memory(client, digits, params):
     X, y = digits

@@ -13,10 +13,11 @@ the layer being solved, each chunk goes forward through the network as it was at
 of the sweep and its targets come back down through the layers solved so far; the chunk's
 statistics of that layer are added up), then one pass for the training loss and accuracy of
 the new network. A fit makes ``max_iter * (L + 1)`` passes at most, two more with
-``refit_output`` and two before the first sweep with ``init="samples"`` (the sample count
-and mean, then the chosen samples). Memory holds one chunk and its activations, and the
-statistics (``p x p`` for a layer with ``p`` inputs): it does not grow with the number of
-samples.
+``refit_output``, two before the first sweep with ``init="samples"`` (the sample count
+and mean, then the chosen samples), and with ``output_iter`` one for the first step's
+working targets, then two per step (the trial steps; the next working targets). Memory
+holds one chunk and its activations, and the statistics (``p x p`` for a layer with ``p``
+inputs): it does not grow with the number of samples.
 
 The result equals the in-memory fit up to the rounding of sums taken in another order.
 Chunked fits solve from summed statistics, so they need ``solver="auto"`` or
@@ -33,7 +34,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from . import _flops
-from .bpls import BPLSOptions, BPLSResult, History, _metrics, pre_activation_targets
+from . import activations as _activations
+from .bpls import (
+    CURVATURE_BOUNDS,
+    STEP_MULTIPLES,
+    BPLSOptions,
+    BPLSResult,
+    History,
+    _metrics,
+    cross_entropy,
+    pre_activation_targets,
+)
 from .layers import Dense, _gram_solver
 from .network import Network, desired_inputs
 from .solvers import GramStats
@@ -179,6 +190,20 @@ def _chunk_metrics(out: np.ndarray, Y: np.ndarray, labels: np.ndarray | None) ->
 
 
 @dataclass(frozen=True)
+class _Trials:
+    """Summed cross-entropies and metrics of the trial steps of an output-layer refinement."""
+
+    cross_entropy: np.ndarray  # (len(STEP_MULTIPLES),), summed over samples
+    metrics: tuple[_Metrics, ...]
+
+    def __add__(self, other: _Trials) -> _Trials:
+        return _Trials(
+            self.cross_entropy + other.cross_entropy,
+            tuple(a + b for a, b in zip(self.metrics, other.metrics, strict=True)),
+        )
+
+
+@dataclass(frozen=True)
 class _Rows:
     """Chosen rows of the data, gathered across chunks: ``{row index: row}``."""
 
@@ -299,6 +324,7 @@ def fit_bpls_chunked(
     passes = init_passes
     misclassified = classification and opts.iteration_rule == "misclassified"
     first_layer: dict[str, Any] = {}  # the first layer's Gram statistics and factor, reused
+    output_layer: dict[str, Any] = {}  # the output layer's, from the refit, for output_iter
 
     def run(fn):
         nonlocal passes
@@ -320,7 +346,29 @@ def fit_bpls_chunked(
         )
         return loss, acc, stop
 
-    def solve_layer(old: Network, new: list[Dense], idx: int, restrict: bool):
+    def solve_from(stats: GramStats, kept: dict[str, Any], keep: bool):
+        """Solve with the statistics' cross terms and the factor in ``kept`` if it has one
+        (``stats`` holds only cross terms then); else factorise, and keep it if ``keep``."""
+        if "stats" in kept:
+            stats = replace(kept["stats"], AtB=stats.AtB, sum_B=stats.sum_B, sum_BB=stats.sum_BB)
+            return stats.solve_with(kept["factor"], fit_intercept=True)
+        if not stats.is_finite():
+            raise ValueError(
+                f"BPLS: the least-squares statistics of a layer with {stats.n_features} "
+                f"inputs are not finite: the data or its targets overflow when squared. "
+                f"Rescale X or y (e.g. sklearn StandardScaler)."
+            )
+        factor = factorize_with_fallback(
+            stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver),
+            rcond=None, owner="BPLS",
+        )
+        if keep:
+            kept.update(stats=stats, factor=factor)
+        return stats.solve_with(factor, fit_intercept=True)
+
+    def solve_layer(
+        old: Network, new: list[Dense], idx: int, restrict: bool, keep_output: bool = False
+    ):
         def chunk_stats(X, Y, labels, start):
             if restrict:
                 keep = np.argmax(old.forward(X), axis=1) != labels
@@ -331,40 +379,98 @@ def fit_bpls_chunked(
             return _Pair(GramStats.from_data(H, T), H.shape[0])
 
         stats, n_used = run(chunk_stats).values
-        if idx == 0 and "stats" in first_layer:
-            cached = first_layer["stats"]
-            stats = replace(cached, AtB=stats.AtB, sum_B=stats.sum_B, sum_BB=stats.sum_BB)
-            factor = first_layer["factor"]
+        if stats.n_samples == 0 and not (idx == 0 and "stats" in first_layer):
+            return new[idx], "cholesky", 0  # every sample classified correctly: nothing to fit
+        if idx == 0:
+            r = solve_from(stats, first_layer, keep=not restrict and not misclassified)
         else:
-            if stats.n_samples == 0:  # every sample classified correctly: nothing to fit
-                return new[idx], "cholesky", 0
-            if not stats.is_finite():
-                raise ValueError(
-                    f"BPLS: the least-squares statistics of a layer with {stats.n_features} "
-                    f"inputs are not finite: the data or its targets overflow when squared. "
-                    f"Rescale X or y (e.g. sklearn StandardScaler)."
-                )
-            factor = factorize_with_fallback(
-                stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver),
-                rcond=None, owner="BPLS",
-            )
-            if idx == 0 and not restrict and not misclassified:
-                first_layer.update(stats=stats, factor=factor)
-        r = stats.solve_with(factor, fit_intercept=True)
+            r = solve_from(stats, output_layer if keep_output else {}, keep=keep_output)
         old_layer = old.layers[idx]
         dtype = old_layer.weight.dtype
         layer = Dense(r.coef.astype(dtype, copy=False), r.intercept.astype(dtype),
                       old_layer.activation)
         return layer, r.solver, n_used
 
-    def sweep(net: Network, restrict: bool, n_layers: int):
+    def sweep(net: Network, restrict: bool, n_layers: int, keep_output: bool = False):
         layers = list(net.layers)
         used, n_used = [], 0
         for idx in range(len(layers) - 1, len(layers) - 1 - n_layers, -1):
-            layers[idx], solver, count = solve_layer(net, layers, idx, restrict)
+            layers[idx], solver, count = solve_layer(net, layers, idx, restrict, keep_output)
             used.append(solver)
             n_used = n_used if idx < len(layers) - 1 else count
         return Network(tuple(layers)), max(used, key=_ROBUSTNESS.__getitem__), n_used
+
+    def refine(net: Network, kept: dict[str, Any]):
+        """:func:`lsqnet.bpls.refine_output` over the chunks: per step, a pass for the
+        working targets' cross terms and one for the trial steps' cross-entropies."""
+        hidden, out = Network(net.layers[:-1]), net.layers[-1]
+        act = _activations.get(out.activation)
+        beta = CURVATURE_BOUNDS[act.name]
+        delta = out
+
+        def pre_activations(H, layer: Dense):
+            Z = H @ layer.weight
+            Z += layer.bias
+            _flops.record("gemm", _flops.gemm(H.shape[0], layer.n_in, layer.n_out))
+            _flops.record("elementwise", _flops.elementwise(*Z.shape))
+            return Z
+
+        def working(X, Y, labels, start):
+            H = hidden.forward(X)
+            Z = pre_activations(H, out)
+            P = act.forward(Z)
+            T = Z - (P - Y) / beta
+            _flops.record("elementwise", 4 * _flops.elementwise(*Z.shape))
+            stats = _cross_terms(H, T) if "stats" in kept else GramStats.from_data(H, T)
+            n = H.shape[0]
+            return _Pair(stats, np.array([cross_entropy(P, Y, act.name) * n, n]))
+
+        def trials(X, Y, labels, start):
+            H = hidden.forward(X)
+            Z, dZ = pre_activations(H, out), pre_activations(H, delta)
+            values, metrics = [], []
+            for multiple in STEP_MULTIPLES:
+                P = act.forward(Z + multiple * dZ)
+                _flops.record("elementwise", 3 * _flops.elementwise(*Z.shape))
+                values.append(cross_entropy(P, Y, act.name) * H.shape[0])
+                metrics.append(_chunk_metrics(P, Y, labels))
+            return _Trials(np.array(values), tuple(metrics))
+
+        def objective(total: float, n: float, weight: np.ndarray) -> float:
+            _flops.record("metrics", 2 * weight.size + 3)
+            penalty = float(np.sum(weight * weight, dtype=np.float64))
+            return total / n + opts.alpha * beta * penalty / (2 * n)
+
+        stats, (total, n) = run(working).values
+        loss = objective(total, n, out.weight)
+        solvers, result = [], None
+        for it in range(1, opts.output_iter + 1):
+            if it > 1:
+                stats, _ = run(working).values
+            r = solve_from(stats, kept, keep=True)
+            solvers.append(r.solver)
+            dtype = out.weight.dtype
+            delta = Dense(
+                r.coef.astype(dtype, copy=False) - out.weight,
+                r.intercept.astype(dtype) - out.bias, "identity",
+            )
+            tried = run(trials)
+            values = [
+                objective(total, n, out.weight + multiple * delta.weight)
+                for total, multiple in zip(tried.cross_entropy, STEP_MULTIPLES, strict=True)
+            ]
+            best_trial = int(np.argmin(values))
+            multiple = STEP_MULTIPLES[best_trial]
+            out = Dense(
+                out.weight + multiple * delta.weight, out.bias + multiple * delta.bias,
+                act.name,
+            )
+            net = Network((*hidden.layers, out))
+            previous, loss = loss, values[best_trial]
+            result = step(net, tried.metrics[best_trial], 1, int(n))
+            if result[2] or not previous - loss > opts.tol * previous:
+                break
+        return net, max(solvers, key=_ROBUSTNESS.__getitem__), result
 
     with _flops.counting(ledger) as ledger:
         best = (network, -np.inf, np.inf)
@@ -388,12 +494,17 @@ def fit_bpls_chunked(
             elif it > 1 and not history.improved(loss, opts.tol):
                 break
         if opts.refit_output and not stop:
-            network, used, n_used = sweep(best[0], False, 1)
+            network, used, n_used = sweep(best[0], False, 1, keep_output=True)
             solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
-            loss, acc, _ = step(network, metrics(network), 1, n_used)
+            loss, acc, stop = step(network, metrics(network), 1, n_used)
             score = acc if classification else 0.0
             if (score, -loss) > (best[1], -best[2]):
                 best = (network, score, loss)
+        if opts.output_iter and not stop:
+            kept = first_layer if len(network.layers) == 1 else output_layer
+            network, used, (loss, acc, _) = refine(best[0], kept)
+            solver_used = max(solver_used, used, key=_ROBUSTNESS.__getitem__)
+            best = (network, acc, loss)  # the last step's
     return BPLSResult(
         best[0], history.entries, len(history.entries), solver_used, ledger,
         first_layer.get("stats"), loss=best[2],
