@@ -116,9 +116,9 @@ def test_passes_are_as_documented(digits):
     clf = BPLSClassifier(hidden_layer_sizes=(8,), init="samples", max_iter=1,
                          refit_output=True, random_state=0, batch_size=100).fit(X, y)
     assert [h["passes"] for h in clf.history_] == [2 + 3, 2 + 3 + 2]
-    # output_iter: one pass for the first working targets, then two per step
+    # output_iter: two passes per step (working targets, trial steps)
     clf.set_params(output_iter=3, tol=0.0).fit(X, y)
-    assert [h["passes"] for h in clf.history_] == [5, 7, 7 + 1 + 2, 7 + 1 + 4, 7 + 1 + 6]
+    assert [h["passes"] for h in clf.history_] == [5, 7, 7 + 2, 7 + 4, 7 + 6]
 
 
 def test_float32_blocks_stay_float32(digits):

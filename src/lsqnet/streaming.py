@@ -14,8 +14,8 @@ of the sweep and its targets come back down through the layers solved so far; th
 statistics of that layer are added up), then one pass for the training loss and accuracy of
 the new network. A fit makes ``max_iter * (L + 1)`` passes at most, two more with
 ``refit_output``, two before the first sweep with ``init="samples"`` (the sample count
-and mean, then the chosen samples), and with ``output_iter`` one for the first step's
-working targets, then two per step (the trial steps; the next working targets). Memory
+and mean, then the chosen samples), and two per step of ``output_iter`` (the working
+targets' cross terms, then the trial steps' cross-entropies). Memory
 holds one chunk and its activations, and the statistics (``p x p`` for a layer with ``p``
 inputs): it does not grow with the number of samples.
 
