@@ -60,7 +60,7 @@ def cross_entropy_configurations():
     # the same layers, with the output layer then fitted to the softmax cross-entropy
     # (output_iter steps; the validation accuracy after each is recorded)
     for h in (256, 512, 768, 1024, 1536, 2048, 3072, 4096):
-        for alpha in (3.0, 10.0, 30.0):
+        for alpha in (3.0, 10.0, 20.0, 30.0):
             yield dict(hidden_layer_sizes=(h,), activation="relu", init="patches",
                        max_iter=0, refit_output=True, alpha=alpha, dtype="float32",
                        output_activation="softmax", output_iter=5, tol=0.0)

@@ -169,14 +169,15 @@ def test_run_records_every_method(method, digits, config):
         assert record.loss_name == "cross_entropy"
     elif method.startswith("bpls"):
         sweeps = steps[-1]
-        assert 1 <= sweeps <= max(params["max_iter"], 1)
+        # sweeps, the output refit, the cross-entropy steps
+        assert 1 <= sweeps <= params["max_iter"] + params["refit_output"] + params["output_iter"]
         assert steps == [*range(1, sweeps + 1), sweeps]  # every step, then the returned net
         assert params["hidden_layer_sizes"] == hidden_for(method, config)
         assert params["random_state"] == 1
         preset = method.partition("-")[2]
         if method == "bpls-patches":  # the output layer on windows of the config's width
             assert {k: params[k] for k in PATCH_UNITS} == PATCH_UNITS
-            assert params["alpha"] == 30.0  # the middle of its grid
+            assert params["alpha"] == 20.0  # the middle of its grid
         elif preset:  # the preset's settings win over the config's
             assert params["preset"] == preset
             assert {k: params[k] for k in PRESETS[preset]} == dict(PRESETS[preset])

@@ -65,8 +65,9 @@ METHODS: dict[str, Method] = {
     },
     "bpls-patches": Method(
         "bpls-patches", functools.partial(train_bpls, overrides=PATCH_UNITS),
-        tuple({"alpha": a} for a in (10.0, 30.0, 100.0)), True, 1,
-        "BPLSClassifier's output layer on ReLU local receptive fields (init='patches')",
+        tuple({"alpha": a} for a in (10.0, 20.0, 30.0)), True, 1,
+        "BPLSClassifier's output layer on ReLU local receptive fields (init='patches'), "
+        "then three cross-entropy steps (output_iter=3)",
     ),
     "elm": Method(
         "elm", train_elm, _ALPHAS, True, 1,
