@@ -107,6 +107,21 @@ def test_fit_a_regression_from_npz_and_predict_from_npy(tmp_path, capsys, rng):
     np.testing.assert_allclose(values, y[:5], rtol=1e-8, atol=1e-8)
 
 
+def test_fit_with_a_preset_for_both_tasks(tmp_path, capsys, rng):
+    """The presets' softmax output and cross-entropy steps are the classifier's: a regression
+    with --preset takes the rest of the preset."""
+    X = rng.random((300, 16))  # 4 x 4 "images", square as init="patches" needs
+    np.savez(tmp_path / "reg.npz", X=X, y=X @ rng.standard_normal(16))
+    np.savez(tmp_path / "clf.npz", X=X, y=(X[:, 0] > 0.5).astype(int))
+    for name, cls in (("reg", "BPLSRegressor"), ("clf", "BPLSClassifier")):
+        model = tmp_path / f"{name}.lsq"
+        assert main(["fit", str(tmp_path / f"{name}.npz"), "--model", str(model),
+                     "--preset", "fast"]) == 0
+        assert cls in capsys.readouterr().out
+        assert main(["predict", str(model), str(tmp_path / f"{name}.npz")]) == 0
+        assert len(capsys.readouterr().out.split()) == 300
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

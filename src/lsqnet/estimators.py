@@ -388,7 +388,7 @@ def _invalid(err: Exception, owner: str, name: str) -> Exception:
 #: ridge, minimum-norm hidden targets, later sweeps on the misclassified samples only).
 #: ``"fast"`` and ``"accurate"`` are the best configurations found on validation splits of
 #: MNIST and Fashion-MNIST (``benchmarks/study_presets.py --family cross-entropy``,
-#: benchmarks/FINDINGS.md) for under one second and under ten seconds of training on 2
+#: benchmarks/FINDINGS.md) for about one second and under ten seconds of training on 2
 #: cores: a wide layer of ReLU local receptive fields (``init="patches"``: square images
 #: only; on other data, override ``init="samples"``), and only the output layer solved,
 #: then fitted to the softmax cross-entropy by ``output_iter`` least-squares steps (BPLS
