@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -409,7 +409,7 @@ def refine_output(
     beta = CURVATURE_BOUNDS[act.name]
     n, q = Y.shape
     p = layer.n_in
-    plain = BPLSOptions(**{**opts.__dict__, "layer_method": "inverse"})
+    plain = replace(opts, layer_method="inverse")
     xp = get_namespace(H)
 
     def pre_activations(layer: Dense):

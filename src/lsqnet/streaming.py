@@ -15,9 +15,9 @@ statistics of that layer are added up), then one pass for the training loss and 
 the new network. A fit makes ``max_iter * (L + 1)`` passes at most, two more with
 ``refit_output``, two before the first sweep with ``init="samples"`` (the sample count
 and mean, then the chosen samples), and two per step of ``output_iter`` (the working
-targets' cross terms, then the trial steps' cross-entropies). Memory
-holds one chunk and its activations, and the statistics (``p x p`` for a layer with ``p``
-inputs): it does not grow with the number of samples.
+targets' cross terms, then the trial steps' cross-entropies). Memory holds one chunk and
+its activations, and the statistics (``p x p`` for a layer with ``p`` inputs): it does not
+grow with the number of samples.
 
 The result equals the in-memory fit up to the rounding of sums taken in another order.
 Chunked fits solve from summed statistics, so they need ``solver="auto"`` or
