@@ -297,3 +297,21 @@ def test_functions_refuse_mixed_libraries(rng):
     meta = torch.empty(10, device="meta", dtype=torch.float64)
     with pytest.raises(ValueError, match="sample_weight is a torch Tensor on meta"):
         lstsq(as_tensor(A), as_tensor(B), sample_weight=meta)
+
+
+def test_float32_statistics_recomputed_around_the_means_on_tensors():
+    """Large column means make the plain float32 statistics fail the Cholesky check; the
+    tensor fit recomputes them around the means on the device, as the NumPy fit does."""
+    from lsqnet.exceptions import SolverFallbackWarning
+
+    rng = np.random.default_rng(0)
+    X = (300.0 + rng.random((20000, 30))).astype(np.float32)
+    y = ((X.astype(np.float64) - 300.5) @ rng.standard_normal(30)).astype(np.float32)
+    params = dict(hidden_layer_sizes=(), output_activation="identity", alpha=1.0, max_iter=1,
+                  dtype="float32")
+    with pytest.warns(SolverFallbackWarning, match="columns' means"):
+        ref = BPLSRegressor(**params).fit(X, y)
+    with no_host_copies(), pytest.warns(SolverFallbackWarning, match="columns' means"):
+        est = BPLSRegressor(**params).fit(as_tensor(X), as_tensor(y))
+    assert est.solver_ == ref.solver_ == "cholesky"
+    assert rel_err(est.coefs_[0], ref.coefs_[0]) < 1e-4

@@ -848,18 +848,43 @@ def test_new_parameters_are_validated(rng, params, error, match):
         BPLSClassifier(**params).fit(X, X[:, 0] > 0)
 
 
-def test_float32_statistics_rejected_by_centring_noise_are_recomputed_in_float64(rng):
+def test_float32_statistics_rejected_by_centring_noise_are_recomputed_around_the_means(rng):
     """Columns with large means: the float32 centring noise (sqrt(n) eps n mean^2, about 3e4
     here) exceeds the centred Gram matrix's eigenvalues (about n / 12), so the float32
-    Cholesky check fails; the layer is then solved from float64 statistics of the same float32
-    data, which equals the float64 fit, instead of the eigendecomposition's truncated answer."""
+    Cholesky check fails; the layer is then solved from float32 statistics of the rows minus
+    the columns' means, which equals the float64 fit, instead of the eigendecomposition's
+    truncated answer."""
     X = (300.0 + rng.random((20000, 30))).astype(np.float32)
     w = rng.standard_normal(30)
     y = (X.astype(np.float64) - 300.5) @ w + 0.01 * rng.standard_normal(20000)
     params = dict(hidden_layer_sizes=(), output_activation="identity", alpha=1.0, max_iter=1)
-    with pytest.warns(SolverFallbackWarning, match="recomputed in float64"):
+    with pytest.warns(SolverFallbackWarning, match="recomputed around the columns' means"):
         est = BPLSRegressor(dtype="float32", **params).fit(X, y.astype(np.float32))
     ref = BPLSRegressor(dtype="float64", **params).fit(X.astype(np.float64), y)
     assert est.coefs_[0].dtype == np.float32 and est.solver_ == "cholesky"
     assert _rel_err(est.coefs_[0], ref.coefs_[0]) < 1e-5
     assert est.score(X, y) > 0.999
+    # the same data in blocks: each block's sums are taken around its own means
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverFallbackWarning)
+        blocks = BPLSRegressor(dtype="float32", batch_size=3000, **params).fit(
+            X, y.astype(np.float32)
+        )
+    assert blocks.solver_ == "cholesky"
+    assert _rel_err(blocks.coefs_[0], ref.coefs_[0]) < 1e-5
+
+
+def test_float32_statistics_too_ill_conditioned_for_float32_are_recomputed_in_float64(rng):
+    """Nearly collinear columns (condition number about 1e9, beyond float32's 1/eps but well
+    within float64's): the shifted float32 statistics fail the check as well, and the layer is
+    solved from float64 statistics of the same float32 data."""
+    base = rng.standard_normal((20000, 1))
+    X = np.hstack([base, base + 3e-5 * rng.standard_normal((20000, 1)),
+                   rng.standard_normal((20000, 3))]).astype(np.float32)
+    y = X.astype(np.float64) @ np.array([1.0, -1.0, 0.5, 0.2, -0.3])
+    params = dict(hidden_layer_sizes=(), output_activation="identity", alpha=1e-9, max_iter=1)
+    with pytest.warns(SolverFallbackWarning, match="recomputed in float64"):
+        est = BPLSRegressor(dtype="float32", **params).fit(X, y.astype(np.float32))
+    ref = BPLSRegressor(dtype="float64", **params).fit(X.astype(np.float64), y)
+    assert est.solver_ == "cholesky"
+    np.testing.assert_allclose(est.predict(X), ref.predict(X), rtol=0, atol=1e-3)

@@ -204,17 +204,16 @@ def test_batch_size_equals_in_memory(digits, params, out):
     assert est.loss_ == pytest.approx(ref.loss_, rel=1e-9)
 
 
-def test_steps_after_float64_recomputed_statistics():
-    """float32 data whose statistics the Cholesky check rejects (large column means) are
-    solved from float64 statistics; the steps' cross terms are then computed in float64 too
-    (float32 sums of these columns would lose the digits that centring keeps), and the steps
-    land where the float64 fit's do."""
+def test_steps_after_recomputed_statistics():
+    """float32 data whose plain statistics the Cholesky check rejects (large column means)
+    are solved from statistics around the columns' means; the steps then take cross terms
+    around the same shift, and land where the float64 fit's do."""
     rng = np.random.default_rng(0)
     X = (300.0 + rng.random((20000, 30))).astype(np.float32)
     y = ((X.astype(np.float64) - 300.5) @ rng.standard_normal(30) > 0).astype(int)
     params = dict(hidden_layer_sizes=(), output_activation="softmax", alpha=1.0, max_iter=0,
                   refit_output=True, output_iter=3, tol=0.0)
-    with pytest.warns(SolverFallbackWarning, match="recomputed in float64"):
+    with pytest.warns(SolverFallbackWarning, match="recomputed around the columns' means"):
         est = BPLSClassifier(dtype="float32", **params).fit(X, y)
     ref = BPLSClassifier(dtype="float64", **params).fit(X.astype(np.float64), y)
     assert est.coefs_[0].dtype == np.float32 and est.solver_ == "cholesky"

@@ -362,6 +362,62 @@ def test_gram_chunking_invariance(problem, data, alpha, weighted, fit_intercept)
     assert_allclose(streamed.intercept, one_shot.intercept, rtol=1e-10, atol=1e-12)
 
 
+@PROPERTY
+@given(
+    problem=tall_problems(),
+    data=st.data(),
+    alpha=ALPHAS,
+    weighted=st.booleans(),
+    fit_intercept=st.booleans(),
+)
+def test_gram_sums_around_shifts_solve_the_same_problem(
+    problem, data, alpha, weighted, fit_intercept
+):
+    """Statistics around shifts (each chunk its own, added in any order, and with new
+    targets) give the plain statistics' solution, intercept and raw sums (float64, 1e-10)."""
+    A, B, rng = problem
+    n, d = A.shape
+    A = A + 10 * rng.standard_normal(d)  # means large against the spread
+    cuts = sorted(data.draw(st.sets(st.integers(1, n - 1), max_size=4), label="cuts"))
+    w = rng.uniform(0.0, 2.0, n) if weighted else None
+    plain = GramStats.from_data(A, B, w)
+    shifted = None
+    for p in np.split(np.arange(n), cuts):
+        wp = None if w is None else w[p]
+        part = GramStats.from_data(A[p], B[p], wp, shift=A[p].mean(axis=0))
+        shifted = part if shifted is None else shifted + part
+    assert shifted.shift is not None
+    want = plain.solve(alpha, fit_intercept=fit_intercept)
+    got = shifted.solve(alpha, fit_intercept=fit_intercept)
+    assert got.solver == want.solver == "cholesky"
+    assert_rel_close(got.coef, want.coef, 1e-10)
+    assert_allclose(got.intercept, want.intercept, rtol=1e-10, atol=1e-10)
+    for a, b in zip(_fields(shifted.shifted(None)), _fields(plain), strict=True):
+        assert_allclose(a, b, rtol=1e-10, atol=1e-8 * max(1.0, float(np.abs(plain.AtA).max())))
+    B2 = rng.standard_normal(B.shape)
+    again = shifted.with_targets(A, B2, w).solve(alpha, fit_intercept=fit_intercept)
+    assert_rel_close(again.coef, GramStats.from_data(A, B2, w).solve(
+        alpha, fit_intercept=fit_intercept).coef, 1e-10)
+    assert (plain + shifted).shift is None  # the second operand takes the first one's shift
+    assert_rel_close((plain + shifted).solve(alpha, fit_intercept=fit_intercept).coef,
+                     (plain + plain).solve(alpha, fit_intercept=fit_intercept).coef, 1e-10)
+
+
+def test_float32_sums_around_the_means_keep_the_centred_gram_accurate(rng):
+    """Columns with means 300 times their spread: plain float32 sums lose the centred Gram
+    matrix to rounding (the Cholesky check rejects it); sums around the means keep it to
+    float32 precision."""
+    A = (300.0 + rng.random((20000, 10))).astype(np.float32)
+    B = rng.random((20000, 2)).astype(np.float32)
+    exact = np.cov(A.astype(np.float64), rowvar=False, bias=True) * A.shape[0]
+    shift = A.mean(axis=0, dtype=np.float64)
+    plain = GramStats.from_data(A, B).centered_AtA()
+    around = GramStats.from_data(A, B, shift=shift).centered_AtA()
+    assert around.dtype == np.float32
+    assert np.abs(around - exact).max() < 1e-4 * np.abs(exact).max()
+    assert np.abs(plain - exact).max() > 1e-2 * np.abs(exact).max()
+
+
 def _fields(stats):
     return [
         stats.AtA,

@@ -254,11 +254,13 @@ _FLOAT64_BLOCK_ROWS = 8192
 def _factorize_layer(H, T, stats: GramStats, opts: BPLSOptions):
     """The factorisation of a layer's statistics, and the statistics it belongs to.
 
-    float32 statistics that the Cholesky check rejects are recomputed in float64 from ``H``
-    and ``T`` (in blocks of rows) before the eigendecomposition is tried: the rejection is
-    usually the rounding noise of centring float32 sums, which float64 removes, while the
-    eigendecomposition's rank cut-off then drops directions that matter (7 points of test
-    accuracy on one Fashion-MNIST seed, benchmarks/FINDINGS.md). Warns either way.
+    float32 statistics that the Cholesky check rejects are recomputed from ``H`` and ``T``
+    around the columns' means (still float32, :class:`~lsqnet.GramStats` with a shift), then
+    if need be in float64 (in blocks of rows), before the eigendecomposition is tried: the
+    rejection is usually the rounding noise of centring float32 sums, which the shift
+    removes, while the eigendecomposition's rank cut-off then drops directions that matter
+    (7 points of test accuracy on one Fashion-MNIST seed, benchmarks/FINDINGS.md). Warns
+    whichever succeeds.
     """
     solver = _gram_solver(opts.solver)
     if solver == "eigh" or numpy_dtype(stats.dtype) != np.float32:
@@ -271,6 +273,25 @@ def _factorize_layer(H, T, stats: GramStats, opts: BPLSOptions):
     except NotPositiveDefiniteError as err:
         reason = str(err)
     xp = get_namespace(H)
+    n = H.shape[0]
+    means = xp.sum(H, axis=0, dtype=xp.float64) / n
+    _flops.record("center", n * H.shape[1])
+    shifted = GramStats.from_data(H, T, shift=means)
+    try:
+        factor = shifted.factorize(opts.alpha, fit_intercept=True, solver="cholesky")
+    except NotPositiveDefiniteError:
+        pass
+    else:
+        warnings.warn(
+            f"BPLS: the float32 statistics of a layer with {H.shape[1]} inputs could not be "
+            f"trusted: {reason}; they were recomputed around the columns' means (still "
+            f"float32) and solved by Cholesky. To avoid the extra time, pass a larger alpha "
+            f"or dtype='float64'; to silence it, warnings.filterwarnings('ignore', "
+            f"category=lsqnet.exceptions.SolverFallbackWarning).",
+            SolverFallbackWarning,
+            stacklevel=_external_stacklevel(),
+        )
+        return shifted, factor
     stats = None
     for start in range(0, H.shape[0], _FLOAT64_BLOCK_ROWS):
         rows = slice(start, start + _FLOAT64_BLOCK_ROWS)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -281,6 +281,14 @@ def _layer_targets(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _stats_around_means(H: np.ndarray, T: np.ndarray) -> GramStats:
+    """A chunk's statistics around its columns' means (Chan's shifted sums: the chunks then
+    add up without the float32 centring noise of plain sums)."""
+    _flops.record("center", H.size)
+    shift = np.sum(H, axis=0, dtype=np.float64) / max(H.shape[0], 1)
+    return GramStats.from_data(H, T, shift=shift)
+
+
 def _cross_terms(H: np.ndarray, T: np.ndarray) -> GramStats:
     """The target-dependent sums of ``GramStats.from_data(H, T)`` (the others left empty)."""
     empty = np.zeros((0,), H.dtype)
@@ -350,7 +358,7 @@ def fit_bpls_chunked(
         """Solve with the statistics' cross terms and the factor in ``kept`` if it has one
         (``stats`` holds only cross terms then); else factorise, and keep it if ``keep``."""
         if "stats" in kept:
-            stats = replace(kept["stats"], AtB=stats.AtB, sum_B=stats.sum_B, sum_BB=stats.sum_BB)
+            stats = kept["stats"].with_cross_terms_of(stats)
             return stats.solve_with(kept["factor"], fit_intercept=True)
         if not stats.is_finite():
             raise ValueError(
@@ -376,7 +384,7 @@ def fit_bpls_chunked(
             H, T = _layer_targets(old, new, idx, X, Y, opts)
             if idx == 0 and "stats" in first_layer:
                 return _Pair(_cross_terms(H, T), H.shape[0])
-            return _Pair(GramStats.from_data(H, T), H.shape[0])
+            return _Pair(_stats_around_means(H, T), H.shape[0])
 
         stats, n_used = run(chunk_stats).values
         if stats.n_samples == 0 and not (idx == 0 and "stats" in first_layer):
@@ -421,7 +429,7 @@ def fit_bpls_chunked(
             P = act.forward(Z)
             T = Z - (P - Y) / beta
             _flops.record("elementwise", 4 * _flops.elementwise(*Z.shape))
-            stats = _cross_terms(H, T) if "stats" in kept else GramStats.from_data(H, T)
+            stats = _cross_terms(H, T) if "stats" in kept else _stats_around_means(H, T)
             n = H.shape[0]
             return _Pair(stats, np.array([cross_entropy(P, Y, act.name) * n, n]))
 

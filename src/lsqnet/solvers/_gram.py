@@ -16,7 +16,7 @@ arrays for NumPy data, tensors on the data's device for PyTorch tensors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -45,6 +45,23 @@ class LstsqResult(NamedTuple):
     solver: str
 
 
+#: Rows per block when :meth:`GramStats.from_data` shifts the data.
+SHIFT_BLOCK_ROWS = 8192
+
+
+def _same_shift(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    xp = get_namespace(a)
+    return a is b or bool(xp.all(a == b))
+
+
+def _shift_or_zero(shift, stats: GramStats):
+    if shift is not None:
+        return shift
+    return stats._xp.zeros(stats.n_features, dtype=stats.dtype, device=device(stats.AtA))
+
+
 @dataclass(frozen=True, eq=False)
 class GramStats:
     r"""Sums over samples that determine a weighted least-squares problem.
@@ -55,6 +72,13 @@ class GramStats:
     - ``AtB`` = :math:`A^T \operatorname{diag}(w) B`, shape (d, k)
     - ``sum_A`` = :math:`A^T w`, ``sum_B`` = :math:`B^T w`, ``sum_BB`` = :math:`(B \odot B)^T w`
     - ``sum_w`` = :math:`\sum_i w_i` and ``n_samples`` = n.
+
+    With a ``shift`` (d,), every sum is of the rows ``A - shift`` instead (sums around a
+    shift, as in Chan, Golub and LeVeque's updating formulas): with the shift near the
+    columns' means, the centring that eliminates the intercept no longer subtracts two large
+    sums, whose rounding noise in float32 can exceed the centred matrix's small eigenvalues.
+    Solutions, intercepts and factorisations do not depend on the shift; ``+`` brings the
+    second operand to the first one's shift.
 
     Instances are immutable; ``update`` and ``+`` return new ones.
 
@@ -77,6 +101,7 @@ class GramStats:
     sum_BB: np.ndarray
     sum_w: float
     n_samples: int
+    shift: np.ndarray | None = None
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
@@ -95,7 +120,12 @@ class GramStats:
 
     @classmethod
     def from_data(
-        cls, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
+        cls,
+        A: np.ndarray,
+        B: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        shift: np.ndarray | None = None,
     ) -> GramStats:
         """Statistics of one chunk: ``A`` (n, d), ``B`` (n, k), optional weights (n,).
 
@@ -107,8 +137,12 @@ class GramStats:
         weights enter as ``sqrt(w) * A`` so that it stays one). ``A^T B`` and the column sums
         ``A^T w`` are one more product, ``[B w]^T A``: one pass over ``A`` instead of two,
         which keeps the accumulation near the speed of the BLAS's matrix product (issue 6,
-        ``benchmarks/bench_gram.py``).
+        ``benchmarks/bench_gram.py``). With a ``shift`` (d,), the sums are of ``A - shift``
+        (see the class), computed in blocks of :data:`SHIFT_BLOCK_ROWS` rows so that only
+        one block is copied at a time.
         """
+        if shift is not None:
+            return cls._from_shifted_data(A, B, sample_weight, shift)
         xp = get_namespace(A, B, sample_weight)
         n, d = A.shape
         if sample_weight is None:
@@ -125,6 +159,27 @@ class GramStats:
         _flops.record("gemm", _flops.gemm(1, n, d))
         AtB, sum_A, Bw = cls._cross_products(A, B, weights, sample_weight is None)
         return cls._with_cross_terms(AtA, sum_A, sum_w, n, B, Bw, AtB)
+
+    @classmethod
+    def _from_shifted_data(cls, A, B, sample_weight, shift) -> GramStats:
+        xp = get_namespace(A, B, sample_weight)
+        shift = xp.astype(xp.asarray(shift, device=device(A)), A.dtype)
+        n, d = A.shape
+        total = None
+        block = None  # one buffer for the shifted rows of every block (NumPy)
+        for start in range(0, max(n, 1), SHIFT_BLOCK_ROWS):
+            rows = slice(start, min(start + SHIFT_BLOCK_ROWS, n))
+            if xp is np:
+                m = rows.stop - rows.start
+                block = np.empty((m, d), A.dtype) if block is None else block[:m]
+                shifted = np.subtract(A[rows], shift, out=block)
+            else:
+                shifted = A[rows] - shift
+            _flops.record("center", _flops.elementwise(shifted.shape[0], d))
+            w = None if sample_weight is None else sample_weight[rows]
+            part = cls.from_data(shifted, B[rows], w)
+            total = part if total is None else total + part
+        return replace(total, shift=shift)
 
     @staticmethod
     def _cross_products(A, B, weights, unweighted: bool):
@@ -163,8 +218,40 @@ class GramStats:
         else:
             weights = xp.astype(sample_weight, A.dtype, copy=False)
         AtB, _, Bw = GramStats._cross_products(A, B, weights, sample_weight is None)
-        return GramStats._with_cross_terms(
+        new = GramStats._with_cross_terms(
             self.AtA, self.sum_A, self.sum_w, self.n_samples, B, Bw, AtB
+        )
+        return self.with_cross_terms_of(new)
+
+    def with_cross_terms_of(self, other: GramStats) -> GramStats:
+        """These statistics with the target terms (``AtB``, ``sum_B``, ``sum_BB``) of
+        ``other``, statistics of the same ``A`` around any shift (or only their target terms),
+        brought to this shift."""
+        AtB = other.AtB
+        if not _same_shift(self.shift, other.shift):
+            delta = _shift_or_zero(other.shift, self) - _shift_or_zero(self.shift, self)
+            AtB = AtB + delta[:, None] * other.sum_B[None, :]
+            _flops.record("center", 2 * self.n_features * self.n_targets)
+        return replace(self, AtB=AtB, sum_B=other.sum_B, sum_BB=other.sum_BB)
+
+    def shifted(self, shift: np.ndarray | None) -> GramStats:
+        """The same statistics as sums of the rows ``A - shift`` (None: of ``A`` itself)."""
+        if _same_shift(self.shift, shift):
+            return self
+        # rows - new = (rows - old) + delta
+        delta = _shift_or_zero(self.shift, self) - _shift_or_zero(shift, self)
+        xp = self._xp
+        d, k = self.AtB.shape
+        sum_w = numpy_dtype(self.dtype).type(self.sum_w).item()
+        outer = delta[:, None] * self.sum_A[None, :]
+        AtA = self.AtA + outer + outer.T + sum_w * (delta[:, None] * delta[None, :])
+        _flops.record("center", 6 * d * d + 2 * d * k + 2 * d)
+        return GramStats(
+            xp.astype(AtA, self.dtype, copy=False),
+            self.AtB + delta[:, None] * self.sum_B[None, :],
+            self.sum_A + sum_w * delta,
+            self.sum_B, self.sum_BB, self.sum_w, self.n_samples,
+            None if shift is None else xp.astype(xp.asarray(shift), self.dtype),
         )
 
     def update(
@@ -182,6 +269,7 @@ class GramStats:
                 f"targets to GramStats of {other.AtB.shape[0]} features and "
                 f"{other.AtB.shape[1]} targets."
             )
+        other = other.shifted(self.shift)
         d, k = self.AtB.shape
         _flops.record("merge", d * d + d * k + d + 2 * k)
         return GramStats(
@@ -192,6 +280,7 @@ class GramStats:
             self.sum_BB + other.sum_BB,
             self.sum_w + other.sum_w,
             self.n_samples + other.n_samples,
+            self.shift,
         )
 
     merge = __add__
@@ -245,7 +334,7 @@ class GramStats:
         to the digits the data have (and whose eigh fallbacks predict worse).
         """
         if not fit_intercept:
-            return self.AtA, 0.0
+            return self.shifted(None).AtA, 0.0
         xp = self._xp
         mean_A = self._mean_A()
         removed = self.sum_A[:, None] * mean_A[None, :]
@@ -260,7 +349,7 @@ class GramStats:
     def centered_AtB(self, fit_intercept: bool = True) -> np.ndarray:
         """The normal-equation right-hand side with the intercept eliminated."""
         if not fit_intercept:
-            return self.AtB
+            return self.shifted(None).AtB
         _flops.record("center", self.n_features + 2 * self.n_features * self.n_targets)
         centred = self.AtB - self._mean_A()[:, None] * self.sum_B[None, :]
         return self._xp.astype(centred, self.dtype, copy=False)
@@ -277,7 +366,11 @@ class GramStats:
             return xp.zeros(self.n_targets, dtype=self.dtype, device=device(self.AtA))
         d, k = self.n_features, self.n_targets
         _flops.record("center", _flops.gemm(1, d, k) + 2 * k)
-        return xp.astype((self.sum_B - self.sum_A @ coef) / self.sum_w, self.dtype, copy=False)
+        sum_A = self.sum_A
+        if self.shift is not None:  # the column sums of A itself
+            sum_A = sum_A + numpy_dtype(self.dtype).type(self.sum_w).item() * self.shift
+            _flops.record("center", 2 * d)
+        return xp.astype((self.sum_B - sum_A @ coef) / self.sum_w, self.dtype, copy=False)
 
     def factorize(
         self,
