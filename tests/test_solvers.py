@@ -403,6 +403,20 @@ def test_gram_sums_around_shifts_solve_the_same_problem(
                      (plain + plain).solve(alpha, fit_intercept=fit_intercept).coef, 1e-10)
 
 
+def test_gram_around_a_shift_in_place(rng):
+    """overwrite_a=True computes in A itself (left shifted) and gives the same sums."""
+    A = 5.0 + rng.standard_normal((30000, 6))  # more rows than one block of the copying path
+    B = rng.standard_normal((30000, 2))
+    shift = A.mean(axis=0)
+    copied = GramStats.from_data(A, B, shift=shift)
+    work = A.copy()
+    in_place = GramStats.from_data(work, B, shift=shift, overwrite_a=True)
+    assert_allclose(work, A - shift)
+    for a, b in zip(_fields(in_place), _fields(copied), strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-9)
+    assert_array_equal(in_place.shift, copied.shift)
+
+
 def test_float32_sums_around_the_means_keep_the_centred_gram_accurate(rng):
     """Columns with means 300 times their spread: plain float32 sums lose the centred Gram
     matrix to rounding (the Cholesky check rejects it); sums around the means keep it to

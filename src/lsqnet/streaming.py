@@ -281,12 +281,13 @@ def _layer_targets(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _stats_around_means(H: np.ndarray, T: np.ndarray) -> GramStats:
+def _stats_around_means(H: np.ndarray, T: np.ndarray, own: bool) -> GramStats:
     """A chunk's statistics around its columns' means (Chan's shifted sums: the chunks then
-    add up without the float32 centring noise of plain sums)."""
+    add up without the float32 centring noise of plain sums). ``own``: ``H`` was computed
+    here (a layer's activations, not the caller's data) and may be shifted in place."""
     _flops.record("center", H.size)
     shift = np.sum(H, axis=0, dtype=np.float64) / max(H.shape[0], 1)
-    return GramStats.from_data(H, T, shift=shift)
+    return GramStats.from_data(H, T, shift=shift, overwrite_a=own)
 
 
 def _cross_terms(H: np.ndarray, T: np.ndarray) -> GramStats:
@@ -384,7 +385,7 @@ def fit_bpls_chunked(
             H, T = _layer_targets(old, new, idx, X, Y, opts)
             if idx == 0 and "stats" in first_layer:
                 return _Pair(_cross_terms(H, T), H.shape[0])
-            return _Pair(_stats_around_means(H, T), H.shape[0])
+            return _Pair(_stats_around_means(H, T, own=idx > 0), H.shape[0])
 
         stats, n_used = run(chunk_stats).values
         if stats.n_samples == 0 and not (idx == 0 and "stats" in first_layer):
@@ -429,7 +430,8 @@ def fit_bpls_chunked(
             P = act.forward(Z)
             T = Z - (P - Y) / beta
             _flops.record("elementwise", 4 * _flops.elementwise(*Z.shape))
-            stats = _cross_terms(H, T) if "stats" in kept else _stats_around_means(H, T)
+            own = len(hidden.layers) > 0  # H is then the hidden activations, not X
+            stats = _cross_terms(H, T) if "stats" in kept else _stats_around_means(H, T, own)
             n = H.shape[0]
             return _Pair(stats, np.array([cross_entropy(P, Y, act.name) * n, n]))
 

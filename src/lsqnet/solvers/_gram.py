@@ -126,6 +126,7 @@ class GramStats:
         sample_weight: np.ndarray | None = None,
         *,
         shift: np.ndarray | None = None,
+        overwrite_a: bool = False,
     ) -> GramStats:
         """Statistics of one chunk: ``A`` (n, d), ``B`` (n, k), optional weights (n,).
 
@@ -139,10 +140,11 @@ class GramStats:
         which keeps the accumulation near the speed of the BLAS's matrix product (issue 6,
         ``benchmarks/bench_gram.py``). With a ``shift`` (d,), the sums are of ``A - shift``
         (see the class), computed in blocks of :data:`SHIFT_BLOCK_ROWS` rows so that only
-        one block is copied at a time.
+        one block is copied at a time, or in ``A`` itself with ``overwrite_a=True`` (a NumPy
+        ``A`` the caller no longer needs: it is left shifted).
         """
         if shift is not None:
-            return cls._from_shifted_data(A, B, sample_weight, shift)
+            return cls._from_shifted_data(A, B, sample_weight, shift, overwrite_a)
         xp = get_namespace(A, B, sample_weight)
         n, d = A.shape
         if sample_weight is None:
@@ -161,10 +163,14 @@ class GramStats:
         return cls._with_cross_terms(AtA, sum_A, sum_w, n, B, Bw, AtB)
 
     @classmethod
-    def _from_shifted_data(cls, A, B, sample_weight, shift) -> GramStats:
+    def _from_shifted_data(cls, A, B, sample_weight, shift, overwrite_a: bool) -> GramStats:
         xp = get_namespace(A, B, sample_weight)
         shift = xp.astype(xp.asarray(shift, device=device(A)), A.dtype)
         n, d = A.shape
+        if overwrite_a and xp is np:
+            A -= shift
+            _flops.record("center", _flops.elementwise(n, d))
+            return replace(cls.from_data(A, B, sample_weight), shift=shift)
         total = None
         block = None  # one buffer for the shifted rows of every block (NumPy)
         for start in range(0, max(n, 1), SHIFT_BLOCK_ROWS):
