@@ -341,14 +341,18 @@ def chunked(A, B, w, cuts):
     return stats
 
 
-@PROPERTY
-@given(
+#: Problems cut into chunks (by ``data``), with or without weights and intercept.
+CHUNKED_CASES = given(
     problem=tall_problems(),
     data=st.data(),
     alpha=ALPHAS,
     weighted=st.booleans(),
     fit_intercept=st.booleans(),
 )
+
+
+@PROPERTY
+@CHUNKED_CASES
 def test_gram_chunking_invariance(problem, data, alpha, weighted, fit_intercept):
     A, B, rng = problem
     n = A.shape[0]
@@ -363,13 +367,7 @@ def test_gram_chunking_invariance(problem, data, alpha, weighted, fit_intercept)
 
 
 @PROPERTY
-@given(
-    problem=tall_problems(),
-    data=st.data(),
-    alpha=ALPHAS,
-    weighted=st.booleans(),
-    fit_intercept=st.booleans(),
-)
+@CHUNKED_CASES
 def test_gram_sums_around_shifts_solve_the_same_problem(
     problem, data, alpha, weighted, fit_intercept
 ):
