@@ -273,24 +273,25 @@ def _factorize_layer(H, T, stats: GramStats, opts: BPLSOptions):
     except NotPositiveDefiniteError as err:
         reason = str(err)
     xp = get_namespace(H)
-    n = H.shape[0]
-    means = xp.sum(H, axis=0, dtype=xp.float64) / n
-    _flops.record("center", n * H.shape[1])
-    shifted = GramStats.from_data(H, T, shift=means)
+
+    def recomputed(how: str) -> None:
+        warnings.warn(
+            f"BPLS: the float32 statistics of a layer with {H.shape[1]} inputs could not be "
+            f"trusted: {reason}; they were recomputed {how} and solved by Cholesky. To avoid "
+            f"the extra time, pass a larger alpha or dtype='float64'; to silence it, "
+            f"warnings.filterwarnings('ignore', "
+            f"category=lsqnet.exceptions.SolverFallbackWarning).",
+            SolverFallbackWarning,
+            stacklevel=_external_stacklevel(),
+        )
+
+    shifted = GramStats.around_means(H, T)
     try:
         factor = shifted.factorize(opts.alpha, fit_intercept=True, solver="cholesky")
     except NotPositiveDefiniteError:
         pass
     else:
-        warnings.warn(
-            f"BPLS: the float32 statistics of a layer with {H.shape[1]} inputs could not be "
-            f"trusted: {reason}; they were recomputed around the columns' means (still "
-            f"float32) and solved by Cholesky. To avoid the extra time, pass a larger alpha "
-            f"or dtype='float64'; to silence it, warnings.filterwarnings('ignore', "
-            f"category=lsqnet.exceptions.SolverFallbackWarning).",
-            SolverFallbackWarning,
-            stacklevel=_external_stacklevel(),
-        )
+        recomputed("around the columns' means (still float32)")
         return shifted, factor
     stats = None
     for start in range(0, H.shape[0], _FLOAT64_BLOCK_ROWS):
@@ -302,15 +303,7 @@ def _factorize_layer(H, T, stats: GramStats, opts: BPLSOptions):
     except NotPositiveDefiniteError as err:
         _warn_fallback("BPLS", opts.solver, "eigh", f"{reason}, and in float64 {err}")
         return stats, stats.factorize(opts.alpha, fit_intercept=True, solver="eigh")
-    warnings.warn(
-        f"BPLS: the float32 statistics of a layer with {H.shape[1]} inputs could not be "
-        f"trusted: {reason}; they were recomputed in float64 and solved by Cholesky (the "
-        f"weights stay float32). To avoid the extra time, pass a larger alpha or "
-        f"dtype='float64'; to silence it, warnings.filterwarnings('ignore', "
-        f"category=lsqnet.exceptions.SolverFallbackWarning).",
-        SolverFallbackWarning,
-        stacklevel=_external_stacklevel(),
-    )
+    recomputed("in float64 (the weights stay float32)")
     return stats, factor
 
 
@@ -395,6 +388,26 @@ def cross_entropy(P: np.ndarray, Y: np.ndarray, activation: str) -> float:
     return float(total) / n
 
 
+def output_pre_activations(H: np.ndarray, layer: Dense) -> np.ndarray:
+    """``H @ W + b`` of ``layer`` (a new array), with its operations recorded."""
+    Z = H @ layer.weight
+    Z += layer.bias
+    _flops.record("gemm", _flops.gemm(H.shape[0], layer.n_in, layer.n_out))
+    _flops.record("elementwise", _flops.elementwise(H.shape[0], layer.n_out))
+    return Z
+
+
+def penalised_cross_entropy(
+    mean_cross_entropy: float, weight: np.ndarray, alpha: float, beta: float, n: float
+) -> float:
+    """What :func:`refine_output` minimises: the mean cross-entropy plus
+    ``alpha beta |W|^2 / (2 n)``."""
+    xp = get_namespace(weight)
+    _flops.record("metrics", 2 * weight.shape[0] * weight.shape[1] + 3)
+    penalty = float(xp.sum(weight * weight, dtype=xp.float64))
+    return mean_cross_entropy + alpha * beta * penalty / (2 * n)
+
+
 def refine_output(
     network: Network,
     H: np.ndarray,
@@ -433,19 +446,12 @@ def refine_output(
     plain = replace(opts, layer_method="inverse")
     xp = get_namespace(H)
 
-    def pre_activations(layer: Dense):
-        Z = H @ layer.weight
-        Z += layer.bias
-        _flops.record("gemm", _flops.gemm(n, p, q))
-        _flops.record("elementwise", _flops.elementwise(n, q))
-        return Z
-
     def objective(layer: Dense, P) -> float:
-        _flops.record("metrics", 2 * p * q + 3)
-        penalty = float(xp.sum(layer.weight * layer.weight, dtype=xp.float64))
-        return cross_entropy(P, Y, act.name) + opts.alpha * beta * penalty / (2 * n)
+        return penalised_cross_entropy(
+            cross_entropy(P, Y, act.name), layer.weight, opts.alpha, beta, n
+        )
 
-    Z = pre_activations(layer)
+    Z = output_pre_activations(H, layer)
     P = act.forward(Z)
     _flops.record("elementwise", _flops.elementwise(n, q))
     loss = objective(layer, P)
@@ -458,7 +464,7 @@ def refine_output(
         dW = xp.astype(coef, H.dtype, copy=False) - layer.weight
         db = xp.astype(intercept, H.dtype) - layer.bias
         _flops.record("elementwise", p * q + q)
-        dZ = pre_activations(Dense(dW, db, "identity"))  # the move of Z for a full step
+        dZ = output_pre_activations(H, Dense(dW, db, "identity"))  # Z's move for a full step
         previous, start = loss, layer
         for multiple in STEP_MULTIPLES:
             trial = Dense(start.weight + multiple * dW, start.bias + multiple * db, act.name)

@@ -43,6 +43,8 @@ from .bpls import (
     History,
     _metrics,
     cross_entropy,
+    output_pre_activations,
+    penalised_cross_entropy,
     pre_activation_targets,
 )
 from .layers import Dense, _gram_solver
@@ -281,15 +283,6 @@ def _layer_targets(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _stats_around_means(H: np.ndarray, T: np.ndarray, own: bool) -> GramStats:
-    """A chunk's statistics around its columns' means (Chan's shifted sums: the chunks then
-    add up without the float32 centring noise of plain sums). ``own``: ``H`` was computed
-    here (a layer's activations, not the caller's data) and may be shifted in place."""
-    _flops.record("center", H.size)
-    shift = np.sum(H, axis=0, dtype=np.float64) / max(H.shape[0], 1)
-    return GramStats.from_data(H, T, shift=shift, overwrite_a=own)
-
-
 def _cross_terms(H: np.ndarray, T: np.ndarray) -> GramStats:
     """The target-dependent sums of ``GramStats.from_data(H, T)`` (the others left empty)."""
     empty = np.zeros((0,), H.dtype)
@@ -385,7 +378,9 @@ def fit_bpls_chunked(
             H, T = _layer_targets(old, new, idx, X, Y, opts)
             if idx == 0 and "stats" in first_layer:
                 return _Pair(_cross_terms(H, T), H.shape[0])
-            return _Pair(_stats_around_means(H, T, own=idx > 0), H.shape[0])
+            # each chunk's sums around its own means (Chan): they add up without the float32
+            # centring noise of plain sums; a layer's activations (idx > 0) are ours to shift
+            return _Pair(GramStats.around_means(H, T, overwrite_a=idx > 0), H.shape[0])
 
         stats, n_used = run(chunk_stats).values
         if stats.n_samples == 0 and not (idx == 0 and "stats" in first_layer):
@@ -417,27 +412,23 @@ def fit_bpls_chunked(
         beta = CURVATURE_BOUNDS[act.name]
         delta = out
 
-        def pre_activations(H, layer: Dense):
-            Z = H @ layer.weight
-            Z += layer.bias
-            _flops.record("gemm", _flops.gemm(H.shape[0], layer.n_in, layer.n_out))
-            _flops.record("elementwise", _flops.elementwise(*Z.shape))
-            return Z
-
         def working(X, Y, labels, start):
             H = hidden.forward(X)
-            Z = pre_activations(H, out)
+            Z = output_pre_activations(H, out)
             P = act.forward(Z)
             T = Z - (P - Y) / beta
             _flops.record("elementwise", 4 * _flops.elementwise(*Z.shape))
             own = len(hidden.layers) > 0  # H is then the hidden activations, not X
-            stats = _cross_terms(H, T) if "stats" in kept else _stats_around_means(H, T, own)
+            stats = (
+                _cross_terms(H, T) if "stats" in kept
+                else GramStats.around_means(H, T, overwrite_a=own)
+            )
             n = H.shape[0]
             return _Pair(stats, np.array([cross_entropy(P, Y, act.name) * n, n]))
 
         def trials(X, Y, labels, start):
             H = hidden.forward(X)
-            Z, dZ = pre_activations(H, out), pre_activations(H, delta)
+            Z, dZ = output_pre_activations(H, out), output_pre_activations(H, delta)
             values, metrics = [], []
             for multiple in STEP_MULTIPLES:
                 P = act.forward(Z + multiple * dZ)
@@ -447,9 +438,7 @@ def fit_bpls_chunked(
             return _Trials(np.array(values), tuple(metrics))
 
         def objective(total: float, n: float, weight: np.ndarray) -> float:
-            _flops.record("metrics", 2 * weight.size + 3)
-            penalty = float(np.sum(weight * weight, dtype=np.float64))
-            return total / n + opts.alpha * beta * penalty / (2 * n)
+            return penalised_cross_entropy(total / n, weight, opts.alpha, beta, n)
 
         stats, (total, n) = run(working).values
         loss = objective(total, n, out.weight)

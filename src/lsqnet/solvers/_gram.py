@@ -163,6 +163,18 @@ class GramStats:
         return cls._with_cross_terms(AtA, sum_A, sum_w, n, B, Bw, AtB)
 
     @classmethod
+    def around_means(
+        cls, A: np.ndarray, B: np.ndarray, *, overwrite_a: bool = False
+    ) -> GramStats:
+        """:meth:`from_data` with the shift at the columns' means of ``A`` (computed in
+        float64): the statistics that keep float32's centred Gram matrix accurate."""
+        xp = get_namespace(A, B)
+        n, d = A.shape
+        _flops.record("center", n * d)
+        means = xp.sum(A, axis=0, dtype=xp.float64) / max(n, 1)
+        return cls.from_data(A, B, shift=means, overwrite_a=overwrite_a)
+
+    @classmethod
     def _from_shifted_data(cls, A, B, sample_weight, shift, overwrite_a: bool) -> GramStats:
         xp = get_namespace(A, B, sample_weight)
         shift = xp.astype(xp.asarray(shift, device=device(A)), A.dtype)
