@@ -9,7 +9,9 @@ times properly). ``solver`` and ``fallbacks`` record whether Cholesky fell back 
 sweeps; ``--family patches`` the second, of local receptive fields (``init="patches"``) over
 widths and ridge penalties, in float32 as the benchmark trains; ``--family cross-entropy``
 the third, of the same layers with the output layer then fitted to the softmax
-cross-entropy (``output_iter``), recording the validation accuracy after every step. Usage::
+cross-entropy (``output_iter``), recording the validation accuracy after every step;
+``--family windows`` the fourth, of the window sizes (``patch_size``) and the threshold
+range of the current ``init="patches"``, with the same steps. Usage::
 
     LSQNET_DATA=../shared/datasets python benchmarks/study_presets.py mnist \\
         > benchmarks/results/presets_mnist.jsonl
@@ -66,9 +68,20 @@ def cross_entropy_configurations():
                        output_activation="softmax", output_iter=5, tol=0.0)
 
 
+def window_configurations():
+    # the same, with thresholds in [-0.5, 1) standard deviations (PATCH_THRESHOLDS) and three
+    # ranges of window sides (patch_size: 7-14, 4-14 and 4-10 pixels on 28 x 28 images)
+    for h in (768, 1024, 1536, 2048, 3072, 4096):
+        for patch_size in ((0.25, 0.5), (0.15, 0.5), (0.15, 0.36)):
+            for alpha in (10.0, 20.0, 40.0):
+                yield dict(hidden_layer_sizes=(h,), activation="relu", init="patches",
+                           patch_size=patch_size, max_iter=0, refit_output=True, alpha=alpha,
+                           dtype="float32", output_activation="softmax", output_iter=5, tol=0.0)
+
+
 FAMILIES = {
     "samples": configurations, "patches": patch_configurations,
-    "cross-entropy": cross_entropy_configurations,
+    "cross-entropy": cross_entropy_configurations, "windows": window_configurations,
 }
 
 

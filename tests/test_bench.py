@@ -52,7 +52,7 @@ from lsqnet.bench import (
 from lsqnet.bench._closed_form import PATCH_UNITS
 from lsqnet.datasets import Dataset
 from lsqnet.estimators import PRESETS
-from lsqnet.network import init_network
+from lsqnet.network import PATCH_SIZE, init_network
 from lsqnet.plotting import plot_frontier
 
 matplotlib.use("Agg")  # no display: pyplot picks its backend at the first figure
@@ -177,10 +177,12 @@ def test_run_records_every_method(method, digits, config):
         preset = method.partition("-")[2]
         if method == "bpls-patches":  # the output layer on windows of the config's width
             assert {k: params[k] for k in PATCH_UNITS} == PATCH_UNITS
-            assert params["alpha"] == 20.0  # the middle of its grid
+            # the middle of its grid
+            assert (params["alpha"], params["patch_size"]) == (10.0, PATCH_SIZE)
         elif preset:  # the preset's settings win over the config's
             assert params["preset"] == preset
             assert {k: params[k] for k in PRESETS[preset]} == dict(PRESETS[preset])
+            assert params["patch_size"] == PATCH_SIZE  # the middle of the windows tuned
         else:
             assert params["max_iter"] == config.max_iter
             assert params["init"] == "fan_in" and params["activation"] == "tanh"
@@ -589,6 +591,33 @@ def test_warm_start_table():
         "config": BenchConfig(threads=1).to_dict(),
     })
     assert "| bpls+adam 8 | 80.00 | 2 | 2.000 | 60.00 | 0.500 | never | - | never |" in text
+
+
+def test_tuning_table_shows_window_grids():
+    # patch_size pairs (lists once read back from JSON) next to alpha; "edge of the grid"
+    # only for grids of one parameter
+    grid = [{"alpha": a, "patch_size": w} for w in ([0.15, 0.36], [0.25, 0.5]) for a in (10, 20)]
+    text = to_markdown({
+        "dataset": "toy", "command": "c", "seeds": [0], "n_train": 1, "n_test": 1,
+        "n_features": 1, "summary": [], "claim": [], "frontier": [], "warm_start": [],
+        "tuning": {
+            "bpls-patches 8": {"grid": grid, "scores": [0.9, 0.8, 0.7, 0.6], "chosen": grid[0]},
+            "bpls-fast 768": {"grid": [{"patch_size": [0.15, 0.36]}, {"patch_size": [0.25, 0.5]}],
+                              "scores": [0.5, 0.6], "chosen": {"patch_size": [0.25, 0.5]}},
+        },
+        "machine": {"cpu": "x", "cores": 1, "python": "3", "numpy": "2", "scipy": "1",
+                    "lsqnet": "0", "blas": []},
+        "config": BenchConfig(threads=1).to_dict(),
+    })
+    assert (
+        "| bpls-patches 8 | alpha=10 patch_size=(0.15, 0.36); alpha=20 patch_size=(0.15, 0.36); "
+        "alpha=10 patch_size=(0.25, 0.5); alpha=20 patch_size=(0.25, 0.5) "
+        "| 90.00, 80.00, 70.00, 60.00 | alpha=10, patch_size=(0.15, 0.36) |"
+    ) in text
+    assert (
+        "| bpls-fast 768 | (0.15, 0.36), (0.25, 0.5) | 50.00, 60.00 "
+        "| patch_size=(0.25, 0.5) (edge of the grid) |"
+    ) in text
 
 
 def test_benchmark_keeps_hybrids_out_of_the_claim_and_frontier(digits):

@@ -37,7 +37,7 @@ import lsqnet
 from lsqnet import BPLSClassifier, BPLSRegressor, _flops, collapse_linear, count_flops, fit_layer
 from lsqnet.bpls import BPLSOptions, backward_sweep, class_targets, fit_bpls
 from lsqnet.exceptions import SolverFallbackWarning
-from lsqnet.network import init_network
+from lsqnet.network import PATCH_SIZE, PATCH_THRESHOLDS, init_network, patch_pixels
 
 HISTORY_KEYS = {"iteration", "layers", "n_samples", "loss", "accuracy", "time", "flops"}
 
@@ -791,26 +791,44 @@ def test_count_flops_with_patch_init(rng, n, max_iter):
     assert _predicted_flops(est, sizes, n, True) == est.flops_
 
 
-def test_patch_init_units_are_windows_of_centred_samples(rng):
+@pytest.mark.parametrize(
+    ("patch_size", "pixels"), [(PATCH_SIZE, (3, 6)), ((0.15, 0.5), (2, 6)), ((0.5, 0.5), (6, 6))]
+)
+def test_patch_init_units_are_windows_of_centred_samples(rng, patch_size, pixels):
     side, h = 12, 40
     X = rng.random((300, side * side))
+    assert patch_pixels(side, patch_size) == pixels
     net = init_network((side * side, h, 2), "relu", "sigmoid", "patches",
-                       np.random.default_rng(0), np.float64, X=X)
+                       np.random.default_rng(0), np.float64, X=X, patch_size=patch_size)
     W, b = net.layers[0].weight, net.layers[0].bias
     assert_allclose(np.linalg.norm(W, axis=0), 1.0, rtol=1e-12)
     mean = X.mean(axis=0)
+    sides = set()
     for unit in range(h):
         rows, cols = np.nonzero(W[:, unit].reshape(side, side))
         height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
-        assert height == width and side // 4 <= height <= side // 2  # a square window
+        assert height == width and pixels[0] <= height <= pixels[1]  # a square window
+        sides.add(height)
         # inside it, a centred training sample
         window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
         patches = (X - mean).reshape(-1, side, side)[(slice(None), *window)].reshape(300, -1)
         unit_patch = W[:, unit].reshape(side, side)[window].ravel()
         cosines = patches @ unit_patch / np.linalg.norm(patches, axis=1)
         assert cosines.max() > 1 - 1e-12
-    # thresholds at or below the centring bias: lowered by a fraction of each unit's spread
-    assert np.all(b <= -(mean @ W) + 1e-12) and np.any(b < -(mean @ W) - 1e-6)
+    assert len(sides) == pixels[1] - pixels[0] + 1  # every side drawn (40 units)
+    # thresholds moved from the centring bias by u times each unit's spread (over all 300
+    # rows, fewer than PATCH_BIAS_ROWS), u in PATCH_THRESHOLDS: both ways
+    u = (-(mean @ W) - b) / np.std(X @ W, axis=0)
+    low, high = PATCH_THRESHOLDS
+    assert np.all((u >= low - 1e-12) & (u < high)) and u.min() < 0 < u.max()
+
+
+@pytest.mark.parametrize("patch_size", [(0.0, 0.5), (0.6, 0.5), (0.2, 1.5), (0.3,), "ab", None])
+def test_patch_size_is_validated(rng, patch_size):
+    with pytest.raises(ValueError, match=r"'patch_size' parameter of BPLSClassifier.*0 < low"):
+        BPLSClassifier(init="patches", patch_size=patch_size).fit(
+            rng.random((20, 16)), np.arange(20) % 2
+        )
 
 
 def test_patch_init_needs_square_images(rng):

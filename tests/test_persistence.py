@@ -366,12 +366,13 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     assert arrays["classes"].dtype.kind == "U"
     meta = _metadata(arrays)
     assert meta["format"] == FORMAT == "lsqnet-model"
-    assert meta["format_version"] == FORMAT_VERSION == 1
+    assert meta["format_version"] == FORMAT_VERSION == 2
     assert meta["lsqnet_version"] == lsqnet.__version__
     assert meta["estimator"] == "BPLSClassifier"
     assert meta["params"] == {
         **classifier.get_params(),
         "hidden_layer_sizes": list(classifier.hidden_layer_sizes),
+        "patch_size": list(classifier.patch_size),
     }
     assert meta["activations"] == ["tanh", "sigmoid"]
     assert meta["classes_object"] is False
@@ -678,13 +679,40 @@ def test_newer_format_version_is_refused(saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)
     # A future version may change anything else; the version is checked first.
-    meta = {"format": "lsqnet-model", "format_version": 2, "something": "new"}
+    meta = {"format": "lsqnet-model", "format_version": 3, "something": "new"}
     bad = tmp_path / "future.npz"
     _write_npz(bad, arrays, meta)
     error = _assert_bad_file(
-        bad, "written by a newer version of lsqnet; this version reads format version 1"
+        bad, "written by a newer version of lsqnet; this version reads format version 2"
     )
-    assert "format version 2" in str(error)
+    assert "format version 3" in str(error)
+
+
+@pytest.mark.parametrize("missing", [("output_iter", "patch_size"), ("patch_size",)])
+def test_version_1_files_without_later_parameters_load(missing, regressor, saved, tmp_path):
+    # Version 1 files were written before output_iter and patch_size existed: they load with
+    # the values the lsqnet that wrote them trained with, and predict as they did.
+    est, (_, arrays) = regressor, saved
+    meta = _metadata(arrays)
+    meta["format_version"] = 1
+    for key in missing:
+        del meta["params"][key]
+    old = tmp_path / "v1.npz"
+    _write_npz(old, arrays, meta)
+    loaded = lsqnet.load(old)
+    assert loaded.patch_size == (0.25, 0.5)
+    assert loaded.output_iter == (0 if "output_iter" in missing else est.output_iter)
+    X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_version_2_files_need_every_parameter(saved, tmp_path):
+    _, arrays = saved
+    meta = _metadata(arrays)
+    del meta["params"]["patch_size"]
+    bad = tmp_path / "v2.npz"
+    _write_npz(bad, arrays, meta)
+    _assert_bad_file(bad, "its params are")
 
 
 def _top(meta, key, value):

@@ -14,7 +14,7 @@ Design constraints:
 * The estimator classes are imported lazily, inside the functions, because
   :mod:`lsqnet.estimators` calls into this module from ``save``.
 
-File format, version 1
+File format, version 2
 ----------------------
 One uncompressed NumPy ``.npz`` archive (a zip file written by :func:`numpy.savez`), saved
 under the path exactly as given (no ``.npz`` suffix is added). Every member is a ``.npy``
@@ -38,16 +38,16 @@ The JSON object has exactly these keys:
 ``"format"``
     ``"lsqnet-model"``.
 ``"format_version"``
-    ``1``.
+    ``2``.
 ``"lsqnet_version"``
     The ``lsqnet.__version__`` that wrote the file (informative only).
 ``"estimator"``
     ``"BPLSRegressor"`` or ``"BPLSClassifier"``.
 ``"params"``
-    ``get_params()``, every parameter. Tuples are stored as lists (``hidden_layer_sizes`` is
-    restored as a tuple) and NumPy scalars as Python numbers. ``random_state`` is stored as
-    null when it is not an int or None (a ``RandomState`` or ``Generator`` instance): a loaded
-    estimator refitted then draws different initial weights.
+    ``get_params()``, every parameter. Tuples are stored as lists (``hidden_layer_sizes`` and
+    ``patch_size`` are restored as tuples) and NumPy scalars as Python numbers.
+    ``random_state`` is stored as null when it is not an int or None (a ``RandomState`` or
+    ``Generator`` instance): a loaded estimator refitted then draws different initial weights.
 ``"activations"``
     The activation name of each layer, in order (names of
     :data:`lsqnet.activations.ACTIVATIONS`).
@@ -77,6 +77,10 @@ the right types. ``save`` refuses to write a file that ``load`` would refuse.
 Version policy: ``format_version`` is raised whenever the set of arrays or JSON keys, or their
 meaning, changes. A reader refuses files of a newer version than it knows, saying so, and
 keeps reading every older version. ``lsqnet_version`` is never used to decide anything.
+
+Version 1 differs only in its parameters: ``output_iter`` and ``patch_size`` came later, and
+may be missing. They are read as :data:`_PARAMS_AFTER_VERSION_1` says: the values with which
+the lsqnet that wrote the file trained.
 """
 
 from __future__ import annotations
@@ -105,7 +109,10 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_estimator"]
 FORMAT = "lsqnet-model"
 
 #: The newest file format version this module writes and reads.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+
+#: The parameters a version-1 file may lack, with the behaviour of the lsqnet that wrote it.
+_PARAMS_AFTER_VERSION_1 = {"output_iter": 0, "patch_size": [0.25, 0.5]}
 
 _METADATA = "metadata"
 _CLASSES = "classes"
@@ -539,6 +546,8 @@ def _check_metadata(meta: dict[str, Any], classes: dict[str, type]) -> type:
     for flag in ("has_feature_names", "classes_object"):
         if flag in meta and not isinstance(meta[flag], bool):
             raise _Invalid(f"its {flag} is {meta[flag]!r}, not true or false.")
+    if meta["format_version"] == 1 and isinstance(meta.get("params"), dict):
+        meta["params"] = {**_PARAMS_AFTER_VERSION_1, **meta["params"]}
     for section, keys in (
         ("params", set(cls().get_params(deep=False))),
         ("attributes", set(_ATTRIBUTES) | ({"_y_1d"} if name == "BPLSRegressor" else set())),
@@ -572,8 +581,9 @@ def _restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
         )
 
     params = dict(meta["params"])
-    if isinstance(params["hidden_layer_sizes"], list):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    for key in ("hidden_layer_sizes", "patch_size"):
+        if isinstance(params[key], list):
+            params[key] = tuple(params[key])
     if params["random_state"] is not None and not _is_int(params["random_state"]):
         raise _Invalid(f"its random_state is {params['random_state']!r}, not an int or null.")
     est = cls()

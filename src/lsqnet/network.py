@@ -28,6 +28,14 @@ INITS = ("uniform", "fan_in", "samples", "patches")
 #: Rows of ``X`` that set the thresholds of ``init="patches"`` units (fewer if X has fewer).
 PATCH_BIAS_ROWS = 1000
 
+#: The default smallest and largest window side of ``init="patches"`` units, as fractions of
+#: the image side (7 to 14 pixels for 28 x 28 images).
+PATCH_SIZE = (0.25, 0.5)
+
+#: Each ``init="patches"`` unit's threshold is lowered by ``u`` times its standard deviation
+#: over ``PATCH_BIAS_ROWS`` rows, ``u`` uniform in this range (negative: it fires more often).
+PATCH_THRESHOLDS = (-0.5, 1.0)
+
 
 @dataclass(frozen=True, eq=False)
 class Network:
@@ -75,6 +83,7 @@ def init_network(
     *,
     X: np.ndarray | None = None,
     scale: float = 1.0,
+    patch_size: tuple[float, float] = PATCH_SIZE,
 ) -> Network:
     """Initial weights, all multiplied by ``scale``.
 
@@ -86,10 +95,12 @@ def init_network(
     when there are fewer samples than units); its bias subtracts the mean, so the unit
     computes ``scale * <x - mean, s>`` with ``|s| = 1``. ``"patches"`` (square images: the
     number of features is ``side**2``) makes each unit a local receptive field: a centred
-    training sample kept only inside a random square window of ``side/4`` to ``side/2``
-    pixels (7 to 14 for 28 x 28), scaled to unit norm, with its threshold lowered by a random
-    fraction (uniform in [0, 1)) of the unit's standard deviation over
-    ``PATCH_BIAS_ROWS`` training rows, so that units fire at different levels. Later layers
+    training sample kept only inside a random square window whose side is drawn uniformly
+    between ``patch_size`` (fractions of the image side, rounded to whole pixels; the default
+    :data:`PATCH_SIZE` gives 7 to 14 pixels for 28 x 28), scaled to unit norm, with its
+    threshold moved by a random multiple (uniform in :data:`PATCH_THRESHOLDS`) of the unit's
+    standard deviation over ``PATCH_BIAS_ROWS`` training rows, so that units fire at
+    different levels. Later layers
     are ``"fan_in"``. The data-dependent work (``n d + 6 h d`` flops, and for ``"patches"``
     ``h d`` for the windows and ``2 m d h + 5 m h + 2 h`` for the thresholds over ``m`` rows)
     is recorded in the active ledger.
@@ -104,7 +115,7 @@ def init_network(
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
         if init in ("samples", "patches") and i == 0:
-            W, b = _sample_units(X, n_out, rng, patches=init == "patches")
+            W, b = _sample_units(X, n_out, rng, patches=patch_size if init == "patches" else None)
         elif init == "uniform":
             W = rng.uniform(-1.0, 1.0, size=(n_in, n_out))
             b = rng.uniform(-1.0, 1.0, size=n_out)
@@ -127,9 +138,18 @@ def patch_side(n_features: int) -> int:
     return side
 
 
-def _windows(h: int, side: int, rng: np.random.Generator) -> np.ndarray:
-    """``h`` random square windows of ``side/4`` to ``side/2`` pixels, as 0/1 rows (h, side**2)."""
-    size = rng.integers(max(1, side // 4), side // 2 + 1, size=h)
+def patch_pixels(side: int, patch_size: tuple[float, float]) -> tuple[int, int]:
+    """The smallest and largest window side in pixels that ``patch_size`` gives (1 to side)."""
+    low, high = (min(side, max(1, round(f * side))) for f in patch_size)
+    return low, high
+
+
+def _windows(
+    h: int, side: int, rng: np.random.Generator, patch_size: tuple[float, float]
+) -> np.ndarray:
+    """``h`` random square windows (sides from :func:`patch_pixels`) as 0/1 rows (h, side**2)."""
+    low, high = patch_pixels(side, patch_size)
+    size = rng.integers(low, high + 1, size=h)
     top, left = (rng.integers(0, side - size + 1) for _ in range(2))
     pixels = np.arange(side)
     rows = (pixels >= top[:, None]) & (pixels < (top + size)[:, None])
@@ -137,26 +157,29 @@ def _windows(h: int, side: int, rng: np.random.Generator) -> np.ndarray:
     return (rows[:, :, None] & cols[:, None, :]).reshape(h, side * side).astype(np.float64)
 
 
-def _sample_units(X: np.ndarray, h: int, rng: np.random.Generator, *, patches: bool = False):
+def _sample_units(
+    X: np.ndarray, h: int, rng: np.random.Generator, *, patches: tuple[float, float] | None
+):
+    """Centred training samples as units; with ``patches`` (a ``patch_size``), windowed."""
     xp = get_namespace(X)
     n, d = X.shape
     on = {"device": device(X)}
     rows = xp.asarray(rng.choice(n, size=h, replace=h > n), **on)
     mean = xp.sum(X, axis=0, dtype=xp.float64) / n
     S = xp.astype(xp.take(X, rows, axis=0), xp.float64) - mean
-    if patches:
-        S = S * xp.asarray(_windows(h, patch_side(d), rng), **on)
+    if patches is not None:
+        S = S * xp.asarray(_windows(h, patch_side(d), rng, patches), **on)
         _flops.record("init", h * d)
     norms = xp.sqrt(xp.sum(S * S, axis=1))
     S = S / xp.where(norms > 0, norms, 1.0)[:, None]
     _flops.record("init", n * d + 6 * h * d)  # mean, centre, norms (2), divide, scale, bias
     W = S.T
     b = -(mean @ W)
-    if patches:  # thresholds spread over each unit's range on a few training rows
+    if patches is not None:  # thresholds spread over each unit's range on a few training rows
         m = min(n, PATCH_BIAS_ROWS)
         some = xp.asarray(rng.choice(n, size=m, replace=False), **on)
         Z = xp.astype(xp.take(X, some, axis=0), xp.float64) @ W + b
-        b = b - xp.asarray(rng.uniform(0.0, 1.0, size=h), **on) * xp.std(Z, axis=0)
+        b = b - xp.asarray(rng.uniform(*PATCH_THRESHOLDS, size=h), **on) * xp.std(Z, axis=0)
         _flops.record("init", 2 * m * d * h + 5 * m * h + 2 * h)
     return W, b
 

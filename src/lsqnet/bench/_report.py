@@ -254,10 +254,26 @@ def _span(stat: dict[str, float | None], fmt) -> str:
     return f"{fmt(stat['median'])} [{fmt(stat['min'])}, {fmt(stat['max'])}]"
 
 
+def _value_text(value: Any) -> str:
+    """A number as ``:g``, a pair (a patch_size; a list once read back from JSON) as ``(a, b)``."""
+    if isinstance(value, list | tuple):
+        return "(" + ", ".join(_value_text(v) for v in value) + ")"
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def _grid_text(grid: list[dict[str, Any]]) -> str:
+    """The candidates: their values when they vary one parameter, else ``k=v`` per candidate."""
+    if all(len(p) == 1 for p in grid) and len({k for p in grid for k in p}) == 1:
+        return ", ".join(_value_text(v) for p in grid for v in p.values())
+    return "; ".join(" ".join(f"{k}={_value_text(v)}" for k, v in p.items()) for p in grid)
+
+
 def _params_text(shown: dict[str, Any]) -> str:
     keys = ("lr", "alpha") if any(k in shown for k in ("lr", "alpha")) else ()
     if keys:
-        return ", ".join(f"{k}={shown[k]:g}" for k in keys if k in shown)
+        if shown.get("init") == "patches":
+            keys += ("patch_size",)
+        return ", ".join(f"{k}={_value_text(shown[k])}" for k in keys if k in shown)
     return ", ".join(
         f"{k}={shown[k]}" for k in ("alpha", "max_iter", "hidden_target", "iteration_rule")
         if k in shown
@@ -364,10 +380,12 @@ def to_markdown(results: dict[str, Any]) -> str:
     for label, tuning in results["tuning"].items():
         if not tuning["scores"]:
             continue
-        grid = ", ".join(f"{v:g}" for p in tuning["grid"] for v in p.values())
+        grid = _grid_text(tuning["grid"])
         scores = ", ".join(_pct(s) for s in tuning["scores"])
-        chosen = ", ".join(f"{k}={v:g}" for k, v in tuning["chosen"].items())
-        if tuning["chosen"] in (tuning["grid"][0], tuning["grid"][-1]):
+        chosen = ", ".join(f"{k}={_value_text(v)}" for k, v in tuning["chosen"].items())
+        if len(tuning["chosen"]) == 1 and tuning["chosen"] in (
+            tuning["grid"][0], tuning["grid"][-1]
+        ):
             chosen += " (edge of the grid)"
         lines.append(f"| {label} | {grid} | {scores} | {chosen} |")
     return "\n".join(lines) + "\n"
