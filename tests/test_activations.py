@@ -572,3 +572,21 @@ def test_forward_in_place_equals_forward(name, dtype):
         assert out is work  # computed in place
     else:
         np.testing.assert_array_equal(work, z)  # no in-place form: the input is left alone
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    z=hnp.arrays(
+        st.sampled_from([np.float32, np.float64]),
+        st.tuples(st.integers(0, 6), st.sampled_from([1, 2, 10, 64, 65])),
+        elements=st.floats(-1e6, 1e6, width=32) | st.sampled_from([np.nan, np.inf, -np.inf]),
+    )
+)
+def test_softmax_row_maximum_equals_numpy_max(z):
+    # NumPy rows up to _COLUMNWISE_MAX long take their maximum column by column (faster):
+    # the same values as max(axis=-1), NaN and infinities included
+    from lsqnet.activations import _row_max
+
+    top = _row_max(z)
+    assert_array_equal(top, np.max(z, axis=-1, keepdims=True))
+    assert top.dtype == z.dtype and top.shape == (z.shape[0], 1)

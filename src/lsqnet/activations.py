@@ -276,8 +276,28 @@ def _softmax_forward(z: Array) -> Array:
     if z.shape[-1] == 0:  # empty rows: nothing to normalise, and no maximum to subtract
         return xp.asarray(z, copy=True)
     # Subtracting the row maximum leaves the result unchanged and keeps exp from overflowing.
-    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    e = xp.exp(z - _row_max(z))
     return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+#: Rows up to this long take their maximum column by column in NumPy (see :func:`_row_max`).
+_COLUMNWISE_MAX = 64
+
+
+def _row_max(z: Array) -> Array:
+    """The maximum over the last axis, kept as an axis of length 1.
+
+    NumPy reduces a short last axis slowly (the reduction loops over 10 entries per row):
+    for 60,000 x 10 float32, ``max(axis=-1)`` took 3.7 ms and ``np.maximum`` over the
+    columns 0.85 ms, a third of a softmax. The same values either way.
+    """
+    xp = get_namespace(z)
+    if xp is not np or z.ndim != 2 or not 0 < z.shape[1] <= _COLUMNWISE_MAX:
+        return xp.max(z, axis=-1, keepdims=True)
+    top = z[:, 0].copy()
+    for j in range(1, z.shape[1]):
+        np.maximum(top, z[:, j], out=top)
+    return top[:, None]
 
 
 def _softmax_inverse(y: Array, reference: Any = None) -> Array:
