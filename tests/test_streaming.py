@@ -9,12 +9,15 @@ ValueError or TypeError naming the argument and leave a fitted estimator unchang
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_regression
 
 from lsqnet import BPLSClassifier, BPLSRegressor, load
+from lsqnet.exceptions import SolverFallbackWarning
 from lsqnet.streaming import ArrayChunks, IterableChunks
 
 RTOL = 1e-8
@@ -385,3 +388,23 @@ def test_partial_fit_regressor_target_shape_must_stay(regression):
     est = BPLSRegressor(hidden_layer_sizes=()).partial_fit(X[:50], Y[:50])
     with pytest.raises(ValueError, match="earlier chunks had 2 target"):
         est.partial_fit(X[50:], Y[50:, 0])
+
+
+def test_partial_fit_float32_chunks_with_large_means_match_float64():
+    # Columns whose means are 300 times their spread: plain float32 sums lose the centred
+    # Gram matrix to rounding (the Cholesky check then fails and eigh truncates it); each
+    # chunk's sums around its own means, merged by GramStats.+, keep it accurate.
+    rng = np.random.default_rng(0)
+    X = (300.0 + rng.random((20000, 30))).astype(np.float32)
+    w = rng.standard_normal(30)
+    y = (X.astype(np.float64) - 300.5) @ w + 0.01 * rng.standard_normal(20000)
+    params = dict(hidden_layer_sizes=(), output_activation="identity", alpha=1.0)
+    ref = BPLSRegressor(**params, dtype="float64").fit(X.astype(np.float64), y)
+    est = BPLSRegressor(**params, dtype="float32")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SolverFallbackWarning)
+        for i in range(0, len(X), 2000):
+            est.partial_fit(X[i:i + 2000], y[i:i + 2000])
+    assert est.solver_ == "cholesky"
+    np.testing.assert_allclose(est.coefs_[0], ref.coefs_[0], rtol=0, atol=1e-3 * np.abs(w).max())
+    np.testing.assert_allclose(est.predict(X), ref.predict(X), atol=0.05)

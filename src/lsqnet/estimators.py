@@ -858,7 +858,10 @@ class _BaseBPLS(BaseEstimator):
                 clipped, _ = act.clip(Y, opts.target_eps)
                 T = act.inverse(clipped)
                 _flops.record("elementwise", 2 * _flops.elementwise(*Y.shape))
-                chunk = GramStats.from_data(X, T)
+                # Each chunk's sums around its own column means (+ brings them to the first
+                # chunk's): float32 sums of columns with large means keep the centred Gram
+                # matrix accurate, as in fit's chunked path.
+                chunk = GramStats.around_means(X, T)
                 if not chunk.is_finite():
                     raise ValueError(
                         f"{owner}.partial_fit: invalid X: the chunk's least-squares "
