@@ -408,3 +408,20 @@ def test_partial_fit_float32_chunks_with_large_means_match_float64():
     assert est.solver_ == "cholesky"
     np.testing.assert_allclose(est.coefs_[0], ref.coefs_[0], rtol=0, atol=1e-3 * np.abs(w).max())
     np.testing.assert_allclose(est.predict(X), ref.predict(X), atol=0.05)
+
+
+@pytest.mark.parametrize(("scale_X", "scale_y", "match"), [
+    (1e160, 1.0, "the inputs are too large when squared. Rescale X"),
+    (1.0, 1e160, "its targets are too large when squared. Rescale y"),
+])
+def test_chunked_overflow_errors_match_in_memory_ones(regression, scale_X, scale_y, match):
+    X, Y = regression
+    params = dict(hidden_layer_sizes=(), output_activation="identity")
+    messages = []
+    for batch_size in (None, 64):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow in the sums
+            with pytest.raises(ValueError, match=match) as info:
+                BPLSRegressor(**params, batch_size=batch_size).fit(X * scale_X, Y * scale_y)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]

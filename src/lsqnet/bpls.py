@@ -227,24 +227,31 @@ def _solve_layer(H, T, act, opts, cache: _LayerCache | None):
     else:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
             stats = GramStats.from_data(H, T)
-        if not stats.is_finite():
-            xp = get_namespace(H)
-            if bool(xp.all(xp.isfinite(xp.linalg.diagonal(stats.AtA)))):  # the targets overflowed
-                raise ValueError(
-                    f"BPLS: the least-squares statistics of a layer with {H.shape[1]} inputs "
-                    f"and {T.shape[1]} outputs overflowed in {T.dtype}: its targets are too "
-                    f"large when squared. Rescale y (e.g. sklearn StandardScaler)."
-                )
-            raise ValueError(
-                f"BPLS: the least-squares statistics of a layer with {H.shape[1]} inputs "
-                f"overflowed in {H.dtype}: the inputs are too large when squared. Rescale X "
-                f"(e.g. sklearn StandardScaler)."
-            )
+        check_finite(stats)
         stats, factor = _factorize_layer(H, T, stats, opts)
         if cache is not None:
             cache.stats, cache.factor = stats, factor
     r = stats.solve_with(factor, fit_intercept=True)
     return r.coef, r.intercept, r.solver
+
+
+def check_finite(stats: GramStats) -> None:
+    """Raise ``ValueError`` if a layer's statistics overflowed, saying whether in its inputs'
+    sums of squares or its targets' (in memory and in chunked fits alike)."""
+    if stats.is_finite():
+        return
+    xp = get_namespace(stats.AtA)
+    if bool(xp.all(xp.isfinite(xp.linalg.diagonal(stats.AtA)))):  # the targets overflowed
+        raise ValueError(
+            f"BPLS: the least-squares statistics of a layer with {stats.n_features} inputs "
+            f"and {stats.n_targets} outputs overflowed in {stats.dtype}: its targets are too "
+            f"large when squared. Rescale y (e.g. sklearn StandardScaler)."
+        )
+    raise ValueError(
+        f"BPLS: the least-squares statistics of a layer with {stats.n_features} inputs "
+        f"overflowed in {stats.dtype}: the inputs are too large when squared. Rescale X "
+        f"(e.g. sklearn StandardScaler)."
+    )
 
 
 #: Rows per block when a layer's statistics are recomputed in float64.

@@ -42,6 +42,7 @@ from .bpls import (
     BPLSResult,
     History,
     _metrics,
+    check_finite,
     cross_entropy,
     output_pre_activations,
     penalised_cross_entropy,
@@ -354,12 +355,7 @@ def fit_bpls_chunked(
         if "stats" in kept:
             stats = kept["stats"].with_cross_terms_of(stats)
             return stats.solve_with(kept["factor"], fit_intercept=True)
-        if not stats.is_finite():
-            raise ValueError(
-                f"BPLS: the least-squares statistics of a layer with {stats.n_features} "
-                f"inputs are not finite: the data or its targets overflow when squared. "
-                f"Rescale X or y (e.g. sklearn StandardScaler)."
-            )
+        check_finite(stats)
         factor = factorize_with_fallback(
             stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver),
             rcond=None, owner="BPLS",
