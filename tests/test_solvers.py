@@ -20,7 +20,7 @@ from sklearn.linear_model import Ridge
 import lsqnet
 from lsqnet import GramStats, lstsq
 from lsqnet.exceptions import SolverFallbackWarning
-from lsqnet.solvers import solve_least_squares
+from lsqnet.solvers import _gram, solve_least_squares
 
 SOLVERS = lsqnet.SOLVERS
 EPS = np.finfo(np.float64).eps
@@ -413,6 +413,31 @@ def test_gram_around_a_shift_in_place(rng):
     for a, b in zip(_fields(in_place), _fields(copied), strict=True):
         assert_allclose(a, b, rtol=1e-12, atol=1e-9)
     assert_array_equal(in_place.shift, copied.shift)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shifted", [False, True])
+def test_gram_in_another_dtype_is_summed_in_blocks(rng, monkeypatch, weighted, shifted):
+    """from_data(dtype=float64) of float32 data, block by block (7 rows here), equals the
+    statistics of the data converted first; with a shift, of the data converted then
+    shifted."""
+    monkeypatch.setattr(_gram, "BLOCK_ROWS", 7)
+    A = (3.0 + rng.standard_normal((40, 5))).astype(np.float32)
+    B = rng.standard_normal((40, 2)).astype(np.float32)
+    w = rng.uniform(0.0, 2.0, 40).astype(np.float32) if weighted else None
+    shift = A.mean(axis=0, dtype=np.float64) if shifted else None
+    got = GramStats.from_data(A, B, w, shift=shift, dtype=np.float64)
+    want = GramStats.from_data(
+        A.astype(np.float64), B.astype(np.float64), None if w is None else w.astype(np.float64),
+        shift=shift,
+    )
+    assert got.dtype == np.float64
+    for a, b in zip(_fields(got), _fields(want), strict=True):
+        assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert (got.shift is None) == (not shifted)
+    same = GramStats.from_data(A, B, w, dtype=np.float32)  # the data's own dtype: one product
+    for a, b in zip(_fields(same), _fields(GramStats.from_data(A, B, w)), strict=True):
+        assert_array_equal(a, b)
 
 
 def test_float32_sums_around_the_means_keep_the_centred_gram_accurate(rng):

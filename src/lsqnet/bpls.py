@@ -254,10 +254,6 @@ def check_finite(stats: GramStats) -> None:
     )
 
 
-#: Rows per block when a layer's statistics are recomputed in float64.
-_FLOAT64_BLOCK_ROWS = 8192
-
-
 def _factorize_layer(H, T, stats: GramStats, opts: BPLSOptions):
     """The factorisation of a layer's statistics, and the statistics it belongs to.
 
@@ -300,11 +296,7 @@ def _factorize_layer(H, T, stats: GramStats, opts: BPLSOptions):
     else:
         recomputed("around the columns' means (still float32)")
         return shifted, factor
-    stats = None
-    for start in range(0, H.shape[0], _FLOAT64_BLOCK_ROWS):
-        rows = slice(start, start + _FLOAT64_BLOCK_ROWS)
-        part = GramStats.from_data(xp.astype(H[rows], xp.float64), xp.astype(T[rows], xp.float64))
-        stats = part if stats is None else stats + part
+    stats = GramStats.from_data(H, T, dtype=xp.float64)  # in blocks: no float64 copy of H
     try:
         factor = stats.factorize(opts.alpha, fit_intercept=True, solver="cholesky")
     except NotPositiveDefiniteError as err:

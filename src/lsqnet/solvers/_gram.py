@@ -17,7 +17,7 @@ arrays for NumPy data, tensors on the data's device for PyTorch tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -45,8 +45,8 @@ class LstsqResult(NamedTuple):
     solver: str
 
 
-#: Rows per block when :meth:`GramStats.from_data` shifts the data.
-SHIFT_BLOCK_ROWS = 8192
+#: Rows per block when :meth:`GramStats.from_data` shifts the data or changes its dtype.
+BLOCK_ROWS = 8192
 
 
 def _same_shift(a, b) -> bool:
@@ -127,6 +127,7 @@ class GramStats:
         *,
         shift: np.ndarray | None = None,
         overwrite_a: bool = False,
+        dtype: Any = None,
     ) -> GramStats:
         """Statistics of one chunk: ``A`` (n, d), ``B`` (n, k), optional weights (n,).
 
@@ -139,13 +140,22 @@ class GramStats:
         ``A^T w`` are one more product, ``[B w]^T A``: one pass over ``A`` instead of two,
         which keeps the accumulation near the speed of the BLAS's matrix product (issue 6,
         ``benchmarks/bench_gram.py``). With a ``shift`` (d,), the sums are of ``A - shift``
-        (see the class), computed in blocks of :data:`SHIFT_BLOCK_ROWS` rows so that only
-        one block is copied at a time, or in ``A`` itself with ``overwrite_a=True`` (a NumPy
-        ``A`` the caller no longer needs: it is left shifted).
+        (see the class), computed in blocks of :data:`BLOCK_ROWS` rows so that only one block
+        is copied at a time, or in ``A`` itself with ``overwrite_a=True`` (a NumPy ``A`` the
+        caller no longer needs: it is left shifted). With a ``dtype`` other than the data's
+        (a dtype of their namespace), the statistics are of the data converted to it, again
+        one block at a time (float64 sums of float32 data without a float64 copy of it).
         """
-        if shift is not None:
-            return cls._from_shifted_data(A, B, sample_weight, shift, overwrite_a)
         xp = get_namespace(A, B, sample_weight)
+        if dtype is not None and dtype != A.dtype:
+            return cls._from_blocks(A, B, sample_weight, shift, dtype)
+        if shift is not None:
+            if overwrite_a and xp is np:
+                shift = xp.astype(xp.asarray(shift), A.dtype)
+                A -= shift
+                _flops.record("center", _flops.elementwise(*A.shape))
+                return replace(cls.from_data(A, B, sample_weight), shift=shift)
+            return cls._from_blocks(A, B, sample_weight, shift, A.dtype)
         n, d = A.shape
         if sample_weight is None:
             weights = xp.ones(n, dtype=A.dtype, device=device(A))
@@ -175,29 +185,35 @@ class GramStats:
         return cls.from_data(A, B, shift=means, overwrite_a=overwrite_a)
 
     @classmethod
-    def _from_shifted_data(cls, A, B, sample_weight, shift, overwrite_a: bool) -> GramStats:
+    def _from_blocks(cls, A, B, sample_weight, shift, dtype) -> GramStats:
+        """:meth:`from_data` of ``A - shift`` (no shift: None) converted to ``dtype``, summed
+        over blocks of :data:`BLOCK_ROWS` rows (one block buffer in NumPy)."""
         xp = get_namespace(A, B, sample_weight)
-        shift = xp.astype(xp.asarray(shift, device=device(A)), A.dtype)
+        if shift is not None:
+            shift = xp.astype(xp.asarray(shift, device=device(A)), dtype)
         n, d = A.shape
-        if overwrite_a and xp is np:
-            A -= shift
-            _flops.record("center", _flops.elementwise(n, d))
-            return replace(cls.from_data(A, B, sample_weight), shift=shift)
         total = None
-        block = None  # one buffer for the shifted rows of every block (NumPy)
-        for start in range(0, max(n, 1), SHIFT_BLOCK_ROWS):
-            rows = slice(start, min(start + SHIFT_BLOCK_ROWS, n))
+        block = None  # one buffer for every block's converted, shifted rows (NumPy)
+        for start in range(0, max(n, 1), BLOCK_ROWS):
+            rows = slice(start, min(start + BLOCK_ROWS, n))
             if xp is np:
                 m = rows.stop - rows.start
-                block = np.empty((m, d), A.dtype) if block is None else block[:m]
-                shifted = np.subtract(A[rows], shift, out=block)
+                block = np.empty((m, d), dtype) if block is None else block[:m]
+                if shift is None:
+                    block[...] = A[rows]
+                else:
+                    np.subtract(A[rows], shift, out=block)
+                part_A = block
             else:
-                shifted = A[rows] - shift
-            _flops.record("center", _flops.elementwise(shifted.shape[0], d))
-            w = None if sample_weight is None else sample_weight[rows]
-            part = cls.from_data(shifted, B[rows], w)
+                part_A = xp.astype(A[rows], dtype)
+                if shift is not None:
+                    part_A = part_A - shift
+            if shift is not None:
+                _flops.record("center", _flops.elementwise(part_A.shape[0], d))
+            w = None if sample_weight is None else xp.astype(sample_weight[rows], dtype)
+            part = cls.from_data(part_A, xp.astype(B[rows], dtype), w)
             total = part if total is None else total + part
-        return replace(total, shift=shift)
+        return total if shift is None else replace(total, shift=shift)
 
     @staticmethod
     def _cross_products(A, B, weights, unweighted: bool):
