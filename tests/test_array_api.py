@@ -135,6 +135,8 @@ CONFIGS = [
      "refit_output": True},
     {"hidden_layer_sizes": (64,), "activation": "relu", "init": "patches", "max_iter": 0,
      "refit_output": True},
+    {"hidden_layer_sizes": (64,), "activation": "relu", "init": "contrasts", "max_iter": 0,
+     "refit_output": True},
     {"iteration_rule": "misclassified", "max_iter": 3},
     {"solver": "svd", "max_iter": 2},
     {"layer_method": "weighted", "hidden_layer_sizes": (16,), "max_iter": 2},

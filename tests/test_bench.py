@@ -178,7 +178,9 @@ def test_run_records_every_method(method, digits, config):
         if method == "bpls-patches":  # the output layer on windows of the config's width
             assert {k: params[k] for k in PATCH_UNITS} == PATCH_UNITS
             # the middle of its grid
-            assert (params["alpha"], params["patch_size"]) == (10.0, PATCH_SIZE)
+            assert (params["alpha"], params["init"], params["patch_size"]) == (
+                10.0, "patches", PATCH_SIZE
+            )
         elif preset:  # the preset's settings win over the config's
             assert params["preset"] == preset
             assert {k: params[k] for k in PRESETS[preset]} == dict(PRESETS[preset])
@@ -593,10 +595,23 @@ def test_warm_start_table():
     assert "| bpls+adam 8 | 80.00 | 2 | 2.000 | 60.00 | 0.500 | never | - | never |" in text
 
 
+@pytest.mark.parametrize("method", ["bpls-fast", "bpls-accurate", "bpls-patches"])
+def test_window_grids_tune_contrasts_with_the_default_in_the_middle(method):
+    grid = METHODS[method].grid
+    assert len({tuple(sorted(p.items())) for p in grid}) == len(grid)  # no repeats
+    preset = method.partition("-")[2]
+    alpha = 10.0 if method == "bpls-patches" else PRESETS[preset]["alpha"]
+    assert grid[len(grid) // 2] == {"init": "patches", "patch_size": PATCH_SIZE, "alpha": alpha}
+    assert {"init": "contrasts", "patch_size": (0.15, 0.36), "alpha": 10.0} in grid
+    assert {p["init"] for p in grid} == {"patches", "contrasts"}
+
+
 def test_tuning_table_shows_window_grids():
     # patch_size pairs (lists once read back from JSON) next to alpha; "edge of the grid"
     # only for grids of one parameter
     grid = [{"alpha": a, "patch_size": w} for w in ([0.15, 0.36], [0.25, 0.5]) for a in (10, 20)]
+    units = [{"init": "contrasts", "patch_size": [0.15, 0.36], "alpha": 10},
+             {"init": "patches", "patch_size": [0.25, 0.5], "alpha": 20}]
     text = to_markdown({
         "dataset": "toy", "command": "c", "seeds": [0], "n_train": 1, "n_test": 1,
         "n_features": 1, "summary": [], "claim": [], "frontier": [], "warm_start": [],
@@ -604,6 +619,7 @@ def test_tuning_table_shows_window_grids():
             "bpls-patches 8": {"grid": grid, "scores": [0.9, 0.8, 0.7, 0.6], "chosen": grid[0]},
             "bpls-fast 768": {"grid": [{"patch_size": [0.15, 0.36]}, {"patch_size": [0.25, 0.5]}],
                               "scores": [0.5, 0.6], "chosen": {"patch_size": [0.25, 0.5]}},
+            "bpls-accurate 3072": {"grid": units, "scores": [0.7, 0.6], "chosen": units[0]},
         },
         "machine": {"cpu": "x", "cores": 1, "python": "3", "numpy": "2", "scipy": "1",
                     "lsqnet": "0", "blas": []},
@@ -617,6 +633,11 @@ def test_tuning_table_shows_window_grids():
     assert (
         "| bpls-fast 768 | (0.15, 0.36), (0.25, 0.5) | 50.00, 60.00 "
         "| patch_size=(0.25, 0.5) (edge of the grid) |"
+    ) in text
+    assert (
+        "| bpls-accurate 3072 | init=contrasts patch_size=(0.15, 0.36) alpha=10; init=patches "
+        "patch_size=(0.25, 0.5) alpha=20 | 70.00, 60.00 "
+        "| init=contrasts, patch_size=(0.15, 0.36), alpha=10 |"
     ) in text
 
 

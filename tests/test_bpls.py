@@ -28,6 +28,9 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+import scipy.linalg
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -37,7 +40,15 @@ import lsqnet
 from lsqnet import BPLSClassifier, BPLSRegressor, _flops, collapse_linear, count_flops, fit_layer
 from lsqnet.bpls import BPLSOptions, backward_sweep, class_targets, fit_bpls
 from lsqnet.exceptions import SolverFallbackWarning
-from lsqnet.network import PATCH_SIZE, PATCH_THRESHOLDS, init_network, patch_pixels
+from lsqnet.network import (
+    CONTRAST_RIDGE,
+    CONTRAST_ROWS,
+    PATCH_SIZE,
+    PATCH_THRESHOLDS,
+    contrast_windows,
+    init_network,
+    patch_pixels,
+)
 
 HISTORY_KEYS = {"iteration", "layers", "n_samples", "loss", "accuracy", "time", "flops"}
 
@@ -333,6 +344,7 @@ def _predicted_flops(est, sizes, n, classification):
         reuse_first_gram=(est.iteration_rule == "all" or not classification),
         refit_output=est.refit_output,
         init=est.init,
+        patch_size=est.patch_size,
     )
 
 
@@ -831,9 +843,94 @@ def test_patch_size_is_validated(rng, patch_size):
         )
 
 
-def test_patch_init_needs_square_images(rng):
-    with pytest.raises(ValueError, match="init='patches' needs square images.*got 10"):
-        BPLSClassifier(init="patches").fit(rng.random((20, 10)), np.arange(20) % 2)
+@pytest.mark.parametrize("init", ["patches", "contrasts"])
+def test_window_inits_need_square_images(rng, init):
+    with pytest.raises(ValueError, match=f"init='{init}' needs square images.*got 10"):
+        BPLSClassifier(init=init).fit(rng.random((20, 10)), np.arange(20) % 2)
+
+
+@pytest.mark.parametrize(
+    ("n", "max_iter", "patch_size", "classification"),
+    [(80, 0, PATCH_SIZE, True), (CONTRAST_ROWS + 500, 1, (0.3, 1.0), True),
+     (200, 1, (0.3, 0.7), False)],
+)
+def test_count_flops_with_contrast_init(rng, n, max_iter, patch_size, classification):
+    """init="contrasts": the covariances over min(n, CONTRAST_ROWS) rows, one solve per
+    window (its size set by patch_size) and the thresholds are counted exactly."""
+    sizes = [9, 12, 3 if classification else 1]
+    X = rng.standard_normal((n, 9))
+    params = dict(
+        hidden_layer_sizes=(12,), activation="relu", init="contrasts", max_iter=max_iter,
+        tol=0.0, refit_output=True, random_state=0, patch_size=patch_size,
+    )
+    if classification:
+        est = BPLSClassifier(**params).fit(X, rng.permutation(np.arange(n) % 3))
+    else:
+        est = BPLSRegressor(**params, output_activation="tanh").fit(X, 0.5 * np.tanh(X[:, 0]))
+    assert est.flops_exact_
+    assert _predicted_flops(est, sizes, n, classification) == est.flops_
+    assert count_flops(n, sizes, n_iter=0, init="contrasts", patch_size=(1.0, 1.0)) != (
+        count_flops(n, sizes, n_iter=0, init="contrasts", patch_size=(0.3, 0.3))
+    )
+
+
+@pytest.mark.parametrize(("k", "patch_size"), [(4, PATCH_SIZE), (4, (0.15, 0.5)), (1, (0.5, 1.0))])
+def test_contrast_init_units_are_local_least_squares_fits(rng, k, patch_size):
+    """Each unit is, inside its window, the ridge least-squares fit (SciPy) of the difference
+    of two target columns (a single column: the column or its negative), over all the rows
+    (fewer than CONTRAST_ROWS), scaled to unit norm; each window side is used equally often."""
+    side, h, n = 12, 40, 300
+    X = rng.random((n, side * side))
+    Y = rng.random((n, k))
+    net = init_network((side * side, h, k), "relu", "sigmoid", "contrasts",
+                       np.random.default_rng(0), np.float64, X=X, Y=Y, patch_size=patch_size)
+    W, b = net.layers[0].weight, net.layers[0].bias
+    assert_allclose(np.linalg.norm(W, axis=0), 1.0, rtol=1e-12)
+    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
+    if k > 1:
+        contrasts = [Yc[:, a] - Yc[:, c] for a in range(k) for c in range(k) if a != c]
+    else:
+        contrasts = [Yc[:, 0], -Yc[:, 0]]
+    low, high = patch_pixels(side, patch_size)
+    sides = []
+    for unit in range(h):
+        rows, cols = np.nonzero(W[:, unit].reshape(side, side))
+        height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
+        assert height == width and low <= height <= high
+        sides.append(height)
+        window = np.zeros((side, side), bool)
+        window[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1] = True
+        A = Xc[:, window.ravel()]
+        G = A.T @ A
+        G += CONTRAST_RIDGE * np.trace(G) / G.shape[0] * np.eye(G.shape[0])
+        fits = [scipy.linalg.solve(G, A.T @ c, assume_a="pos") for c in contrasts]
+        fits = [f / np.linalg.norm(f) for f in fits]
+        unit_fit = W[window.ravel(), unit]
+        assert max(f @ unit_fit for f in fits) > 1 - 1e-10
+    counts = np.bincount(sides)[low:]
+    assert counts.max() - counts.min() <= 1 and dict(enumerate(counts, low)) == (
+        contrast_windows(side, h, patch_size)
+    )
+    # thresholds as for "patches": u times each unit's spread, u in PATCH_THRESHOLDS
+    u = (-(X.mean(axis=0) @ W) - b) / np.std(X @ W, axis=0)
+    assert np.all((u >= PATCH_THRESHOLDS[0] - 1e-9) & (u < PATCH_THRESHOLDS[1] + 1e-9))
+
+
+@given(h=st.integers(1, 500), low=st.integers(1, 28), extra=st.integers(0, 27))
+def test_contrast_windows_share_the_units_evenly(h, low, extra):
+    high = min(28, low + extra)
+    counts = contrast_windows(28, h, (low / 28, high / 28))
+    assert sum(counts.values()) == h
+    assert set(counts) <= set(range(low, high + 1)) and min(counts) == low
+    assert max(counts.values()) - min(counts.values()) <= 1
+
+
+def test_contrast_init_needs_targets_in_memory(rng):
+    X, y = rng.random((40, 16)), np.arange(40) % 2
+    with pytest.raises(ValueError, match="init='contrasts'.*batch_size.*init='patches'"):
+        BPLSClassifier(init="contrasts", batch_size=10).fit(X, y)
+    with pytest.raises(ValueError, match="init='contrasts'.*pass Y"):
+        init_network((16, 4, 1), "relu", "sigmoid", "contrasts", rng, np.float64, X=X)
 
 
 def test_init_scale_multiplies_the_initial_weights(rng):

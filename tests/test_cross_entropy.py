@@ -125,6 +125,7 @@ def test_tol_stops_the_steps(digits):
     ((), dict(max_iter=0, refit_output=True)),
     ((), dict(max_iter=1, iteration_rule="misclassified")),
     ((9,), dict(max_iter=0, refit_output=True, activation="relu", init="patches")),
+    ((9,), dict(max_iter=0, refit_output=True, activation="relu", init="contrasts")),
     ((9,), dict(max_iter=2)),
     ((7, 5), dict(max_iter=1, refit_output=True)),
 ])

@@ -24,6 +24,7 @@ __all__ = [
     "counting",
     "elementwise",
     "gemm",
+    "gesv",
     "mark_inexact",
     "potrf",
     "potrs",
@@ -50,6 +51,12 @@ def potrf(d: int) -> int:
 def potrs(d: int, k: int) -> int:
     """Two triangular solves with k right-hand sides."""
     return 2 * d * d * k
+
+
+def gesv(d: int, k: int) -> int:
+    """LU factorisation of a d x d matrix (``2 d^3/3 - d^2/2 - d/6``) and solves with k
+    right-hand sides (``k (2 d^2 - d)``)."""
+    return d * (d - 1) * (4 * d + 1) // 6 + k * (2 * d * d - d)
 
 
 def elementwise(*shape: int) -> int:

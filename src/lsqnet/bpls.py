@@ -36,7 +36,16 @@ from . import activations as _activations
 from ._array_api import device, get_namespace, numpy_dtype, xp_dtype
 from .exceptions import SolverFallbackWarning
 from .layers import Dense, _gram_solver
-from .network import PATCH_BIAS_ROWS, Network, apply_layer, desired_inputs
+from .network import (
+    CONTRAST_ROWS,
+    PATCH_BIAS_ROWS,
+    PATCH_SIZE,
+    Network,
+    apply_layer,
+    contrast_windows,
+    desired_inputs,
+    patch_side,
+)
 from .solvers import GramStats, solve_least_squares
 from .solvers._factor import CONDEST_STEPS, NotPositiveDefiniteError
 from .solvers._lstsq import (
@@ -612,6 +621,7 @@ def count_flops(
     refit_output: bool = False,
     output_iter: int = 0,
     init: str = "fan_in",
+    patch_size: tuple[float, float] = PATCH_SIZE,
 ) -> int:
     r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
 
@@ -670,7 +680,13 @@ def count_flops(
         (:func:`lsqnet.network.init_network`): ``n d + 6 h d`` for the first layer's ``h``
         units over ``n_train`` samples of ``d`` features; ``"patches"`` also ``h d`` for the
         windows and ``2 m d h + 5 m h + 2 h`` for the thresholds over
-        ``m = min(n_train, PATCH_BIAS_ROWS)`` rows.
+        ``m = min(n_train, PATCH_BIAS_ROWS)`` rows. ``"contrasts"`` (``k`` outputs) adds
+        ``2 r (d + k)`` to centre ``r = min(n_train, CONTRAST_ROWS)`` rows, ``r d (d + 1) +
+        2 d r k + 2 d k h`` for the covariances and right-hand sides, ``2 t + 1`` and an LU
+        solve (``2 t^3/3 - t^2/2 - t/6 + 2 t^2 - t``) for each window of ``t`` pixels, ``5 h d
+        + h`` to scale the units and ``2 m d h + 5 m h + 2 h`` for the thresholds.
+    patch_size : (float, float), default=PATCH_SIZE
+        The window sizes of ``init="contrasts"``, whose solves depend on them.
 
     Returns
     -------
@@ -746,6 +762,16 @@ def count_flops(
             else:
                 total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
             total += len(STEP_MULTIPLES) * (2 * p * q + 2 * q + 3 * n * q + objective)
+    if init == "contrasts":
+        n, d, h, k = n_all, sizes[0], sizes[1], sizes[-1]
+        r = min(n, CONTRAST_ROWS)
+        total += 2 * r * (d + k) + _flops.syrk(r, d) + _flops.gemm(d, r, k)
+        total += _flops.gemm(d, k, h) + 5 * h * d + h
+        for side, count in contrast_windows(patch_side(d, init), h, patch_size).items():
+            t = side * side
+            total += count * (2 * t + 1 + _flops.gesv(t, 1))
+        m = min(r, PATCH_BIAS_ROWS)
+        total += 2 * m * d * h + 5 * m * h + 2 * h
     if init in ("samples", "patches"):
         n, d, h = n_all, sizes[0], sizes[1]
         total += n * d + 6 * h * d

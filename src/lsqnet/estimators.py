@@ -587,6 +587,13 @@ class _BaseBPLS(BaseEstimator):
         dtype = np.dtype(targets.dtype)
         if source is not None:
             check_chunked_options(opts)
+        if source is not None and self.init == "contrasts":
+            raise ValueError(
+                f"{type(self).__name__}: init='contrasts' fits its units to the targets of "
+                f"data in memory; with batch_size, Dask arrays or fit_chunks use "
+                f"init='patches' (or fit NumPy arrays or tensors without batch_size)."
+            )
+        Y, labels = targets.block(0, X.shape[0]) if source is None else (None, None)
         ledger = _flops.FlopLedger()
         with _flops.counting(ledger):
             samples = X
@@ -594,7 +601,7 @@ class _BaseBPLS(BaseEstimator):
                 samples = sampled_inputs(source)  # read by init_network: two or three passes
             network = init_network(
                 sizes, self.activation, self.output_activation, self.init, rng, dtype,
-                X=samples, scale=float(self.init_scale), patch_size=self._patch_size,
+                X=samples, Y=Y, scale=float(self.init_scale), patch_size=self._patch_size,
             )
         verbose = self.verbose
 
@@ -612,7 +619,6 @@ class _BaseBPLS(BaseEstimator):
         for name, value in targets.attributes.items():  # classes_ for monitors during fit
             setattr(self, name, value)
         if source is None:
-            Y, labels = targets.block(0, X.shape[0])
             result = fit_bpls(X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger)
         else:
             result = fit_bpls_chunked(

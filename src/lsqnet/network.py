@@ -23,7 +23,7 @@ from .solvers._lstsq import factorize_with_fallback
 
 __all__ = ["INITS", "Network", "desired_inputs", "init_network"]
 
-INITS = ("uniform", "fan_in", "samples", "patches")
+INITS = ("uniform", "fan_in", "samples", "patches", "contrasts")
 
 #: Rows of ``X`` that set the thresholds of ``init="patches"`` units (fewer if X has fewer).
 PATCH_BIAS_ROWS = 1000
@@ -37,6 +37,18 @@ PATCH_SIZE = (0.25, 0.5)
 #: fires on more samples). Earlier versions used [0, 1); this range was 0.2-0.5 point better on
 #: Fashion-MNIST up to 2048 units and level on MNIST (``study_presets.py --family windows``).
 PATCH_THRESHOLDS = (-0.5, 1.0)
+
+#: Rows of ``X`` and the targets whose covariances fit ``init="contrasts"`` units (fewer if
+#: X has fewer); the first ``PATCH_BIAS_ROWS`` of them set the thresholds.
+CONTRAST_ROWS = 10_000
+
+#: The ridge of each ``init="contrasts"`` unit's least-squares fit, relative to the mean
+#: variance of its window's pixels (0.1 was the best of 0.03-1 on Fashion-MNIST validation,
+#: ``benchmarks/study_presets.py --family contrasts``).
+CONTRAST_RIDGE = 0.1
+
+#: Most entries of the stacked window covariances ``init="contrasts"`` solves at once.
+_CONTRAST_BATCH = 2**22
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +96,7 @@ def init_network(
     dtype: np.dtype,
     *,
     X: np.ndarray | None = None,
+    Y: np.ndarray | None = None,
     scale: float = 1.0,
     patch_size: tuple[float, float] = PATCH_SIZE,
 ) -> Network:
@@ -102,9 +115,14 @@ def init_network(
     :data:`PATCH_SIZE` gives 7 to 14 pixels for 28 x 28), scaled to unit norm, with its
     threshold moved by a random multiple (uniform in :data:`PATCH_THRESHOLDS`) of the unit's
     standard deviation over ``PATCH_BIAS_ROWS`` training rows, so that units fire at
-    different levels. Later layers are ``"fan_in"``. The data-dependent work (``n d + 6 h d``
-    flops, and for ``"patches"`` ``h d`` for the windows and ``2 m d h + 5 m h + 2 h`` for the
-    thresholds over ``m`` rows) is recorded in the active ledger.
+    different levels. ``"contrasts"`` (needs the targets ``Y`` as well) makes windows of the
+    same sizes, each side equally often, whose weights are fitted by ridge least squares
+    (ridge :data:`CONTRAST_RIDGE` times the window's mean pixel variance) to the difference
+    of two random target columns (one column: the column, with a random sign) over
+    ``CONTRAST_ROWS`` training rows: local linear discriminants between two classes, where
+    ``"patches"`` units are local templates. They are thresholded like ``"patches"``. Later
+    layers are ``"fan_in"``. The data-dependent work is recorded in the active ledger (see
+    :func:`lsqnet.bpls.count_flops`).
 
     The weights are drawn by ``rng`` (NumPy) and placed in the namespace and on the device of
     ``X`` when it is given (a PyTorch tensor gives tensors on its device), so that a seed gives
@@ -115,7 +133,9 @@ def init_network(
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
-        if init in ("samples", "patches") and i == 0:
+        if init == "contrasts" and i == 0:
+            W, b = _contrast_units(X, Y, n_out, rng, patch_size)
+        elif init in ("samples", "patches") and i == 0:
             W, b = _sample_units(X, n_out, rng, patches=patch_size if init == "patches" else None)
         elif init == "uniform":
             W = rng.uniform(-1.0, 1.0, size=(n_in, n_out))
@@ -128,12 +148,13 @@ def init_network(
     return Network(tuple(layers))
 
 
-def patch_side(n_features: int) -> int:
-    """The side of the square images ``init="patches"`` takes, or raise ``ValueError``."""
+def patch_side(n_features: int, init: str = "patches") -> int:
+    """The side of the square images ``init="patches"`` (or ``init``) takes, or raise
+    ``ValueError``."""
     side = math.isqrt(n_features)
     if side * side != n_features or side < 2:
         raise ValueError(
-            f"init='patches' needs square images: the number of features must be side**2 "
+            f"init={init!r} needs square images: the number of features must be side**2 "
             f"with side >= 2 (784 = 28 x 28), got {n_features}. Use init='samples'."
         )
     return side
@@ -179,10 +200,87 @@ def _sample_units(
     if patches is not None:  # thresholds spread over each unit's range on a few training rows
         m = min(n, PATCH_BIAS_ROWS)
         some = xp.asarray(rng.choice(n, size=m, replace=False), **on)
-        Z = xp.astype(xp.take(X, some, axis=0), xp.float64) @ W + b
-        b = b - xp.asarray(rng.uniform(*PATCH_THRESHOLDS, size=h), **on) * xp.std(Z, axis=0)
-        _flops.record("init", 2 * m * d * h + 5 * m * h + 2 * h)
+        b = _spread_thresholds(xp.astype(xp.take(X, some, axis=0), xp.float64), W, b, rng)
     return W, b
+
+
+def _spread_thresholds(rows: np.ndarray, W: np.ndarray, b: np.ndarray, rng: np.random.Generator):
+    """``b`` lowered by a random multiple (uniform in :data:`PATCH_THRESHOLDS`) of each unit's
+    standard deviation over the float64 ``rows`` (m x d)."""
+    xp = get_namespace(rows)
+    m, d = rows.shape
+    h = W.shape[1]
+    Z = rows @ W + b
+    u = xp.asarray(rng.uniform(*PATCH_THRESHOLDS, size=h), device=device(rows))
+    _flops.record("init", 2 * m * d * h + 5 * m * h + 2 * h)
+    return b - u * xp.std(Z, axis=0)
+
+
+def contrast_windows(side: int, h: int, patch_size: tuple[float, float]) -> dict[int, int]:
+    """How many of ``h`` ``init="contrasts"`` windows have each side (in pixels)."""
+    low, high = patch_pixels(side, patch_size)
+    sides = high - low + 1
+    counts = {low + j: h // sides + (j < h % sides) for j in range(sides)}
+    return {s: count for s, count in counts.items() if count}
+
+
+def _contrast_units(
+    X: np.ndarray, Y: np.ndarray | None, h: int, rng: np.random.Generator,
+    patch_size: tuple[float, float],
+):
+    """Windowed local least-squares fits of random two-column contrasts of ``Y`` as units."""
+    if Y is None:
+        raise ValueError("init='contrasts' fits its units to the targets: pass Y.")
+    xp = get_namespace(X)
+    n, d = X.shape
+    side = patch_side(d, "contrasts")
+    on = {"device": device(X)}
+    low, high = patch_pixels(side, patch_size)
+    size = low + rng.permutation(h) % (high - low + 1)  # each side equally often
+    top, left = (rng.integers(0, side - size + 1) for _ in range(2))
+    m = min(n, CONTRAST_ROWS)
+    rows = xp.asarray(rng.choice(n, size=m, replace=False), **on)
+    Xs = xp.astype(xp.take(X, rows, axis=0), xp.float64)
+    Ys = xp.astype(xp.take(Y, rows, axis=0), xp.float64)
+    k = Ys.shape[1]
+    mean = xp.mean(Xs, axis=0)
+    Xs = Xs - mean
+    Ys = Ys - xp.mean(Ys, axis=0)
+    coef = np.zeros((k, h))
+    if k > 1:  # column a minus column b, a != b
+        first = rng.integers(k, size=h)
+        coef[first, np.arange(h)] = 1.0
+        coef[(first + rng.integers(1, k, size=h)) % k, np.arange(h)] = -1.0
+    else:
+        coef[0] = rng.choice((-1.0, 1.0), size=h)
+    cov = Xs.T @ Xs
+    rhs = (Xs.T @ Ys) @ xp.asarray(coef, **on)  # (d, h): each unit's right-hand side
+    _flops.record("init", 2 * m * (d + k) + _flops.syrk(m, d) + _flops.gemm(d, m, k)
+                  + _flops.gemm(d, k, h))
+    S = xp.zeros((h, d), dtype=xp.float64, **on)
+    tiny = float(np.finfo(np.float64).tiny)
+    for s, count in contrast_windows(side, h, patch_size).items():
+        t = s * s
+        units = np.flatnonzero(size == s)
+        offsets = np.arange(s)
+        for batch in np.array_split(units, -(-count * t * t // _CONTRAST_BATCH)):
+            pixels = (
+                (top[batch, None, None] + offsets[:, None]) * side
+                + left[batch, None, None] + offsets
+            ).reshape(batch.size, t)
+            P = xp.asarray(pixels, **on)
+            G = cov[P[:, :, None], P[:, None, :]]
+            ridge = CONTRAST_RIDGE / t * xp.sum(xp.linalg.diagonal(G), axis=-1)
+            G = G + xp.maximum(ridge, tiny)[:, None, None] * xp.eye(t, dtype=xp.float64, **on)
+            B = xp.asarray(batch, **on)
+            w = xp.linalg.solve(G, rhs[P, B[:, None]][..., None])[..., 0]
+            S[B[:, None], P] = w
+        _flops.record("init", count * (2 * t + 1 + _flops.gesv(t, 1)))
+    norms = xp.sqrt(xp.sum(S * S, axis=1))
+    W = (S / xp.where(norms > 0, norms, 1.0)[:, None]).T
+    _flops.record("init", 5 * h * d + h)  # norms (3), divide, bias
+    # Centred rows: the thresholds need only each unit's standard deviation over them
+    return W, _spread_thresholds(Xs[: min(m, PATCH_BIAS_ROWS), :], W, -(mean @ W), rng)
 
 
 def _relative_ridge(stats: GramStats, ridge: float, rank: int) -> float:

@@ -271,8 +271,8 @@ def _grid_text(grid: list[dict[str, Any]]) -> str:
 def _params_text(shown: dict[str, Any]) -> str:
     keys = ("lr", "alpha") if any(k in shown for k in ("lr", "alpha")) else ()
     if keys:
-        if shown.get("init") == "patches":
-            keys += ("patch_size",)
+        if shown.get("init") in ("patches", "contrasts"):
+            keys += ("init", "patch_size")
         return ", ".join(f"{k}={_value_text(shown[k])}" for k in keys if k in shown)
     return ", ".join(
         f"{k}={shown[k]}" for k in ("alpha", "max_iter", "hidden_target", "iteration_rule")

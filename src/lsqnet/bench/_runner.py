@@ -51,11 +51,33 @@ class Method:
 
 _ALPHAS = tuple({"alpha": a} for a in (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0))
 
-#: The window sizes (``patch_size``) tuned for local receptive fields: 4 to 10 and 7 to 14
-#: pixels on 28 x 28 images, the best on validation for Fashion-MNIST and for MNIST
-#: (``benchmarks/study_presets.py --family windows``). The default (last, the middle of a
-#: grid of two) is used untuned.
-_WINDOWS = ({"patch_size": (0.15, 0.36)}, {"patch_size": PATCH_SIZE})
+#: The local receptive fields tuned for the presets and ``bpls-patches``, with the alphas
+#: of :func:`_unit_grid`: windowed samples (``init="patches"``) of 4 to 10 and of 7 to
+#: 14 pixels on 28 x 28 images, the best on validation for Fashion-MNIST and for MNIST
+#: (``benchmarks/study_presets.py --family windows``), and windowed class contrasts of 4 to
+#: 10 pixels (``init="contrasts"``), better on Fashion-MNIST and worse on MNIST
+#: (``--family contrasts``).
+_UNITS = (
+    {"init": "contrasts", "patch_size": (0.15, 0.36)},
+    {"init": "patches", "patch_size": (0.15, 0.36)},
+    {"init": "patches", "patch_size": PATCH_SIZE},
+)
+
+
+def _unit_grid(alpha: float, patch_alphas: tuple[float, ...]) -> tuple[dict[str, Any], ...]:
+    """:data:`_UNITS`, class contrasts with alphas 10 and 20 and windowed samples with
+    ``patch_alphas`` (a preset's own: alpha 10 put one Fashion-MNIST seed of 3072 windowed
+    samples on the slow float64 path), the default (7-14 pixel windowed samples and
+    ``alpha``) in the middle, where an untuned run takes it."""
+    default = {"init": "patches", "patch_size": PATCH_SIZE, "alpha": alpha}
+    rest = [
+        p for u in _UNITS
+        for a in ((10.0, 20.0) if u["init"] == "contrasts" else patch_alphas)
+        if (p := {**u, "alpha": a}) != default
+    ]
+    middle = (len(rest) + 1) // 2
+    return (*rest[:middle], default, *rest[middle:])
+
 
 METHODS: dict[str, Method] = {
     "bpls": Method(
@@ -65,9 +87,11 @@ METHODS: dict[str, Method] = {
     **{
         f"bpls-{preset}": Method(
             f"bpls-{preset}", functools.partial(train_bpls, preset=preset),
-            _WINDOWS if PRESETS[preset].get("init") == "patches" else ({},), True, None,
+            _unit_grid(PRESETS[preset]["alpha"], (PRESETS[preset]["alpha"],))
+            if PRESETS[preset].get("init") == "patches"
+            else ({},), True, None,
             f"BPLSClassifier.from_preset({preset!r})"
-            + (", its windows (patch_size) chosen on validation"
+            + (", its units (init, patch_size) and alpha chosen on validation"
                if PRESETS[preset].get("init") == "patches" else ""),
             fixed_hidden=PRESETS[preset].get("hidden_layer_sizes"),
         )
@@ -75,8 +99,9 @@ METHODS: dict[str, Method] = {
     },
     "bpls-patches": Method(
         "bpls-patches", functools.partial(train_bpls, overrides=PATCH_UNITS),
-        tuple({"alpha": a, **w} for w in _WINDOWS for a in (10.0, 20.0)), True, 1,
-        "BPLSClassifier's output layer on ReLU local receptive fields (init='patches'), "
+        _unit_grid(10.0, (10.0, 20.0)), True, 1,
+        "BPLSClassifier's output layer on ReLU local receptive fields (init='patches' or "
+        "'contrasts'), "
         "then three cross-entropy steps (output_iter=3)",
     ),
     "elm": Method(
