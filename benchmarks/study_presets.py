@@ -11,7 +11,9 @@ widths and ridge penalties, in float32 as the benchmark trains; ``--family cross
 the third, of the same layers with the output layer then fitted to the softmax
 cross-entropy (``output_iter``), recording the validation accuracy after every step;
 ``--family windows`` the fourth, of the window sizes (``patch_size``) and the threshold
-range of the current ``init="patches"``, with the same steps. Usage::
+range of the current ``init="patches"``, with the same steps; ``--family contrasts`` the
+fifth, of windowed class contrasts (``init="contrasts"``) against windowed samples, and of
+their ridge (``contrast_ridge``: :data:`lsqnet.network.CONTRAST_RIDGE`). Usage::
 
     LSQNET_DATA=../shared/datasets python benchmarks/study_presets.py mnist \\
         > benchmarks/results/presets_mnist.jsonl
@@ -28,7 +30,7 @@ import warnings
 
 import numpy as np
 
-from lsqnet import BPLSClassifier
+from lsqnet import BPLSClassifier, network
 from lsqnet.bench import validation_split
 from lsqnet.datasets import load
 from lsqnet.exceptions import SolverFallbackWarning
@@ -79,9 +81,28 @@ def window_configurations():
                            dtype="float32", output_activation="softmax", output_iter=5, tol=0.0)
 
 
+def contrast_configurations():
+    # windowed class contrasts against windowed samples, both window ranges, alpha 10 and 20;
+    # at 3072 units also the ridge of the contrasts' local fits
+    for h in (256, 768, 1024, 3072, 4096):
+        for init in ("contrasts", "patches"):
+            for patch_size in ((0.15, 0.36), (0.25, 0.5)):
+                for alpha in (10.0, 20.0):
+                    yield dict(hidden_layer_sizes=(h,), activation="relu", init=init,
+                               patch_size=patch_size, max_iter=0, refit_output=True,
+                               alpha=alpha, dtype="float32", output_activation="softmax",
+                               output_iter=5, tol=0.0)
+    for ridge in (0.03, 0.3, 1.0):
+        yield dict(hidden_layer_sizes=(3072,), activation="relu", init="contrasts",
+                   patch_size=(0.15, 0.36), max_iter=0, refit_output=True, alpha=10.0,
+                   dtype="float32", output_activation="softmax", output_iter=5, tol=0.0,
+                   contrast_ridge=ridge)
+
+
 FAMILIES = {
     "samples": configurations, "patches": patch_configurations,
     "cross-entropy": cross_entropy_configurations, "windows": window_configurations,
+    "contrasts": contrast_configurations,
 }
 
 
@@ -91,8 +112,11 @@ def main() -> None:
     parser.add_argument("--family", choices=tuple(FAMILIES), default="samples")
     args = parser.parse_args()
     data = validation_split(load(args.dataset), 0.1)
+    default_contrast_ridge = network.CONTRAST_RIDGE
     for cfg in FAMILIES[args.family]():
-        clf = BPLSClassifier(random_state=0, **cfg)
+        params = dict(cfg)
+        network.CONTRAST_RIDGE = params.pop("contrast_ridge", default_contrast_ridge)
+        clf = BPLSClassifier(random_state=0, **params)
         steps = []  # validation accuracy and training time after each step (monitor time excluded)
 
         def monitor(entry, network, clf=clf, steps=steps):

@@ -414,7 +414,9 @@ def _invalid(err: Exception, owner: str, name: str) -> Exception:
 #: pixels on 28 x 28 images, the best for MNIST; for Fashion-MNIST ``patch_size=(0.15,
 #: 0.36)`` (4 to 10 pixels) was 0.6 point better at 3072 units on validation
 #: (``--family windows``), and ``lsqnet bench`` chooses between the two on its validation
-#: split. :class:`BPLSRegressor` takes them without the softmax output and its steps.
+#: split. On Fashion-MNIST ``init="contrasts"`` with those windows (and alpha 10) was better
+#: still, on MNIST worse (``--family contrasts``); ``lsqnet bench`` chooses the units too.
+#: :class:`BPLSRegressor` takes them without the softmax output and its steps.
 #: ``lsqnet bench`` measures them on the test sets.
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType(dict(
@@ -1054,19 +1056,22 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         output layer, on the initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
         Relative improvement of the training loss below which sweeps stop.
-    init : {"fan_in", "uniform", "samples", "patches"}, default="fan_in"
+    init : {"fan_in", "uniform", "samples", "patches", "contrasts"}, default="fan_in"
         ``"uniform"`` is the paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in);
         ``"samples"`` makes each first-layer unit a centred, unit-norm training sample;
         ``"patches"`` (square images) a local receptive field: a centred training sample
-        kept inside a random window, with a random threshold
-        (:func:`lsqnet.network.init_network`).
+        kept inside a random window, with a random threshold; ``"contrasts"`` (square
+        images, data in memory) a random window whose weights are fitted by ridge least
+        squares to the difference of two random target columns (two classes), thresholded
+        likewise (:func:`lsqnet.network.init_network`).
     init_scale : float, default=1.0
         Multiplies every initial weight (how far into the activation's non-linear range the
         initial pre-activations reach).
     patch_size : (float, float), default=(0.25, 0.5)
-        The smallest and largest side of ``init="patches"`` windows, as fractions of the
-        image side, in (0, 1] (7 to 14 pixels for 28 x 28 images; (0.15, 0.36), 4 to 10
-        pixels, suited Fashion-MNIST better and MNIST worse); unused by other inits.
+        The smallest and largest side of ``init="patches"`` and ``init="contrasts"``
+        windows, as fractions of the image side, in (0, 1] (7 to 14 pixels for 28 x 28
+        images; (0.15, 0.36), 4 to 10 pixels, suited Fashion-MNIST better and MNIST worse);
+        unused by other inits.
     target_eps : float, default=0.01
         Margin keeping desired outputs inside each activation's open range.
     hidden_target : {"closest", "min_norm"}, default="closest"
