@@ -695,7 +695,9 @@ def count_flops(
     Notes
     -----
     Exact for the ``"cholesky"`` path (``solver="auto"`` without fallback) and
-    ``layer_method="inverse"``; ``fit`` records whether its ledger stayed exact.
+    ``layer_method="inverse"``; ``fit`` records whether its ledger stayed exact. Products are
+    counted whole: the first layer of local receptive fields multiplies only bands of the
+    inputs (:func:`lsqnet.layers.banded_product`), fewer operations than counted.
     """
     counts = (
         [int(n) for n in n_samples] if np.ndim(n_samples) else [int(n_samples)] * n_iter

@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import activations as _activations
-from ._array_api import check_same_library, device, get_namespace, numpy_dtype
+from ._array_api import check_same_library, device, get_namespace, is_numpy, numpy_dtype
 from ._validation import (
     check_array,
     check_consistent_length,
@@ -50,6 +50,42 @@ from .solvers._lstsq import factorize_with_fallback
 __all__ = ["METHODS", "Dense", "LayerFit", "collapse_linear", "fit_layer"]
 
 METHODS = ("inverse", "weighted")
+
+#: Columns per block of :func:`banded_product`, and the fewest rows of ``X`` it looks for
+#: bands from (below that, scanning the weight would cost more than it saves).
+BAND_COLUMNS = 256
+BAND_MIN_ROWS = 1024
+
+
+def banded_product(X: Any, W: Any) -> Any:
+    """``X @ W``, skipping for each block of :data:`BAND_COLUMNS` columns of ``W`` the leading
+    and trailing rows that are zero in the whole block.
+
+    The same product for finite ``X``, up to rounding. It pays for NumPy weights whose blocks
+    of units read a band of the inputs: local receptive fields ordered by their first pixel
+    (``init="patches"`` and ``"contrasts"``), whose 784-pixel products then read 35-55 % of
+    the rows; otherwise (tensors, few rows of ``X``, bands over 3/4 of the rows) it is
+    ``X @ W``.
+    """
+    n, d = X.shape
+    h = W.shape[1]
+    if n < BAND_MIN_ROWS or h < 2 * BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
+        return X @ W
+    starts = np.arange(0, h, BAND_COLUMNS)
+    used = np.logical_or.reduceat(W != 0, starts, axis=1)  # (d, blocks): rows used per block
+    first = np.where(used.any(axis=0), np.argmax(used, axis=0), 0)
+    stop = np.where(used.any(axis=0), d - np.argmax(used[::-1], axis=0), 0)
+    widths = np.diff(np.append(starts, h))
+    if np.sum((stop - first) * widths) > 0.75 * d * h:
+        return X @ W
+    Z = np.empty((n, h), dtype=np.result_type(X, W))
+    for lo, hi, start, width in zip(first, stop, starts, widths, strict=True):
+        cols = slice(start, start + width)
+        if hi > lo:
+            np.matmul(X[:, lo:hi], W[lo:hi, cols], out=Z[:, cols])
+        else:
+            Z[:, cols] = 0
+    return Z
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,8 +123,10 @@ class Dense:
         return self.weight.shape[1]
 
     def pre_activation(self, X: np.ndarray) -> np.ndarray:
-        """``X @ weight + bias``."""
-        return X @ self.weight + self.bias
+        """``X @ weight + bias`` (by :func:`banded_product`)."""
+        Z = banded_product(X, self.weight)
+        Z += self.bias
+        return Z
 
     def forward(self, X: Any) -> np.ndarray:
         """The layer's output for ``X`` of shape (n_samples, n_in).

@@ -80,8 +80,7 @@ class Network:
 def apply_layer(layer: Dense, H: np.ndarray) -> np.ndarray:
     """``f(H W + b)`` on a validated array, with its operations recorded."""
     n = H.shape[0]
-    Z = H @ layer.weight
-    Z += layer.bias
+    Z = layer.pre_activation(H)
     _flops.record("gemm", _flops.gemm(n, layer.n_in, layer.n_out))
     _flops.record("elementwise", 2 * _flops.elementwise(n, layer.n_out))
     return _activations.get(layer.activation).forward_(Z)  # Z is ours: in place
@@ -120,7 +119,8 @@ def init_network(
     (ridge :data:`CONTRAST_RIDGE` times the window's mean pixel variance) to the difference
     of two random target columns (one column: the column, with a random sign) over
     ``CONTRAST_ROWS`` training rows: local linear discriminants between two classes, where
-    ``"patches"`` units are local templates. They are thresholded like ``"patches"``. Later
+    ``"patches"`` units are local templates. They are thresholded like ``"patches"``. Both
+    come ordered by their top row (see :func:`lsqnet.layers.banded_product`). Later
     layers are ``"fan_in"``. The data-dependent work is recorded in the active ledger (see
     :func:`lsqnet.bpls.count_flops`).
 
@@ -134,9 +134,11 @@ def init_network(
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
         if init == "contrasts" and i == 0:
-            W, b = _contrast_units(X, Y, n_out, rng, patch_size)
-        elif init in ("samples", "patches") and i == 0:
-            W, b = _sample_units(X, n_out, rng, patches=patch_size if init == "patches" else None)
+            W, b = _by_first_input(*_contrast_units(X, Y, n_out, rng, patch_size))
+        elif init == "patches" and i == 0:
+            W, b = _by_first_input(*_sample_units(X, n_out, rng, patches=patch_size))
+        elif init == "samples" and i == 0:
+            W, b = _sample_units(X, n_out, rng, patches=None)
         elif init == "uniform":
             W = rng.uniform(-1.0, 1.0, size=(n_in, n_out))
             b = rng.uniform(-1.0, 1.0, size=n_out)
@@ -146,6 +148,16 @@ def init_network(
             b = np.zeros(n_out)
         layers.append(Dense(xp.asarray(W * scale, **place), xp.asarray(b * scale, **place), act))
     return Network(tuple(layers))
+
+
+def _by_first_input(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The units (columns of ``W``, entries of ``b``) in the order of their first nonzero
+    input: windows by their top row, so that :func:`lsqnet.layers.banded_product` computes
+    each block of units from a band of the image."""
+    xp = get_namespace(W)
+    first = xp.argmax(xp.astype(W != 0, xp.int8), axis=0)
+    order = xp.argsort(first, stable=True)
+    return xp.take(W, order, axis=1), xp.take(b, order, axis=0)
 
 
 def patch_side(n_features: int, init: str = "patches") -> int:
