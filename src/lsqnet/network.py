@@ -43,8 +43,8 @@ PATCH_THRESHOLDS = (-0.5, 1.0)
 CONTRAST_ROWS = 10_000
 
 #: The ridge of each ``init="contrasts"`` unit's least-squares fit, relative to the mean
-#: variance of its window's pixels (0.1 was the best of 0.03-1 on Fashion-MNIST validation,
-#: ``benchmarks/study_presets.py --family contrasts``).
+#: variance of its window's pixels (0.1 scored best of 0.03, 0.1, 0.3 and 1 on Fashion-MNIST
+#: validation, all within 0.4 point: ``benchmarks/study_presets.py --family contrasts``).
 CONTRAST_RIDGE = 0.1
 
 #: Most entries of the stacked window covariances ``init="contrasts"`` solves at once.
