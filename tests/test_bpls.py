@@ -916,6 +916,27 @@ def test_contrast_init_units_are_local_least_squares_fits(rng, k, patch_size):
     assert np.all((u >= PATCH_THRESHOLDS[0] - 1e-9) & (u < PATCH_THRESHOLDS[1] + 1e-9))
 
 
+def test_contrast_init_on_constant_pixels_gives_dead_units_not_nans(rng):
+    """Windows over pixels that never vary (the blank border of digits) have nothing to fit:
+    their units are zero (the floor of the ridge keeps the solve defined), the others are
+    unit norm, and a fit on such data works."""
+    X = rng.random((200, 64))
+    X[:, :32] = 0.0  # the top half of every 8 x 8 image is blank
+    y = np.arange(200) % 3
+    Y = np.eye(3)[y]
+    net = init_network((64, 60, 3), "relu", "softmax", "contrasts", np.random.default_rng(1),
+                       np.float64, X=X, Y=Y, patch_size=(0.25, 0.25))
+    W, b = net.layers[0].weight, net.layers[0].bias
+    assert np.isfinite(W).all() and np.isfinite(b).all()
+    norms = np.linalg.norm(W, axis=0)
+    dead = norms == 0
+    assert dead.any() and not dead.all()
+    assert_allclose(norms[~dead], 1.0, rtol=1e-12)
+    clf = BPLSClassifier(hidden_layer_sizes=(60,), activation="relu", init="contrasts",
+                         max_iter=0, refit_output=True, random_state=0).fit(X, y)
+    assert np.isfinite(clf.coefs_[1]).all() and clf.score(X, y) > 1 / 3
+
+
 @given(h=st.integers(1, 500), low=st.integers(1, 28), extra=st.integers(0, 27))
 def test_contrast_windows_share_the_units_evenly(h, low, extra):
     high = min(28, low + extra)
