@@ -325,6 +325,7 @@ def test_partial_fit_only_for_single_layer_models(digits):
     assert hasattr(BPLSClassifier(hidden_layer_sizes=()), "partial_fit")
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the 1e160 chunk
 def test_partial_fit_bad_input_leaves_model_unchanged(digits):
     X, y = digits
     est = BPLSClassifier(hidden_layer_sizes=())
@@ -342,6 +343,9 @@ def test_partial_fit_bad_input_leaves_model_unchanged(digits):
         ((X[300:], y[300:], np.arange(11)), "differs from the classes of the first call"),
         ((np.full_like(X[300:], np.nan), y[300:]), "NaN"),
         ((X[300:], y[301:]), "inconsistent numbers of samples"),
+        ((X[300:] * 1e160, y[300:]),  # finite, but its sums of squares overflow
+         r"BPLSClassifier.partial_fit: the least-squares statistics .* overflowed in float64: "
+         r"the inputs are too large .* Rescale X"),
     ]
     for args, match in cases:
         with pytest.raises(ValueError, match=match):
@@ -381,6 +385,18 @@ def test_partial_fit_needs_the_statistics(regression, tmp_path):
     with pytest.raises(ValueError, match="holds none .it was loaded from a file"):
         loaded.partial_fit(X, Y)
     assert_unchanged(loaded, before)
+
+
+def test_partial_fit_overflow_of_the_targets_says_rescale_y(regression):
+    X, y = regression
+    est = BPLSRegressor(hidden_layer_sizes=()).partial_fit(X[:100], y[:100])
+    before = state(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's overflow in the sums
+        with pytest.raises(ValueError, match=r"BPLSRegressor.partial_fit: .* targets are too "
+                                             r"large when squared. Rescale y"):
+            est.partial_fit(X[100:], y[100:] * 1e160)
+    assert_unchanged(est, before)
 
 
 def test_partial_fit_regressor_target_shape_must_stay(regression):

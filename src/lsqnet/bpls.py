@@ -244,20 +244,21 @@ def _solve_layer(H, T, act, opts, cache: _LayerCache | None):
     return r.coef, r.intercept, r.solver
 
 
-def check_finite(stats: GramStats) -> None:
-    """Raise ``ValueError`` if a layer's statistics overflowed, saying whether in its inputs'
-    sums of squares or its targets' (in memory and in chunked fits alike)."""
+def check_finite(stats: GramStats, owner: str = "BPLS") -> None:
+    """Raise ``ValueError`` (its message starting with ``owner``) if a layer's statistics
+    overflowed, saying whether in its inputs' sums of squares or its targets' (in memory, in
+    chunked fits and in ``partial_fit`` alike)."""
     if stats.is_finite():
         return
     xp = get_namespace(stats.AtA)
     if bool(xp.all(xp.isfinite(xp.linalg.diagonal(stats.AtA)))):  # the targets overflowed
         raise ValueError(
-            f"BPLS: the least-squares statistics of a layer with {stats.n_features} inputs "
+            f"{owner}: the least-squares statistics of a layer with {stats.n_features} inputs "
             f"and {stats.n_targets} outputs overflowed in {stats.dtype}: its targets are too "
             f"large when squared. Rescale y (e.g. sklearn StandardScaler)."
         )
     raise ValueError(
-        f"BPLS: the least-squares statistics of a layer with {stats.n_features} inputs "
+        f"{owner}: the least-squares statistics of a layer with {stats.n_features} inputs "
         f"overflowed in {stats.dtype}: the inputs are too large when squared. Rescale X "
         f"(e.g. sklearn StandardScaler)."
     )

@@ -52,6 +52,7 @@ from .bpls import (
     LAYER_METHODS,
     BPLSOptions,
     _metrics,
+    check_finite,
     class_targets,
     fit_bpls,
 )
@@ -870,11 +871,7 @@ class _BaseBPLS(BaseEstimator):
                 # chunk's): float32 sums of columns with large means keep the centred Gram
                 # matrix accurate, as in fit's chunked path.
                 chunk = GramStats.around_means(X, T)
-                if not chunk.is_finite():
-                    raise ValueError(
-                        f"{owner}.partial_fit: invalid X: the chunk's least-squares "
-                        f"statistics overflow in {X.dtype}; rescale X and y."
-                    )
+                check_finite(chunk, owner=f"{owner}.partial_fit")
                 stats = chunk if first else stats + chunk
                 factor = factorize_with_fallback(
                     stats, opts.alpha, fit_intercept=True, solver=_gram_solver(opts.solver),
