@@ -681,11 +681,12 @@ def count_flops(
         (:func:`lsqnet.network.init_network`): ``n d + 6 h d`` for the first layer's ``h``
         units over ``n_train`` samples of ``d`` features; ``"patches"`` also ``h d`` for the
         windows and ``2 m d h + 5 m h + 2 h`` for the thresholds over
-        ``m = min(n_train, PATCH_BIAS_ROWS)`` rows. ``"contrasts"`` (``k`` outputs) adds
-        ``2 r (d + k)`` to centre ``r = min(n_train, CONTRAST_ROWS)`` rows, ``r d (d + 1) +
-        2 d r k + 2 d k h`` for the covariances and right-hand sides, ``2 t + 1`` and an LU
-        solve (``2 t^3/3 - t^2/2 - t/6 + 2 t^2 - t``) for each window of ``t`` pixels, ``5 h d
-        + h`` to scale the units and ``2 m d h + 5 m h + 2 h`` for the thresholds.
+        ``m = min(n_train, PATCH_BIAS_ROWS)`` rows. ``"contrasts"`` (``k`` outputs) counts
+        instead ``2 r (d + k)`` to centre ``r = min(n_train, CONTRAST_ROWS)`` rows,
+        ``r d (d + 1) + 2 d r k + 2 d k h`` for the covariances and right-hand sides, ``2 t +
+        1`` and an LU solve (``2 t^3/3 - t^2/2 - t/6 + 2 t^2 - t``) for each window of ``t``
+        pixels, ``5 h d + h`` to scale the units and ``2 m d h + 5 m h + 2 h`` for the
+        thresholds over ``m = min(r, PATCH_BIAS_ROWS)`` rows.
     patch_size : (float, float), default=PATCH_SIZE
         The window sizes of ``init="contrasts"``, whose solves depend on them.
 
