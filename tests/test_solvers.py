@@ -21,6 +21,7 @@ import lsqnet
 from lsqnet import GramStats, lstsq
 from lsqnet.exceptions import SolverFallbackWarning
 from lsqnet.solvers import _gram, solve_least_squares
+from lsqnet.solvers._gram import symmetrize_
 
 SOLVERS = lsqnet.SOLVERS
 EPS = np.finfo(np.float64).eps
@@ -853,3 +854,22 @@ def test_svd_tiny_singular_values(alpha, expected):
         warnings.simplefilter("error", RuntimeWarning)
         coef = lstsq(A, B, solver="svd", alpha=alpha)
     assert_allclose(coef, [expected], rtol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    d=st.integers(0, 70),
+    block=st.integers(1, 32),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_symmetrize_in_place_equals_the_expression(d, block, dtype, seed):
+    """Bit for bit what ``(A + A.T) * 0.5`` gives, for any size against the block size,
+    with infinities and NaN kept where the expression has them."""
+    A = np.random.default_rng(seed).standard_normal((d, d)).astype(dtype)
+    if d > 2:
+        A[0, 1], A[2, 0] = np.inf, np.nan
+    expected = (A + A.T) * dtype(0.5)
+    got = symmetrize_(A, block)
+    assert got is A
+    assert_array_equal(got, expected)

@@ -380,10 +380,7 @@ class GramStats:
         if xp is np and removed.dtype == self.AtA.dtype:
             # The same operations in place: every new d x d array costs its first touch,
             # which on wide layers took longer than the arithmetic (0.5 s at d = 3072).
-            AtA = np.subtract(self.AtA, removed, out=removed)
-            sym = np.add(AtA, AtA.T)
-            sym *= sym.dtype.type(0.5)
-            return sym, noise
+            return symmetrize_(np.subtract(self.AtA, removed, out=removed)), noise
         AtA = self.AtA - removed
         return xp.astype((AtA + AtA.T) / 2, self.dtype, copy=False), noise
 
@@ -482,3 +479,23 @@ class GramStats:
         if isinstance(coef, np.ndarray):  # LAPACK's column-major answer: H @ coef with few
             coef = np.ascontiguousarray(coef)  # columns is 1.6x faster row-major (OpenBLAS)
         return LstsqResult(coef, self.intercept(coef, fit_intercept), factor.solver)
+
+
+def symmetrize_(A: np.ndarray, block: int = 256) -> np.ndarray:
+    """``(A + A.T) / 2`` of a square NumPy array, in place and block by block: the same
+    values as the expression (each pair of entries is added once, in either order), without
+    its d x d temporary and its reads across the whole transpose."""
+    d = A.shape[0]
+    half = A.dtype.type(0.5)
+    for i in range(0, d, block):
+        rows = slice(i, i + block)
+        diagonal = A[rows, rows]
+        diagonal += diagonal.T.copy()
+        diagonal *= half
+        for j in range(i + block, d, block):
+            cols = slice(j, j + block)
+            upper = A[rows, cols]
+            upper += A[cols, rows].T
+            upper *= half
+            A[cols, rows] = upper.T
+    return A
