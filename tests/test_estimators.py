@@ -457,15 +457,16 @@ def test_from_preset_sets_the_preset_parameters(est_cls, name):
 
 def test_from_preset_rejects_unknown_names_and_parameters():
     with pytest.raises(ValueError, match="'name' parameter of BPLSClassifier.from_preset "
-                                         "must be one of 'paper', 'fast', 'accurate'"):
+                                         "must be one of 'paper', 'instant', 'fast', "
+                                         "'accurate'"):
         BPLSClassifier.from_preset("fastest")
     with pytest.raises(TypeError, match="unexpected keyword argument 'speed'"):
         BPLSClassifier.from_preset("fast", speed=2)
 
 
-@pytest.mark.parametrize("name", ["fast", "accurate"])
+@pytest.mark.parametrize("name", ["instant", "fast", "accurate"])
 def test_presets_classify_digits_well(name):
-    """The fast and accurate presets are the best configurations found on MNIST; on the
+    """The instant, fast and accurate presets are the best configurations found on MNIST; on the
     digits data (a held-out quarter) they must beat linear least squares (about 94 %)."""
     from lsqnet.datasets import load
 

@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--task", choices=("auto", "classification", "regression"),
                      default="auto", help="default: classification if the target holds text "
                      "or few distinct integers, else regression")
-    fit.add_argument("--preset", choices=("fast", "accurate", "paper"), default=None,
+    fit.add_argument("--preset", choices=("instant", "fast", "accurate", "paper"), default=None,
                      help="start from a preset (BPLSClassifier.from_preset)")
     fit.add_argument("--hidden", dest="hidden_layer_sizes", type=_sizes, default=None,
                      metavar="SIZES", help="hidden layer sizes, e.g. 256 or 128,64")
