@@ -39,12 +39,12 @@ def main() -> None:
                                    np.random.default_rng(0), np.float32, X=X,
                                    Y=np.eye(10, dtype=np.float32)[y], patch_size=patch_size)
                 W = net.layers[0].weight
-                used = np.logical_or.reduceat(W != 0, np.arange(0, h, layers.BAND_COLUMNS), 1)
-                rows = (used.shape[0] - np.argmax(used[::-1], 0) - np.argmax(used, 0)).sum()
+                first, stop, _, widths = layers.row_bands(W)
                 dense = best_time(lambda W=W: X @ W, args.repeats)[0]
                 banded = best_time(lambda W=W: layers.banded_product(X, W), args.repeats)[0]
                 products.append(dict(init=init, units=h, patch_size=patch_size,
-                                     band_rows=round(float(rows / (784 * used.shape[1])), 3),
+                                     band_rows=round(float(np.sum((stop - first) * widths)
+                                                           / W.size), 3),
                                      dense_s=dense, banded_s=banded,
                                      ratio=round(banded / dense, 3)))
                 print(products[-1], flush=True)

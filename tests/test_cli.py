@@ -150,3 +150,16 @@ def test_predict_with_the_wrong_number_of_features_exits_2(iris_csv, tmp_path, c
     np.save(tmp_path / "three.npy", X[:, :3])
     assert main(["predict", str(model), str(tmp_path / "three.npy")]) == 2
     assert "features" in capsys.readouterr().err
+
+
+def test_fit_presets_are_the_library_presets():
+    """The CLI names the presets itself (importing the estimators to build the parser would
+    slow every command's start): the names must stay lsqnet.PRESETS'."""
+    import argparse
+
+    from lsqnet.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    preset = next(a for a in commands.choices["fit"]._actions if a.dest == "preset")
+    assert set(preset.choices) == set(lsqnet.PRESETS)

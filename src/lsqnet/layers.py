@@ -57,6 +57,18 @@ BAND_COLUMNS = 256
 BAND_MIN_ROWS = 1024
 
 
+def row_bands(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each block of :data:`BAND_COLUMNS` columns of the NumPy weight ``W`` (d, h): the
+    first and one past the last row that is nonzero in the block (0 and 0 for a block of
+    zeros), the block's first column and its width."""
+    d, h = W.shape
+    starts = np.arange(0, h, BAND_COLUMNS)
+    used = np.logical_or.reduceat(W != 0, starts, axis=1)  # (d, blocks): rows used per block
+    first = np.where(used.any(axis=0), np.argmax(used, axis=0), 0)
+    stop = np.where(used.any(axis=0), d - np.argmax(used[::-1], axis=0), 0)
+    return first, stop, starts, np.diff(np.append(starts, h))
+
+
 def banded_product(X: Any, W: Any) -> Any:
     """``X @ W``, skipping for each block of :data:`BAND_COLUMNS` columns of ``W`` the leading
     and trailing rows that are zero in the whole block.
@@ -71,11 +83,7 @@ def banded_product(X: Any, W: Any) -> Any:
     h = W.shape[1]
     if n < BAND_MIN_ROWS or h < 2 * BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
         return X @ W
-    starts = np.arange(0, h, BAND_COLUMNS)
-    used = np.logical_or.reduceat(W != 0, starts, axis=1)  # (d, blocks): rows used per block
-    first = np.where(used.any(axis=0), np.argmax(used, axis=0), 0)
-    stop = np.where(used.any(axis=0), d - np.argmax(used[::-1], axis=0), 0)
-    widths = np.diff(np.append(starts, h))
+    first, stop, starts, widths = row_bands(W)
     if np.sum((stop - first) * widths) > 0.75 * d * h:
         return X @ W
     Z = np.empty((n, h), dtype=np.result_type(X, W))
