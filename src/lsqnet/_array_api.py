@@ -9,7 +9,8 @@ scalars are read from 0-d results where a decision needs one (a condition estima
 
 The few operations the standard lacks, or that SciPy does better on NumPy (the symmetric
 product, Cholesky solves, the logistic function), are the functions below, each with a NumPy
-branch (SciPy, LAPACK) and a generic one.
+branch (SciPy, LAPACK) and a generic one. The Cholesky factorisation and solves, short calls
+between large NumPy products, run SciPy's BLAS on one thread (:mod:`lsqnet._threads`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import array_api_compat
 import numpy as np
 import scipy.linalg
 import scipy.special
+
+from ._threads import serial_blas
 
 __all__ = [
     "check_same_library",
@@ -116,7 +119,8 @@ def cho_factor(xp: Any, g: Any) -> Any:
     namespace. ``g`` may be overwritten.
     """
     if is_numpy(xp):
-        c, _ = scipy.linalg.cho_factor(g, lower=False, overwrite_a=True, check_finite=False)
+        with serial_blas():
+            c, _ = scipy.linalg.cho_factor(g, lower=False, overwrite_a=True, check_finite=False)
         return c
     if array_api_compat.is_torch_namespace(xp):
         import torch
@@ -134,7 +138,8 @@ def cho_factor(xp: Any, g: Any) -> Any:
 def cho_solve(xp: Any, c: Any, rhs: Any) -> Any:
     """``(c.T @ c)^-1 @ rhs`` for an upper Cholesky factor ``c``; ``rhs`` is (d,) or (d, k)."""
     if is_numpy(xp):
-        return scipy.linalg.cho_solve((c, False), rhs, check_finite=False)
+        with serial_blas():
+            return scipy.linalg.cho_solve((c, False), rhs, check_finite=False)
     vector = rhs.ndim == 1
     r = rhs[:, None] if vector else rhs
     if array_api_compat.is_torch_namespace(xp):
@@ -149,7 +154,8 @@ def cho_solve(xp: Any, c: Any, rhs: Any) -> Any:
 def solve_triangular(xp: Any, r: Any, rhs: Any) -> Any:
     """``r^-1 @ rhs`` for an upper triangular ``r``; ``rhs`` is (d, k)."""
     if is_numpy(xp):
-        return scipy.linalg.solve_triangular(r, rhs, check_finite=False)
+        with serial_blas():
+            return scipy.linalg.solve_triangular(r, rhs, check_finite=False)
     if array_api_compat.is_torch_namespace(xp):
         import torch
 

@@ -81,7 +81,7 @@ def banded_product(X: Any, W: Any) -> Any:
     """
     n, d = X.shape
     h = W.shape[1]
-    if n < BAND_MIN_ROWS or h < 2 * BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
+    if n < BAND_MIN_ROWS or h <= BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
         return X @ W
     first, stop, starts, widths = row_bands(W)
     if np.sum((stop - first) * widths) > 0.75 * d * h:
