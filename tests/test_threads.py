@@ -29,13 +29,15 @@ two_pools = pytest.mark.skipif(
 
 
 @two_pools
-def test_serial_blas_limits_every_pool_and_restores_them():
+def test_serial_blas_limits_every_pool_for_short_calls_and_restores_them():
     with threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads()
         assert set(before.values()) == {2}
-        with _threads.serial_blas():
+        with _threads.serial_blas(_threads.SERIAL_FLOPS / 2):
             assert set(_blas_threads().values()) == {1}
         assert _blas_threads() == before
+        with _threads.serial_blas(_threads.SERIAL_FLOPS):  # long calls keep every thread
+            assert _blas_threads() == before
 
 
 def test_serial_blas_leaves_a_single_pool_alone(monkeypatch):
@@ -47,7 +49,7 @@ def test_serial_blas_leaves_a_single_pool_alone(monkeypatch):
     monkeypatch.setattr(_threads, "_blas_pools", lambda: one)
     with threadpool_limits(limits=2, user_api="blas"):
         before = _blas_threads()
-        with _threads.serial_blas():
+        with _threads.serial_blas(1.0):
             assert _blas_threads() == before
 
 

@@ -9,8 +9,8 @@ scalars are read from 0-d results where a decision needs one (a condition estima
 
 The few operations the standard lacks, or that SciPy does better on NumPy (the symmetric
 product, Cholesky solves, the logistic function), are the functions below, each with a NumPy
-branch (SciPy, LAPACK) and a generic one. The Cholesky factorisation and solves, short calls
-between large NumPy products, run SciPy's BLAS on one thread (:mod:`lsqnet._threads`).
+branch (SciPy, LAPACK) and a generic one. Short Cholesky factorisations and solves, between
+large NumPy products, run SciPy's BLAS on one thread (:mod:`lsqnet._threads`).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def cho_factor(xp: Any, g: Any) -> Any:
     namespace. ``g`` may be overwritten.
     """
     if is_numpy(xp):
-        with serial_blas():
+        with serial_blas(g.shape[0] ** 3 / 3):
             c, _ = scipy.linalg.cho_factor(g, lower=False, overwrite_a=True, check_finite=False)
         return c
     if array_api_compat.is_torch_namespace(xp):
@@ -138,7 +138,7 @@ def cho_factor(xp: Any, g: Any) -> Any:
 def cho_solve(xp: Any, c: Any, rhs: Any) -> Any:
     """``(c.T @ c)^-1 @ rhs`` for an upper Cholesky factor ``c``; ``rhs`` is (d,) or (d, k)."""
     if is_numpy(xp):
-        with serial_blas():
+        with serial_blas(2 * c.shape[0] ** 2 * (rhs.size // max(c.shape[0], 1))):
             return scipy.linalg.cho_solve((c, False), rhs, check_finite=False)
     vector = rhs.ndim == 1
     r = rhs[:, None] if vector else rhs
@@ -154,7 +154,7 @@ def cho_solve(xp: Any, c: Any, rhs: Any) -> Any:
 def solve_triangular(xp: Any, r: Any, rhs: Any) -> Any:
     """``r^-1 @ rhs`` for an upper triangular ``r``; ``rhs`` is (d, k)."""
     if is_numpy(xp):
-        with serial_blas():
+        with serial_blas(r.shape[0] ** 2 * (rhs.size // max(r.shape[0], 1))):
             return scipy.linalg.solve_triangular(r, rhs, check_finite=False)
     if array_api_compat.is_torch_namespace(xp):
         import torch

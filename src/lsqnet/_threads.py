@@ -4,11 +4,14 @@ NumPy's and SciPy's wheels each bundle an OpenBLAS, each with its own pool of th
 OpenBLAS pool keeps its threads spinning for a while (about 0.1 s) after each call, waiting
 for more work. A multi-threaded SciPy call in that time shares the cores with NumPy's
 spinning threads, and the NumPy product after it with SciPy's: on 2 cores a 385 x 385
-Cholesky factorisation right after a NumPy matrix product took 0.07-0.1 s instead of 2 ms,
-and the product that followed twice its time (``benchmarks/bench_threads.py``). lsqnet's
-Cholesky path is short LAPACK calls between large NumPy products, so :func:`serial_blas`
-runs them on one thread whenever more than one BLAS library is loaded; with a single one
-(NumPy and SciPy built against the same BLAS) the pool is shared and nothing changes.
+Cholesky factorisation right after a NumPy matrix product took 0.08 s instead of 2 ms, and
+the product that followed twice its time (``benchmarks/bench_threads.py``). lsqnet's Cholesky
+path is short LAPACK calls between large NumPy products, so :func:`serial_blas` runs those
+of less than :data:`SERIAL_FLOPS` operations on one thread whenever more than one BLAS
+library is loaded. Longer calls keep every thread (a 3072 x 3072 factorisation and the
+product after it took as long either way on 2 cores, and more cores favour the threads);
+with a single BLAS library (NumPy and SciPy built against the same one) the pool is shared
+and nothing changes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ from contextlib import contextmanager
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["serial_blas"]
+__all__ = ["SERIAL_FLOPS", "serial_blas"]
+
+#: The most floating-point operations a call run by :func:`serial_blas` may take to be put on
+#: one thread: about 0.05 s of one core, the scale of the wait it avoids.
+SERIAL_FLOPS = 4e9
 
 
 @functools.cache
@@ -29,11 +36,12 @@ def _blas_pools() -> ThreadpoolController:
 
 
 @contextmanager
-def serial_blas() -> Iterator[None]:
-    """Every BLAS pool on one thread inside the block, when more than one is loaded; the
-    previous limits are restored after it (about 13 microseconds in all)."""
+def serial_blas(flops: float) -> Iterator[None]:
+    """Every BLAS pool on one thread inside the block, for a call of ``flops`` operations
+    (fewer than :data:`SERIAL_FLOPS`) when more than one BLAS library is loaded; the previous
+    limits are restored after it (about 13 microseconds in all)."""
     pools = _blas_pools()
-    if len(pools.lib_controllers) < 2:
+    if flops >= SERIAL_FLOPS or len(pools.lib_controllers) < 2:
         yield
         return
     with pools.limit(limits=1):
