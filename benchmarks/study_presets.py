@@ -13,7 +13,9 @@ cross-entropy (``output_iter``), recording the validation accuracy after every s
 ``--family windows`` the fourth, of the window sizes (``patch_size``) and the threshold
 range of the current ``init="patches"``, with the same steps; ``--family contrasts`` the
 fifth, of windowed class contrasts (``init="contrasts"``) against windowed samples, and of
-their ridge (``contrast_ridge``: :data:`lsqnet.network.CONTRAST_RIDGE`). Usage::
+their ridge (``contrast_ridge``: :data:`lsqnet.network.CONTRAST_RIDGE`); ``--family
+ceiling`` the sixth, of 256 windowed units with 40 cross-entropy steps (the 784-256-10
+architecture's accuracy with its output layer converged, whatever the time). Usage::
 
     LSQNET_DATA=../shared/datasets python benchmarks/study_presets.py mnist \\
         > benchmarks/results/presets_mnist.jsonl
@@ -99,10 +101,22 @@ def contrast_configurations():
                    contrast_ridge=ridge)
 
 
+def ceiling_configurations():
+    # issue 5's goal 1 architecture (784-256-10) with its output layer taken to convergence
+    # (40 cross-entropy steps, no time limit): how far 256 windowed units can go
+    for init in ("patches", "contrasts"):
+        for patch_size in ((0.15, 0.36), (0.25, 0.5)):
+            for alpha in (3.0, 10.0):
+                yield dict(hidden_layer_sizes=(256,), activation="relu", init=init,
+                           patch_size=patch_size, max_iter=0, refit_output=True,
+                           alpha=alpha, dtype="float32", output_activation="softmax",
+                           output_iter=40, tol=0.0)
+
+
 FAMILIES = {
     "samples": configurations, "patches": patch_configurations,
     "cross-entropy": cross_entropy_configurations, "windows": window_configurations,
-    "contrasts": contrast_configurations,
+    "contrasts": contrast_configurations, "ceiling": ceiling_configurations,
 }
 
 
