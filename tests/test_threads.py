@@ -79,3 +79,33 @@ def test_cholesky_path_runs_scipy_on_one_thread(monkeypatch, name):
     assert_allclose(upper.T @ upper, g, rtol=1e-12, atol=1e-12)
     assert_allclose(g @ x, rhs, rtol=1e-10, atol=1e-10)
     assert_allclose(upper @ y, rhs, rtol=1e-12, atol=1e-12)
+
+
+@two_pools
+def test_serial_blas_from_many_threads_restores_the_limits():
+    """The limits are the process's: blocks entered and left by several Python threads in
+    any interleaving (and nested in one thread) must leave every pool as it was."""
+    import threading
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        barrier = threading.Barrier(4)
+        done = []
+
+        def work():
+            barrier.wait()
+            for _ in range(50):
+                with _threads.serial_blas(1.0), _threads.serial_blas(1.0):
+                    pass
+            done.append(True)
+
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(done) == 4
+        assert _blas_threads() == before
+        with _threads.serial_blas(1.0):  # and the calling thread can still limit them
+            assert set(_blas_threads().values()) == {1}
+        assert _blas_threads() == before

@@ -17,6 +17,7 @@ and nothing changes.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +28,13 @@ __all__ = ["SERIAL_FLOPS", "serial_blas"]
 #: The most floating-point operations a call run by :func:`serial_blas` may take to be put on
 #: one thread: about 0.05 s of one core, the scale of the wait it avoids.
 SERIAL_FLOPS = 4e9
+
+
+#: Held while the pools are limited. The limits are the process's: two Python threads
+#: limiting and restoring them in turn could restore each other's limits (recent threadpoolctl
+#: lets one thread at a time set OpenBLAS's; older versions do not). A short SciPy call from
+#: another thread waits for this one instead.
+_LIMITING = threading.RLock()
 
 
 @functools.cache
@@ -44,5 +52,5 @@ def serial_blas(flops: float) -> Iterator[None]:
     if flops >= SERIAL_FLOPS or len(pools.lib_controllers) < 2:
         yield
         return
-    with pools.limit(limits=1):
+    with _LIMITING, pools.limit(limits=1):
         yield
