@@ -44,6 +44,8 @@ def test_serial_blas_leaves_a_single_pool_alone(monkeypatch):
     """One BLAS library (NumPy and SciPy built against the same one): its pool is shared, so
     there is nothing to keep apart and its threads are left as they are."""
     pools = ThreadpoolController().select(user_api="blas")
+    if not pools.lib_controllers:
+        pytest.skip("threadpoolctl finds no BLAS library here")
     one = pools.select(filepath=pools.lib_controllers[0].filepath)
     assert len(one.lib_controllers) == 1
     monkeypatch.setattr(_threads, "_blas_pools", lambda: one)

@@ -4,14 +4,14 @@ NumPy's and SciPy's wheels each bundle an OpenBLAS, each with its own pool of th
 OpenBLAS pool keeps its threads spinning for a while (about 0.1 s) after each call, waiting
 for more work. A multi-threaded SciPy call in that time shares the cores with NumPy's
 spinning threads, and the NumPy product after it with SciPy's: on 2 cores a 385 x 385
-Cholesky factorisation right after a NumPy matrix product took 0.08 s instead of 2 ms, and
-the product that followed twice its time (``benchmarks/bench_threads.py``). lsqnet's Cholesky
-path is short LAPACK calls between large NumPy products, so :func:`serial_blas` runs those
-of less than :data:`SERIAL_FLOPS` operations on one thread whenever more than one BLAS
-library is loaded. Longer calls keep every thread (a 3072 x 3072 factorisation and the
-product after it took as long either way on 2 cores, and more cores favour the threads);
-with a single BLAS library (NumPy and SciPy built against the same one) the pool is shared
-and nothing changes.
+Cholesky factorisation and solve right after a NumPy matrix product took 0.1 s instead of
+3 ms, and the product that followed twice its time (``benchmarks/bench_threads.py``).
+lsqnet's Cholesky path is short LAPACK calls between large NumPy products, so
+:func:`serial_blas` runs those of less than :data:`SERIAL_FLOPS` operations on one thread
+whenever more than one BLAS library is loaded. Longer calls keep every thread (a 3072 x 3072
+factorisation and the product after it took as long either way on 2 cores, and more cores
+favour the threads); with a single BLAS library (NumPy and SciPy built against the same one)
+the pool is shared and nothing changes.
 """
 
 from __future__ import annotations
