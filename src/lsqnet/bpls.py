@@ -607,6 +607,12 @@ def _cross_flops(n: int, d: int, k: int) -> int:
     return _flops.gemm(d, n, k) + 4 * n * k
 
 
+def _threshold_flops(m: int, d: int, h: int) -> int:
+    """The thresholds of ``h`` window units over ``m`` rows of ``d`` inputs (pre-activations,
+    their standard deviations, the random shifts)."""
+    return 2 * m * d * h + 5 * m * h + 2 * h
+
+
 def count_flops(
     n_samples: int | Sequence[int],
     sizes: Sequence[int],
@@ -774,12 +780,10 @@ def count_flops(
         for side, count in contrast_windows(patch_side(d, init), h, patch_size).items():
             t = side * side
             total += count * (2 * t + 1 + _flops.gesv(t, 1))
-        m = min(r, PATCH_BIAS_ROWS)
-        total += 2 * m * d * h + 5 * m * h + 2 * h
+        total += _threshold_flops(min(r, PATCH_BIAS_ROWS), d, h)
     if init in ("samples", "patches"):
         n, d, h = n_all, sizes[0], sizes[1]
         total += n * d + 6 * h * d
         if init == "patches":
-            m = min(n, PATCH_BIAS_ROWS)
-            total += h * d + 2 * m * d * h + 5 * m * h + 2 * h
+            total += h * d + _threshold_flops(min(n, PATCH_BIAS_ROWS), d, h)
     return total
