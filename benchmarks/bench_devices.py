@@ -6,7 +6,7 @@ configuration and backend the script records the training wall time (minimum and
 ``--repeats`` fits, after one warm-up fit; the data are already on the device, and CUDA is
 synchronised before the clock stops) and the test accuracy, and prints each backend's speed-up
 over NumPy. Hyper-parameters are the library's presets, fixed in advance, so no test-set
-choice is made here. Issue 6 asks for this comparison on a GPU; on a machine without one, the
+choice is made here. The comparison is meant for a GPU; on a machine without one, the
 torch-CPU row still shows what the array API path costs against NumPy.
 
 Usage::

@@ -6,7 +6,7 @@ accumulated with ``+`` over ``--rows`` rows, is timed, and its rate is the opera
 lsqnet's ledger (``A^T A`` of c x d counts c d (d+1), its actual arithmetic) divided by the
 time. The reference rate, measured in the same process and interleaved with it, is a float32
 ``gemm`` of the same data, ``A_i^T @ A_j`` over two different chunks (2 c d^2 flops). The
-goal of issue 6 is a ratio of at least 0.7; the chunk size of chunked fits (``batch_size``)
+target is a ratio of at least 0.7; the chunk size of chunked fits (``batch_size``)
 is advised from it. The ``syrk`` alone (``A.T @ A`` per chunk, summed) is timed the same way,
 to show how much of the gap is the BLAS's symmetric product itself and how much the other
 sums (``A^T B`` with few columns and the column sums, each a memory-bound pass over A).

@@ -11,7 +11,7 @@ neighbours, caches) affects both equally:
     sums of the statistics, and the condition estimate behind the fallback.
 
 The data imitate MNIST: ``d - 1`` features uniform in [0, 1) from a seeded generator plus a
-column of ones (785 = 784 pixels + bias), and one-hot targets of ``k`` classes. The issue's
+column of ones (785 = 784 pixels + bias), and one-hot targets of ``k`` classes. The
 target is a ratio (b)/(a) of at most 1.2.
 
 numpy and scipy wheels each bundle their own OpenBLAS with its own thread pool. Idle OpenBLAS

@@ -1,4 +1,4 @@
-"""Peak memory of a BPLS fit from a NumPy memmap, against the number of samples (issue 6).
+"""Peak memory of a BPLS fit from a NumPy memmap, against the number of samples.
 
 Writes a float32 memmap of ``--n-max`` rows x 784 (MNIST's training images repeated, each
 copy with its own small pixel noise, so the fit has real work to do; 2,000,000 rows are

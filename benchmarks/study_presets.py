@@ -1,4 +1,4 @@
-"""The validation study behind the "fast" and "accurate" presets (issue 5).
+"""The validation study behind the "fast" and "accurate" presets.
 
 For each configuration, a BPLSClassifier is trained on 90 % of the training set and scored
 on the held-out 10 % (stratified, seed 0: ``lsqnet.bench.validation_split``); the test set is
@@ -102,7 +102,7 @@ def contrast_configurations():
 
 
 def ceiling_configurations():
-    # issue 5's goal 1 architecture (784-256-10) with its output layer taken to convergence
+    # the paper's architecture (784-256-10) with its output layer taken to convergence
     # (40 cross-entropy steps, no time limit): how far 256 windowed units can go
     for init in ("patches", "contrasts"):
         for patch_size in ((0.15, 0.36), (0.25, 0.5)):

@@ -29,7 +29,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 # Relative tolerances (norm of the difference over norm of the reference) for solutions of the
 # well-conditioned problems the tests build (condition number <= 10). The worst solver, Cholesky
 # on the normal equations, squares the condition number and loses about cond**2 * eps: 2e-14 in
-# float64 and 6e-6 in float32. 1e-8 (the float64 requirement) and 1e-4 leave a wide margin
+# float64 and 6e-6 in float32. 1e-8 (the float64 accuracy required) and 1e-4 leave a wide margin
 # for the accumulation over rows, and are still far below any algorithmic error.
 _TOLERANCES = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
 

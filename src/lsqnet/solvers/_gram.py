@@ -138,8 +138,8 @@ class GramStats:
         The Gram matrix is one symmetric BLAS product (``A.T @ A`` is a ``syrk`` in NumPy;
         weights enter as ``sqrt(w) * A`` so that it stays one). ``A^T B`` and the column sums
         ``A^T w`` are one more product, ``[B w]^T A``: one pass over ``A`` instead of two,
-        which keeps the accumulation near the speed of the BLAS's matrix product (issue 6,
-        ``benchmarks/bench_gram.py``). With a ``shift`` (d,), the sums are of ``A - shift``
+        which keeps the accumulation near the speed of the BLAS's matrix product
+        (``benchmarks/bench_gram.py``). With a ``shift`` (d,), the sums are of ``A - shift``
         (see the class), computed in blocks of :data:`BLOCK_ROWS` rows so that only one block
         is copied at a time, or in ``A`` itself with ``overwrite_a=True`` (a NumPy ``A`` the
         caller no longer needs: it is left shifted). With a ``dtype`` other than the data's
