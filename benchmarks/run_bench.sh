@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The README's benchmark tables and plots: lsqnet bench on MNIST and Fashion-MNIST, then the
-# README blocks regenerated from the results. Needs LSQNET_DATA (or the files in the cache)
-# and the extra lsqnet[bench]. About 50 minutes on 2 cores; run it on a quiet machine.
+# The benchmark results: lsqnet bench on MNIST and Fashion-MNIST, then the README's headline
+# and the docs pages (docs/benchmarks/) regenerated from the results. Needs LSQNET_DATA (or
+# the files in the cache) and the extra lsqnet[bench]. About 50 minutes on 2 cores; run it on
+# a quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LSQNET=${LSQNET:-.venv/bin/lsqnet}
