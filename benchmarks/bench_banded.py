@@ -2,7 +2,7 @@
 
 For the local receptive fields of the presets (``init="patches"`` and ``"contrasts"``, 256 to
 3072 units, both window ranges), times ``X @ W`` over the 60,000 training images (best of
-``--repeats``) and :func:`lsqnet.layers.banded_product`, and reports the share of rows the
+``--repeats``) and :func:`lsqnet.features.windows.banded_product`, and reports the share of rows the
 bands read and the ratio of the times. Then times whole fits (the ``accurate`` preset's
 settings with each init) with the bands and with them switched off.
 
@@ -18,8 +18,9 @@ import time
 import numpy as np
 
 from _common import best_time, machine, write_json
-from lsqnet import BPLSClassifier, layers
+from lsqnet import BPLSClassifier
 from lsqnet.datasets import load
+from lsqnet.features import make_feature_map, windows
 from lsqnet.network import init_network
 
 
@@ -35,13 +36,14 @@ def main() -> None:
     for init in ("patches", "contrasts"):
         for h in (256, 768, 3072):
             for patch_size in ((0.15, 0.36), (0.25, 0.5)):
-                net = init_network((784, h, 10), "relu", "softmax", init,
+                units = make_feature_map(init, image_shape=(28, 28), patch_size=patch_size)
+                net = init_network((784, h, 10), "relu", "softmax", units,
                                    np.random.default_rng(0), np.float32, X=X,
-                                   Y=np.eye(10, dtype=np.float32)[y], patch_size=patch_size)
+                                   Y=np.eye(10, dtype=np.float32)[y])
                 W = net.layers[0].weight
-                first, stop, _, widths = layers.row_bands(W)
+                first, stop, _, widths = windows.row_bands(W)
                 dense = best_time(lambda W=W: X @ W, args.repeats)[0]
-                banded = best_time(lambda W=W: layers.banded_product(X, W), args.repeats)[0]
+                banded = best_time(lambda W=W: windows.banded_product(X, W), args.repeats)[0]
                 products.append(dict(init=init, units=h, patch_size=patch_size,
                                      band_rows=round(float(np.sum((stop - first) * widths)
                                                            / W.size), 3),
@@ -53,17 +55,18 @@ def main() -> None:
         for bands in (False, True):
             times = []
             for seed in range(args.repeats):
-                clf = BPLSClassifier.from_preset("accurate", init=init, patch_size=patch_size,
+                clf = BPLSClassifier.from_preset("accurate", init=init, image_shape=(28, 28),
+                                                 patch_size=patch_size,
                                                  alpha=10.0 if init == "contrasts" else 20.0,
                                                  random_state=seed)
-                saved = layers.BAND_MIN_ROWS
-                layers.BAND_MIN_ROWS = saved if bands else np.iinfo(np.int64).max
+                saved = windows.BAND_MIN_ROWS
+                windows.BAND_MIN_ROWS = saved if bands else np.iinfo(np.int64).max
                 try:
                     start = time.perf_counter()
                     clf.fit(X, y)
                     times.append(time.perf_counter() - start)
                 finally:
-                    layers.BAND_MIN_ROWS = saved
+                    windows.BAND_MIN_ROWS = saved
             fits.append(dict(init=init, patch_size=patch_size, bands=bands,
                              seconds=[round(t, 3) for t in times]))
             print(fits[-1], flush=True)

@@ -36,7 +36,9 @@ CONFIGS = {
 def make(config, seed: int) -> BPLSClassifier:
     spec = CONFIGS[config]
     if isinstance(spec, str):
-        return BPLSClassifier.from_preset(spec, random_state=seed, dtype="float32")
+        return BPLSClassifier.from_preset(
+            spec, image_shape=(28, 28), random_state=seed, dtype="float32"
+        )
     return BPLSClassifier(random_state=seed, dtype="float32", **spec)
 
 

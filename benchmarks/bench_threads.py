@@ -88,7 +88,7 @@ def main() -> None:
     for preset in ("instant", "fast"):
         def fit(preset=preset):
             start = time.perf_counter()
-            BPLSClassifier.from_preset(preset, random_state=0).fit(X, y)
+            BPLSClassifier.from_preset(preset, image_shape=(28, 28), random_state=0).fit(X, y)
             return (time.perf_counter() - start,)
 
         fits.append({"preset": preset, **_median_pairs(fit, args.repeats)})

@@ -13,7 +13,7 @@ cross-entropy (``output_iter``), recording the validation accuracy after every s
 ``--family windows`` the fourth, of the window sizes (``patch_size``) and the threshold
 range of the current ``init="patches"``, with the same steps; ``--family contrasts`` the
 fifth, of windowed class contrasts (``init="contrasts"``) against windowed samples, and of
-their ridge (``contrast_ridge``: :data:`lsqnet.network.CONTRAST_RIDGE`); ``--family
+their ridge (``contrast_ridge``: :data:`lsqnet.features.contrasts.CONTRAST_RIDGE`); ``--family
 ceiling`` the sixth, of 256 windowed units with 40 cross-entropy steps (the 784-256-10
 architecture's accuracy with its output layer converged, whatever the time). Usage::
 
@@ -32,10 +32,11 @@ import warnings
 
 import numpy as np
 
-from lsqnet import BPLSClassifier, network
+from lsqnet import BPLSClassifier
 from lsqnet.bench import validation_split
-from lsqnet.datasets import load
+from lsqnet.datasets import IMAGE_SHAPES, load
 from lsqnet.exceptions import SolverFallbackWarning
+from lsqnet.features import contrasts
 
 
 def configurations():
@@ -126,11 +127,11 @@ def main() -> None:
     parser.add_argument("--family", choices=tuple(FAMILIES), default="samples")
     args = parser.parse_args()
     data = validation_split(load(args.dataset), 0.1)
-    default_contrast_ridge = network.CONTRAST_RIDGE
+    default_contrast_ridge = contrasts.CONTRAST_RIDGE
     for cfg in FAMILIES[args.family]():
         params = dict(cfg)
-        network.CONTRAST_RIDGE = params.pop("contrast_ridge", default_contrast_ridge)
-        clf = BPLSClassifier(random_state=0, **params)
+        contrasts.CONTRAST_RIDGE = params.pop("contrast_ridge", default_contrast_ridge)
+        clf = BPLSClassifier(random_state=0, image_shape=IMAGE_SHAPES[args.dataset], **params)
         steps = []  # validation accuracy and training time after each step (monitor time excluded)
 
         def monitor(entry, network, clf=clf, steps=steps):

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from lsqnet import count_flops
+
 settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
@@ -108,3 +110,27 @@ def tol_fixture():
 def make_problem_fixture():
     """``make_problem(n, d, k, singular_values, dtype, rng)``: see :func:`make_problem`."""
     return make_problem
+
+
+def predicted_flops(est, sizes, n, classification):
+    """What count_flops predicts for the fit of ``est`` on ``n`` samples (network ``sizes``)."""
+    layer_acts = [est.activation] * (len(sizes) - 2) + [est.output_activation]
+    sweeps = [h["n_samples"] for h in est.history_ if h["layers"] == len(sizes) - 1]
+    return count_flops(
+        sweeps if sweeps else n,
+        sizes,
+        n_iter=len(sweeps),
+        n_train=n,
+        alpha=est.alpha,
+        hidden_target=est.hidden_target,
+        backprop_ridge=est.backprop_ridge,
+        activations=layer_acts,
+        classification=classification,
+        # The first layer's Gram matrix is reused unless the sweeps change the sample set,
+        # which only the "misclassified" rule of a classifier does (the regressor ignores it).
+        reuse_first_gram=(est.iteration_rule == "all" or not classification),
+        refit_output=est.refit_output,
+        init=est.init,
+        image_shape=est.image_shape,
+        patch_size=est.patch_size,
+    )

@@ -52,7 +52,8 @@ from lsqnet.bench import (
 from lsqnet.bench._closed_form import PATCH_UNITS
 from lsqnet.datasets import Dataset
 from lsqnet.estimators import PRESETS
-from lsqnet.network import PATCH_SIZE, init_network
+from lsqnet.features import PATCH_SIZE
+from lsqnet.network import init_network
 from lsqnet.plotting import plot_frontier
 
 matplotlib.use("Agg")  # no display: pyplot picks its backend at the first figure
@@ -69,7 +70,7 @@ def digits() -> Dataset:
 
 @pytest.fixture(scope="module")
 def config() -> BenchConfig:
-    return BenchConfig(hidden=(16,), epochs=2, max_iter=3, threads=1)
+    return BenchConfig(hidden=(16,), epochs=2, max_iter=3, threads=1, image_shape=(8, 8))
 
 
 def canonical(payload) -> str:
@@ -119,7 +120,7 @@ def test_config_errors_name_the_field(kwargs, error, field):
 def test_config_option_errors_list_the_valid_values():
     with pytest.raises(ValueError, match="'cross_entropy', 'mse'"):
         BenchConfig(loss="l1")
-    with pytest.raises(ValueError, match="'default', 'uniform', 'fan_in'"):
+    with pytest.raises(ValueError, match="'default', 'auto', 'uniform', 'fan_in'"):
         BenchConfig(init="zeros")
 
 
@@ -183,8 +184,13 @@ def test_run_records_every_method(method, digits, config):
             )
         elif preset:  # the preset's settings win over the config's
             assert params["preset"] == preset
-            assert {k: params[k] for k in PRESETS[preset]} == dict(PRESETS[preset])
-            assert params["patch_size"] == PATCH_SIZE  # the middle of the windows tuned
+            # the preset's, but for its units: the middle of the windows tuned on images
+            expected = dict(PRESETS[preset])
+            if expected.get("init") == "auto":
+                expected["init"] = "patches"
+            assert {k: params[k] for k in PRESETS[preset]} == expected
+            assert params["patch_size"] == PATCH_SIZE
+            assert params["image_shape"] == config.image_shape
         else:
             assert params["max_iter"] == config.max_iter
             assert params["init"] == "fan_in" and params["activation"] == "tanh"

@@ -28,27 +28,17 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-import scipy.linalg
-from hypothesis import given
-from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import lsqnet
+from conftest import predicted_flops
 from lsqnet import BPLSClassifier, BPLSRegressor, _flops, collapse_linear, count_flops, fit_layer
 from lsqnet.bpls import BPLSOptions, backward_sweep, class_targets, fit_bpls
 from lsqnet.exceptions import SolverFallbackWarning
-from lsqnet.network import (
-    CONTRAST_RIDGE,
-    CONTRAST_ROWS,
-    PATCH_SIZE,
-    PATCH_THRESHOLDS,
-    contrast_windows,
-    init_network,
-    patch_pixels,
-)
+from lsqnet.network import init_network
 
 HISTORY_KEYS = {"iteration", "layers", "n_samples", "loss", "accuracy", "time", "flops"}
 
@@ -326,28 +316,6 @@ def _fit_for_flops(rng, sizes, act, target, alpha, classification, rule, max_ite
     return est, n
 
 
-def _predicted_flops(est, sizes, n, classification):
-    layer_acts = [est.activation] * (len(sizes) - 2) + [est.output_activation]
-    sweeps = [h["n_samples"] for h in est.history_ if h["layers"] == len(sizes) - 1]
-    return count_flops(
-        sweeps if sweeps else n,
-        sizes,
-        n_iter=len(sweeps),
-        n_train=n,
-        alpha=est.alpha,
-        hidden_target=est.hidden_target,
-        backprop_ridge=est.backprop_ridge,
-        activations=layer_acts,
-        classification=classification,
-        # The first layer's Gram matrix is reused unless the sweeps change the sample set,
-        # which only the "misclassified" rule of a classifier does (the regressor ignores it).
-        reuse_first_gram=(est.iteration_rule == "all" or not classification),
-        refit_output=est.refit_output,
-        init=est.init,
-        patch_size=est.patch_size,
-    )
-
-
 @pytest.mark.parametrize(
     ("sizes", "act", "target", "alpha", "classification", "rule", "max_iter"),
     _flop_configs(),
@@ -357,7 +325,7 @@ def test_count_flops_matches_ledger(rng, sizes, act, target, alpha, classificati
     est, n = _fit_for_flops(rng, sizes, act, target, alpha, classification, rule, max_iter)
     assert est.flops_exact_
     assert len(est.history_) == est.n_iter_ <= max_iter
-    assert _predicted_flops(est, sizes, n, classification) == est.flops_
+    assert predicted_flops(est, sizes, n, classification) == est.flops_
     assert est.history_[-1]["flops"] == est.flops_
 
 
@@ -373,7 +341,7 @@ def test_count_flops_matches_ledger(rng, sizes, act, target, alpha, classificati
 def test_count_flops_other_output_activations(rng, sizes, classification, out_act, rule):
     est, n = _fit_for_flops(rng, sizes, "tanh", "closest", 0.5, classification, rule, 3, out_act)
     assert est.flops_exact_
-    assert _predicted_flops(est, sizes, n, classification) == est.flops_
+    assert predicted_flops(est, sizes, n, classification) == est.flops_
 
 
 def test_count_flops_independent_of_dtype(rng):
@@ -387,7 +355,7 @@ def test_count_flops_independent_of_dtype(rng):
     ]
     for est in fits:
         assert est.flops_exact_
-        assert _predicted_flops(est, [5, 4, 2], 60, True) == est.flops_
+        assert predicted_flops(est, [5, 4, 2], 60, True) == est.flops_
 
 
 @pytest.mark.parametrize("solver", ["qr", "svd"])
@@ -420,7 +388,7 @@ def test_misclassified_rule_flops_differ_from_reused_gram(rng):
         classification=True,
         reuse_first_gram=True,
     )
-    assert wrong < est.flops_ == _predicted_flops(est, [6, 4, 3], n, True)
+    assert wrong < est.flops_ == predicted_flops(est, [6, 4, 3], n, True)
 
 
 @pytest.mark.parametrize("d", [0, 1, 2, 3, 4, 7, 10, 64, 257])
@@ -738,7 +706,7 @@ def test_count_flops_with_refit_and_sample_init(rng, classification, max_iter, i
         est = BPLSRegressor(output_activation="tanh", **params).fit(X, y)
     assert est.flops_exact_
     assert est.history_[-1]["layers"] == 1  # the refit is the last step
-    assert _predicted_flops(est, sizes, n, classification) == est.flops_
+    assert predicted_flops(est, sizes, n, classification) == est.flops_
     assert est.history_[-1]["flops"] == est.flops_
 
 
@@ -787,171 +755,6 @@ def test_sample_init_units_are_centred_unit_norm_samples(rng):
     wide = init_network((4, 80, 2), "tanh", "sigmoid", "samples", np.random.default_rng(0),
                         np.float64, X=X)
     assert np.isfinite(wide.layers[0].weight).all()
-
-
-@pytest.mark.parametrize(("n", "max_iter"), [(80, 0), (1200, 2)])
-def test_count_flops_with_patch_init(rng, n, max_iter):
-    """init="patches" (square images, here 3 x 3): windows and thresholds are counted too,
-    over min(n, PATCH_BIAS_ROWS) rows."""
-    sizes = [9, 12, 3]
-    X = rng.standard_normal((n, 9))
-    est = BPLSClassifier(
-        hidden_layer_sizes=(12,), activation="relu", init="patches", max_iter=max_iter,
-        tol=0.0, refit_output=True, random_state=0,
-    ).fit(X, rng.permutation(np.arange(n) % 3))
-    assert est.flops_exact_
-    assert _predicted_flops(est, sizes, n, True) == est.flops_
-
-
-@pytest.mark.parametrize(
-    ("patch_size", "pixels"), [(PATCH_SIZE, (3, 6)), ((0.15, 0.5), (2, 6)), ((0.5, 0.5), (6, 6))]
-)
-def test_patch_init_units_are_windows_of_centred_samples(rng, patch_size, pixels):
-    side, h = 12, 40
-    X = rng.random((300, side * side))
-    assert patch_pixels(side, patch_size) == pixels
-    net = init_network((side * side, h, 2), "relu", "sigmoid", "patches",
-                       np.random.default_rng(0), np.float64, X=X, patch_size=patch_size)
-    W, b = net.layers[0].weight, net.layers[0].bias
-    assert_allclose(np.linalg.norm(W, axis=0), 1.0, rtol=1e-12)
-    mean = X.mean(axis=0)
-    sides = set()
-    for unit in range(h):
-        rows, cols = np.nonzero(W[:, unit].reshape(side, side))
-        height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
-        assert height == width and pixels[0] <= height <= pixels[1]  # a square window
-        sides.add(height)
-        # inside it, a centred training sample
-        window = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-        patches = (X - mean).reshape(-1, side, side)[(slice(None), *window)].reshape(300, -1)
-        unit_patch = W[:, unit].reshape(side, side)[window].ravel()
-        cosines = patches @ unit_patch / np.linalg.norm(patches, axis=1)
-        assert cosines.max() > 1 - 1e-12
-    assert len(sides) == pixels[1] - pixels[0] + 1  # every side drawn (40 units)
-    # thresholds moved from the centring bias by u times each unit's spread (over all 300
-    # rows, fewer than PATCH_BIAS_ROWS), u in PATCH_THRESHOLDS: both ways
-    u = (-(mean @ W) - b) / np.std(X @ W, axis=0)
-    low, high = PATCH_THRESHOLDS
-    assert np.all((u >= low - 1e-12) & (u < high)) and u.min() < 0 < u.max()
-
-
-@pytest.mark.parametrize("patch_size", [(0.0, 0.5), (0.6, 0.5), (0.2, 1.5), (0.3,), "ab", None])
-def test_patch_size_is_validated(rng, patch_size):
-    with pytest.raises(ValueError, match=r"'patch_size' parameter of BPLSClassifier.*0 < low"):
-        BPLSClassifier(init="patches", patch_size=patch_size).fit(
-            rng.random((20, 16)), np.arange(20) % 2
-        )
-
-
-@pytest.mark.parametrize("init", ["patches", "contrasts"])
-def test_window_inits_need_square_images(rng, init):
-    with pytest.raises(ValueError, match=f"init='{init}' needs square images.*got 10"):
-        BPLSClassifier(init=init).fit(rng.random((20, 10)), np.arange(20) % 2)
-
-
-@pytest.mark.parametrize(
-    ("n", "max_iter", "patch_size", "classification"),
-    [(80, 0, PATCH_SIZE, True), (CONTRAST_ROWS + 500, 1, (0.3, 1.0), True),
-     (200, 1, (0.3, 0.7), False)],
-)
-def test_count_flops_with_contrast_init(rng, n, max_iter, patch_size, classification):
-    """init="contrasts": the covariances over min(n, CONTRAST_ROWS) rows, one solve per
-    window (its size set by patch_size) and the thresholds are counted exactly."""
-    sizes = [9, 12, 3 if classification else 1]
-    X = rng.standard_normal((n, 9))
-    params = dict(
-        hidden_layer_sizes=(12,), activation="relu", init="contrasts", max_iter=max_iter,
-        tol=0.0, refit_output=True, random_state=0, patch_size=patch_size,
-    )
-    if classification:
-        est = BPLSClassifier(**params).fit(X, rng.permutation(np.arange(n) % 3))
-    else:
-        est = BPLSRegressor(**params, output_activation="tanh").fit(X, 0.5 * np.tanh(X[:, 0]))
-    assert est.flops_exact_
-    assert _predicted_flops(est, sizes, n, classification) == est.flops_
-    assert count_flops(n, sizes, n_iter=0, init="contrasts", patch_size=(1.0, 1.0)) != (
-        count_flops(n, sizes, n_iter=0, init="contrasts", patch_size=(0.3, 0.3))
-    )
-
-
-@pytest.mark.parametrize(("k", "patch_size"), [(4, PATCH_SIZE), (4, (0.15, 0.5)), (1, (0.5, 1.0))])
-def test_contrast_init_units_are_local_least_squares_fits(rng, k, patch_size):
-    """Each unit is, inside its window, the ridge least-squares fit (SciPy) of the difference
-    of two target columns (a single column: the column or its negative), over all the rows
-    (fewer than CONTRAST_ROWS), scaled to unit norm; each window side is used equally often."""
-    side, h, n = 12, 40, 300
-    X = rng.random((n, side * side))
-    Y = rng.random((n, k))
-    net = init_network((side * side, h, k), "relu", "sigmoid", "contrasts",
-                       np.random.default_rng(0), np.float64, X=X, Y=Y, patch_size=patch_size)
-    W, b = net.layers[0].weight, net.layers[0].bias
-    assert_allclose(np.linalg.norm(W, axis=0), 1.0, rtol=1e-12)
-    Xc, Yc = X - X.mean(axis=0), Y - Y.mean(axis=0)
-    if k > 1:
-        contrasts = [Yc[:, a] - Yc[:, c] for a in range(k) for c in range(k) if a != c]
-    else:
-        contrasts = [Yc[:, 0], -Yc[:, 0]]
-    low, high = patch_pixels(side, patch_size)
-    sides = []
-    for unit in range(h):
-        rows, cols = np.nonzero(W[:, unit].reshape(side, side))
-        height, width = np.ptp(rows) + 1, np.ptp(cols) + 1
-        assert height == width and low <= height <= high
-        sides.append(height)
-        window = np.zeros((side, side), bool)
-        window[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1] = True
-        A = Xc[:, window.ravel()]
-        G = A.T @ A
-        G += CONTRAST_RIDGE * np.trace(G) / G.shape[0] * np.eye(G.shape[0])
-        fits = [scipy.linalg.solve(G, A.T @ c, assume_a="pos") for c in contrasts]
-        fits = [f / np.linalg.norm(f) for f in fits]
-        unit_fit = W[window.ravel(), unit]
-        assert max(f @ unit_fit for f in fits) > 1 - 1e-10
-    counts = np.bincount(sides)[low:]
-    assert counts.max() - counts.min() <= 1 and dict(enumerate(counts, low)) == (
-        contrast_windows(side, h, patch_size)
-    )
-    # thresholds as for "patches": u times each unit's spread, u in PATCH_THRESHOLDS
-    u = (-(X.mean(axis=0) @ W) - b) / np.std(X @ W, axis=0)
-    assert np.all((u >= PATCH_THRESHOLDS[0] - 1e-9) & (u < PATCH_THRESHOLDS[1] + 1e-9))
-
-
-def test_contrast_init_on_constant_pixels_gives_dead_units_not_nans(rng):
-    """Windows over pixels that never vary (the blank border of digits) have nothing to fit:
-    their units are zero (the floor of the ridge keeps the solve defined), the others are
-    unit norm, and a fit on such data works."""
-    X = rng.random((200, 64))
-    X[:, :32] = 0.0  # the top half of every 8 x 8 image is blank
-    y = np.arange(200) % 3
-    Y = np.eye(3)[y]
-    net = init_network((64, 60, 3), "relu", "softmax", "contrasts", np.random.default_rng(1),
-                       np.float64, X=X, Y=Y, patch_size=(0.25, 0.25))
-    W, b = net.layers[0].weight, net.layers[0].bias
-    assert np.isfinite(W).all() and np.isfinite(b).all()
-    norms = np.linalg.norm(W, axis=0)
-    dead = norms == 0
-    assert dead.any() and not dead.all()
-    assert_allclose(norms[~dead], 1.0, rtol=1e-12)
-    clf = BPLSClassifier(hidden_layer_sizes=(60,), activation="relu", init="contrasts",
-                         max_iter=0, refit_output=True, random_state=0).fit(X, y)
-    assert np.isfinite(clf.coefs_[1]).all() and clf.score(X, y) > 1 / 3
-
-
-@given(h=st.integers(1, 500), low=st.integers(1, 28), extra=st.integers(0, 27))
-def test_contrast_windows_share_the_units_evenly(h, low, extra):
-    high = min(28, low + extra)
-    counts = contrast_windows(28, h, (low / 28, high / 28))
-    assert sum(counts.values()) == h
-    assert set(counts) <= set(range(low, high + 1)) and min(counts) == low
-    assert max(counts.values()) - min(counts.values()) <= 1
-
-
-def test_contrast_init_needs_targets_in_memory(rng):
-    X, y = rng.random((40, 16)), np.arange(40) % 2
-    with pytest.raises(ValueError, match="init='contrasts'.*batch_size.*init='patches'"):
-        BPLSClassifier(init="contrasts", batch_size=10).fit(X, y)
-    with pytest.raises(ValueError, match="init='contrasts'.*pass Y"):
-        init_network((16, 4, 1), "relu", "sigmoid", "contrasts", rng, np.float64, X=X)
 
 
 def test_init_scale_multiplies_the_initial_weights(rng):

@@ -107,19 +107,46 @@ def test_fit_a_regression_from_npz_and_predict_from_npy(tmp_path, capsys, rng):
     np.testing.assert_allclose(values, y[:5], rtol=1e-8, atol=1e-8)
 
 
-def test_fit_with_a_preset_for_both_tasks(tmp_path, capsys, rng):
+@pytest.mark.parametrize("image", [[], ["--image-shape", "4x5"]])
+def test_fit_with_a_preset_for_both_tasks(tmp_path, capsys, rng, image):
     """The presets' softmax output and cross-entropy steps are the classifier's: a regression
-    with --preset takes the rest of the preset."""
-    X = rng.random((300, 16))  # 4 x 4 "images", square as init="patches" needs
-    np.savez(tmp_path / "reg.npz", X=X, y=X @ rng.standard_normal(16))
+    with --preset takes the rest of the preset. They work on a table (20 features, not a
+    square) and, with --image-shape, on images of that shape (local receptive fields)."""
+    X = rng.random((300, 20))
+    np.savez(tmp_path / "reg.npz", X=X, y=X @ rng.standard_normal(20))
     np.savez(tmp_path / "clf.npz", X=X, y=(X[:, 0] > 0.5).astype(int))
     for name, cls in (("reg", "BPLSRegressor"), ("clf", "BPLSClassifier")):
         model = tmp_path / f"{name}.lsq"
         assert main(["fit", str(tmp_path / f"{name}.npz"), "--model", str(model),
-                     "--preset", "fast"]) == 0
+                     "--preset", "fast", *image]) == 0
         assert cls in capsys.readouterr().out
+        assert lsqnet.load(model).image_shape == ((4, 5) if image else None)
         assert main(["predict", str(model), str(tmp_path / f"{name}.npz")]) == 0
         assert len(capsys.readouterr().out.split()) == 300
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--init", "patches"], "init='patches' needs the shape of the images"),
+        (["--init", "patches", "--image-shape", "3x3"], "9 pixels, but X has 20 features"),
+        (["--image-shape", "4by5"], "expected ROWSxCOLS"),
+        (["--image-shape", "0x20"], "expected ROWSxCOLS"),
+        (["--init", "pixels"], "invalid choice: 'pixels'"),
+    ],
+)
+def test_fit_image_options_errors_exit_2(tmp_path, capsys, rng, argv, message):
+    X = rng.random((50, 20))
+    np.savez(tmp_path / "clf.npz", X=X, y=(X[:, 0] > 0.5).astype(int))
+    out = tmp_path / "m.lsq"
+    try:
+        code = main(["fit", str(tmp_path / "clf.npz"), "--model", str(out), *argv])
+    except SystemExit as exit:  # argparse's own usage errors
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
@@ -163,3 +190,5 @@ def test_fit_presets_are_the_library_presets():
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     preset = next(a for a in commands.choices["fit"]._actions if a.dest == "preset")
     assert set(preset.choices) == set(lsqnet.PRESETS)
+    init = next(a for a in commands.choices["fit"]._actions if a.dest == "init")
+    assert tuple(init.choices) == lsqnet.features.INITS

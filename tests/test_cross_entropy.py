@@ -124,15 +124,17 @@ def test_tol_stops_the_steps(digits):
     ((), dict(max_iter=2)),
     ((), dict(max_iter=0, refit_output=True)),
     ((), dict(max_iter=1, iteration_rule="misclassified")),
-    ((9,), dict(max_iter=0, refit_output=True, activation="relu", init="patches")),
-    ((9,), dict(max_iter=0, refit_output=True, activation="relu", init="contrasts")),
+    ((9,), dict(max_iter=0, refit_output=True, activation="relu", init="patches",
+                image_shape=(4, 4))),
+    ((9,), dict(max_iter=0, refit_output=True, activation="relu", init="contrasts",
+                image_shape=(4, 4))),
     ((9,), dict(max_iter=2)),
     ((7, 5), dict(max_iter=1, refit_output=True)),
 ])
 @pytest.mark.parametrize("out", ["softmax", "sigmoid"])
 def test_count_flops_with_output_iter(digits, sizes, params, out):
     X, y = digits
-    X = X[:, :16]  # 16 = 4 x 4 pixels, square for init="patches"
+    X = X[:, :16]  # 16 features: 4 x 4 pixels for the image maps
     est = BPLSClassifier(
         hidden_layer_sizes=sizes, output_activation=out, output_iter=3, tol=0.0, alpha=1.0,
         random_state=0, **params,
@@ -147,7 +149,7 @@ def test_count_flops_with_output_iter(digits, sizes, params, out):
         n_train=X.shape[0], alpha=1.0,
         activations=[est.activation] * len(sizes) + [out], classification=True,
         reuse_first_gram=est.iteration_rule == "all", refit_output=est.refit_output,
-        output_iter=3, init=est.init,
+        output_iter=3, init=est.init, image_shape=est.image_shape,
     )
     assert predicted == est.flops_
 

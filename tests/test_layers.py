@@ -25,7 +25,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from lsqnet import Dense, collapse_linear, fit_layer
 from lsqnet.activations import ACTIVATIONS
 from lsqnet.exceptions import SolverFallbackWarning, TargetClippingWarning
-from lsqnet.layers import BAND_COLUMNS, BAND_MIN_ROWS, METHODS, LayerFit, banded_product
+from lsqnet.layers import METHODS, LayerFit
 from lsqnet.solvers import SOLVERS
 
 DTYPES = [np.float32, np.float64]
@@ -712,54 +712,3 @@ def test_dense_validation():
         layer.forward(np.ones((5, 4)))
     with pytest.raises(ValueError, match=r"Input X must be a 2-D array"):
         layer(np.ones(2))
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    n=st.sampled_from([BAND_MIN_ROWS - 1, BAND_MIN_ROWS, 1500]),
-    h=st.integers(1, 3 * BAND_COLUMNS + 7),
-    dtype=st.sampled_from([np.float32, np.float64]),
-    band=st.integers(0, 20),
-    seed=st.integers(0, 2**16),
-)
-def test_banded_product_is_the_product(n, h, dtype, band, seed):
-    """Against NumPy's product: weights whose columns use a window of ``band`` rows starting
-    at sorted positions (as ordered local receptive fields), with dead columns, and dense
-    weights; X of either dtype, C or Fortran order, a non-contiguous view."""
-    rng = np.random.default_rng(seed)
-    d = 40
-    W = rng.standard_normal((d, h)).astype(dtype)
-    first = np.sort(rng.integers(0, d, size=h))
-    rows = np.arange(d)[:, None]
-    W[(rows < first) | (rows >= first + band)] = 0.0  # band 0: every column dead
-    X = rng.standard_normal((n, 2 * d)).astype(dtype)[:, ::2]
-    for X_, W_ in ((X, W), (np.asfortranarray(X), W), (X, rng.standard_normal((d, h)))):
-        got = banded_product(X_, W_)
-        expected = X_ @ W_
-        assert got.dtype == expected.dtype and got.shape == expected.shape
-        tol = 1e-4 if np.result_type(X_, W_) == np.float32 else 1e-12
-        assert_allclose(got, expected, rtol=tol, atol=tol * np.sqrt(d))
-
-
-def test_dense_layers_of_ordered_windows_take_bands(rng):
-    """init="patches" orders its units by their first pixel, so banded_product finds bands
-    (it multiplies a slice of X; a dense product would read every row of it)."""
-    from lsqnet.network import init_network
-
-    X = rng.random((BAND_MIN_ROWS, 784))
-    net = init_network((784, 4 * BAND_COLUMNS, 10), "relu", "softmax", "patches",
-                       np.random.default_rng(0), np.float64, X=X, patch_size=(0.15, 0.36))
-    W = net.layers[0].weight
-    first = np.argmax(W != 0, axis=0)
-    assert np.all(np.diff(first) >= 0)
-    seen = []
-
-    class Spy(np.ndarray):  # records the slices of X that matmul reads
-        def __getitem__(self, key):
-            seen.append(key)
-            return np.asarray(self)[key]
-
-    assert_allclose(net.layers[0].pre_activation(X.view(Spy)), X @ W + net.layers[0].bias,
-                    rtol=1e-12, atol=1e-12)
-    bands = [k[1] for k in seen if isinstance(k, tuple) and isinstance(k[1], slice)]
-    assert len(bands) == 4 and sum(b.stop - b.start for b in bands) < 0.75 * 4 * 784

@@ -366,13 +366,14 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     assert arrays["classes"].dtype.kind == "U"
     meta = _metadata(arrays)
     assert meta["format"] == FORMAT == "lsqnet-model"
-    assert meta["format_version"] == FORMAT_VERSION == 2
+    assert meta["format_version"] == FORMAT_VERSION == 3
     assert meta["lsqnet_version"] == lsqnet.__version__
     assert meta["estimator"] == "BPLSClassifier"
     assert meta["params"] == {
         **classifier.get_params(),
         "hidden_layer_sizes": list(classifier.hidden_layer_sizes),
         "patch_size": list(classifier.patch_size),
+        "image_shape": None,
     }
     assert meta["activations"] == ["tanh", "sigmoid"]
     assert meta["classes_object"] is False
@@ -679,13 +680,13 @@ def test_newer_format_version_is_refused(saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)
     # A future version may change anything else; the version is checked first.
-    meta = {"format": "lsqnet-model", "format_version": 3, "something": "new"}
+    meta = {"format": "lsqnet-model", "format_version": 4, "something": "new"}
     bad = tmp_path / "future.npz"
     _write_npz(bad, arrays, meta)
     error = _assert_bad_file(
-        bad, "written by a newer version of lsqnet; this version reads format version 2"
+        bad, "written by a newer version of lsqnet; this version reads format version 3"
     )
-    assert "format version 3" in str(error)
+    assert "format version 4" in str(error)
 
 
 @pytest.mark.parametrize("missing", [("output_iter", "patch_size"), ("patch_size",)])
@@ -695,7 +696,7 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     est, (_, arrays) = regressor, saved
     meta = _metadata(arrays)
     meta["format_version"] = 1
-    for key in missing:
+    for key in (*missing, "image_shape"):
         del meta["params"][key]
     old = tmp_path / "v1.npz"
     _write_npz(old, arrays, meta)
@@ -706,13 +707,56 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
 
-def test_version_2_files_need_every_parameter(saved, tmp_path):
+@pytest.mark.parametrize("version", [2, 3])
+def test_files_need_every_parameter_of_their_version(version, saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)
+    meta["format_version"] = version
     del meta["params"]["patch_size"]
-    bad = tmp_path / "v2.npz"
+    bad = tmp_path / "incomplete.npz"
     _write_npz(bad, arrays, meta)
     _assert_bad_file(bad, "its params are")
+
+
+def test_current_files_need_image_shape(saved, tmp_path):
+    _, arrays = saved
+    meta = _metadata(arrays)
+    del meta["params"]["image_shape"]
+    bad = tmp_path / "incomplete.npz"
+    _write_npz(bad, arrays, meta)
+    _assert_bad_file(bad, "its params are")
+
+
+@pytest.mark.parametrize(
+    ("init", "n_features", "expected"),
+    [("patches", 16, (4, 4)), ("contrasts", 9, (3, 3)), ("samples", 16, None),
+     ("fan_in", 9, None)],
+)
+def test_version_2_files_load_with_the_image_shape_they_trained_with(
+    init, n_features, expected, tmp_path
+):
+    # Version 2 files were written before image_shape existed, when the image maps took the
+    # features as a square image: they load with that shape, and predict as they did.
+    rng = np.random.default_rng(0)
+    X = rng.random((60, n_features))
+    y = (X[:, 0] > 0.5).astype(int)
+    image = None if expected is None else expected
+    est = BPLSClassifier(
+        hidden_layer_sizes=(5,), activation="relu", init=init, image_shape=image, max_iter=0,
+        refit_output=True, random_state=0,
+    ).fit(X, y)
+    path = tmp_path / "model.npz"
+    est.save(path)
+    arrays = _read_npz(path)
+    meta = _metadata(arrays)
+    meta["format_version"] = 2
+    del meta["params"]["image_shape"]
+    old = tmp_path / "v2.npz"
+    _write_npz(old, arrays, meta)
+    loaded = lsqnet.load(old)
+    assert loaded.image_shape == expected
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    assert clone(loaded).fit(X, y).get_params() == est.get_params()
 
 
 def _top(meta, key, value):

@@ -1,6 +1,6 @@
 """lsqnet: closed-form (least-squares) training of fully-connected neural networks."""
 
-from . import activations, datasets, exceptions, solvers
+from . import activations, datasets, exceptions, features, solvers
 from ._persistence import load
 from .bpls import count_flops
 from .estimators import PRESETS, BPLSClassifier, BPLSRegressor
@@ -24,6 +24,7 @@ __all__ = [
     "count_flops",
     "datasets",
     "exceptions",
+    "features",
     "fit_layer",
     "load",
     "lstsq",

@@ -38,14 +38,14 @@ The JSON object has exactly these keys:
 ``"format"``
     ``"lsqnet-model"``.
 ``"format_version"``
-    ``2``.
+    ``3``.
 ``"lsqnet_version"``
     The ``lsqnet.__version__`` that wrote the file (informative only).
 ``"estimator"``
     ``"BPLSRegressor"`` or ``"BPLSClassifier"``.
 ``"params"``
-    ``get_params()``, every parameter. Tuples are stored as lists (``hidden_layer_sizes`` and
-    ``patch_size`` are restored as tuples) and NumPy scalars as Python numbers.
+    ``get_params()``, every parameter. Tuples are stored as lists (``hidden_layer_sizes``,
+    ``image_shape`` and ``patch_size`` are restored as tuples) and NumPy scalars as Python numbers.
     ``random_state`` is stored as null when it is not an int or None (a ``RandomState`` or
     ``Generator`` instance): a loaded estimator refitted then draws different initial weights.
 ``"activations"``
@@ -78,9 +78,11 @@ Version policy: ``format_version`` is raised whenever the set of arrays or JSON 
 meaning, changes. A reader refuses files of a newer version than it knows, saying so, and
 keeps reading every older version. ``lsqnet_version`` is never used to decide anything.
 
-Version 1 differs only in its parameters: ``output_iter`` and ``patch_size`` came later, and
-may be missing. They are read as :data:`_PARAMS_AFTER_VERSION_1` says: the values with which
-the lsqnet that wrote the file trained.
+Versions 1 and 2 differ only in their parameters, read with the values with which the lsqnet
+that wrote the file trained: version 1 may lack ``output_iter`` (0) and ``patch_size``
+((0.25, 0.5)); neither has ``image_shape``, which is ``(side, side)`` for the image maps
+``init="patches"`` and ``"contrasts"`` (those versions took the features as a square image
+of ``side * side`` pixels) and None otherwise.
 """
 
 from __future__ import annotations
@@ -88,6 +90,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import numbers
 import os
 import secrets
@@ -109,7 +112,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_estimator"]
 FORMAT = "lsqnet-model"
 
 #: The newest file format version this module writes and reads.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 #: The parameters a version-1 file may lack, with the behaviour of the lsqnet that wrote it.
 _PARAMS_AFTER_VERSION_1 = {"output_iter": 0, "patch_size": [0.25, 0.5]}
@@ -546,8 +549,11 @@ def _check_metadata(meta: dict[str, Any], classes: dict[str, type]) -> type:
     for flag in ("has_feature_names", "classes_object"):
         if flag in meta and not isinstance(meta[flag], bool):
             raise _Invalid(f"its {flag} is {meta[flag]!r}, not true or false.")
-    if meta["format_version"] == 1 and isinstance(meta.get("params"), dict):
-        meta["params"] = {**_PARAMS_AFTER_VERSION_1, **meta["params"]}
+    params = meta.get("params")
+    if meta["format_version"] == 1 and isinstance(params, dict):
+        meta["params"] = params = {**_PARAMS_AFTER_VERSION_1, **params}
+    if meta["format_version"] <= 2 and isinstance(params, dict) and "image_shape" not in params:
+        meta["params"] = {**params, "image_shape": _square_image(meta)}
     for section, keys in (
         ("params", set(cls().get_params(deep=False))),
         ("attributes", set(_ATTRIBUTES) | ({"_y_1d"} if name == "BPLSRegressor" else set())),
@@ -557,6 +563,18 @@ def _check_metadata(meta: dict[str, Any], classes: dict[str, type]) -> type:
             got = sorted(value) if isinstance(value, dict) else repr(value)
             raise _Invalid(f"its {section} are {got}; {name} has {sorted(keys)}.")
     return cls
+
+
+def _square_image(meta: dict[str, Any]) -> list[int] | None:
+    """The image shape with which a file of version 1 or 2 trained: a square of its features
+    for the image maps, which took the features as one."""
+    n = meta.get("attributes", {}).get("n_features_in_") if isinstance(
+        meta.get("attributes"), dict
+    ) else None
+    if meta["params"].get("init") not in ("patches", "contrasts") or not _is_int(n) or n < 1:
+        return None
+    side = math.isqrt(n)
+    return [side, side] if side * side == n else None
 
 
 def _restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
@@ -581,7 +599,7 @@ def _restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
         )
 
     params = dict(meta["params"])
-    for key in ("hidden_layer_sizes", "patch_size"):
+    for key in ("hidden_layer_sizes", "image_shape", "patch_size"):
         if isinstance(params[key], list):
             params[key] = tuple(params[key])
     if params["random_state"] is not None and not _is_int(params["random_state"]):

@@ -35,17 +35,9 @@ from . import _flops
 from . import activations as _activations
 from ._array_api import device, get_namespace, numpy_dtype, xp_dtype
 from .exceptions import SolverFallbackWarning
+from .features import PATCH_SIZE, FeatureMap, make_feature_map
 from .layers import Dense, _gram_solver
-from .network import (
-    CONTRAST_ROWS,
-    PATCH_BIAS_ROWS,
-    PATCH_SIZE,
-    Network,
-    apply_layer,
-    contrast_windows,
-    desired_inputs,
-    patch_side,
-)
+from .network import Network, apply_layer, desired_inputs
 from .solvers import GramStats, solve_least_squares
 from .solvers._factor import CONDEST_STEPS, NotPositiveDefiniteError
 from .solvers._lstsq import (
@@ -607,12 +599,6 @@ def _cross_flops(n: int, d: int, k: int) -> int:
     return _flops.gemm(d, n, k) + 4 * n * k
 
 
-def _threshold_flops(m: int, d: int, h: int) -> int:
-    """The thresholds of ``h`` window units over ``m`` rows of ``d`` inputs (pre-activations,
-    their standard deviations, the random shifts)."""
-    return 2 * m * d * h + 5 * m * h + 2 * h
-
-
 def count_flops(
     n_samples: int | Sequence[int],
     sizes: Sequence[int],
@@ -627,7 +613,8 @@ def count_flops(
     reuse_first_gram: bool = True,
     refit_output: bool = False,
     output_iter: int = 0,
-    init: str = "fan_in",
+    init: str | FeatureMap = "fan_in",
+    image_shape: tuple[int, int] | None = None,
     patch_size: tuple[float, float] = PATCH_SIZE,
 ) -> int:
     r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
@@ -682,19 +669,15 @@ def count_flops(
         ``len(STEP_MULTIPLES)`` trial steps ``2 p q + 2 q + 3 n q`` and the objective
         (``2 p q + 3`` plus ``4 n q`` for the cross-entropy, ``10 n q`` for a sigmoid's);
         then the metrics. Before the first step: the pre-activations, outputs and objective.
-    init : str, default="fan_in"
-        ``"samples"`` adds the data-dependent initialisation
-        (:func:`lsqnet.network.init_network`): ``n d + 6 h d`` for the first layer's ``h``
-        units over ``n_train`` samples of ``d`` features; ``"patches"`` also ``h d`` for the
-        windows and ``2 m d h + 5 m h + 2 h`` for the thresholds over
-        ``m = min(n_train, PATCH_BIAS_ROWS)`` rows. ``"contrasts"`` (``k`` outputs) counts
-        instead ``2 r (d + k)`` to centre ``r = min(n_train, CONTRAST_ROWS)`` rows,
-        ``r d (d + 1) + 2 d r k + 2 d k h`` for the covariances and right-hand sides, ``2 t +
-        1`` and an LU solve (``2 t^3/3 - t^2/2 - t/6 + 2 t^2 - t``) for each window of ``t``
-        pixels, ``5 h d + h`` to scale the units and ``2 m d h + 5 m h + 2 h`` for the
-        thresholds over ``m = min(r, PATCH_BIAS_ROWS)`` rows.
-    patch_size : (float, float), default=PATCH_SIZE
-        The window sizes of ``init="contrasts"``, whose solves depend on them.
+    init : str or FeatureMap, default="fan_in"
+        The first layer's feature map (:mod:`lsqnet.features`), as the estimators' ``init``
+        names it: its data-dependent initialisation over ``n_train`` samples is added, as the
+        map's ``flops`` counts it (``"samples"``: ``n d + 6 h d`` for ``h`` units of ``d``
+        features; the image maps also their windows, window solves and thresholds).
+    image_shape : (int, int), default=None
+        The image shape of ``init="patches"`` and ``"contrasts"``.
+    patch_size : (float, float), default=(0.25, 0.5)
+        The window sizes of the image maps (``"contrasts"``' solves depend on them).
 
     Returns
     -------
@@ -705,7 +688,7 @@ def count_flops(
     Exact for the ``"cholesky"`` path (``solver="auto"`` without fallback) and
     ``layer_method="inverse"``; ``fit`` records whether its ledger stayed exact. Products are
     counted whole: the first layer of local receptive fields multiplies only bands of the
-    inputs (:func:`lsqnet.layers.banded_product`), fewer operations than counted.
+    inputs (:func:`lsqnet.features.windows.banded_product`), fewer operations than counted.
     """
     counts = (
         [int(n) for n in n_samples] if np.ndim(n_samples) else [int(n_samples)] * n_iter
@@ -772,18 +755,8 @@ def count_flops(
             else:
                 total += _gram_flops(n, p, q) + _factorize_flops(p, alpha != 0, True)
             total += len(STEP_MULTIPLES) * (2 * p * q + 2 * q + 3 * n * q + objective)
-    if init == "contrasts":
-        n, d, h, k = n_all, sizes[0], sizes[1], sizes[-1]
-        r = min(n, CONTRAST_ROWS)
-        total += 2 * r * (d + k) + _flops.syrk(r, d) + _flops.gemm(d, r, k)
-        total += _flops.gemm(d, k, h) + 5 * h * d + h
-        for side, count in contrast_windows(patch_side(d, init), h, patch_size).items():
-            t = side * side
-            total += count * (2 * t + 1 + _flops.gesv(t, 1))
-        total += _threshold_flops(min(r, PATCH_BIAS_ROWS), d, h)
-    if init in ("samples", "patches"):
-        n, d, h = n_all, sizes[0], sizes[1]
-        total += n * d + 6 * h * d
-        if init == "patches":
-            total += h * d + _threshold_flops(min(n, PATCH_BIAS_ROWS), d, h)
+    first = make_feature_map(
+        init, image_shape=image_shape, patch_size=patch_size, owner="count_flops"
+    )
+    total += first.flops(n_all, sizes[0], sizes[1], sizes[-1])
     return total

@@ -20,6 +20,9 @@ import time
 from collections.abc import Sequence
 
 _BENCH_DATASETS = ("digits", "mnist", "fashion-mnist", "xor")  # the classification sets
+# The library's names, listed here to keep every command's start light (a test checks them)
+_PRESETS = ("instant", "fast", "accurate", "paper")
+_INITS = ("auto", "uniform", "fan_in", "samples", "patches", "contrasts")
 
 __all__ = ["main"]
 
@@ -85,6 +88,20 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
+def _image_shape(text: str) -> tuple[int, int]:
+    """``ROWSxCOLS`` (or ``ROWS,COLS``) as two positive ints."""
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        rows, cols = (int(p) for p in parts)
+    except ValueError:
+        rows = cols = 0
+    if rows < 1 or cols < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected ROWSxCOLS, two positive integers such as 28x28; got {text!r}"
+        )
+    return rows, cols
+
+
 def _budgets(text: str) -> tuple[float, ...]:
     return tuple(_positive_float(part) for part in text.split(","))
 
@@ -124,7 +141,7 @@ def _fit(args: argparse.Namespace) -> int:
         task = "classification" if y.dtype.kind in "UOS" or (integral and few) else "regression"
     cls = BPLSClassifier if task == "classification" else BPLSRegressor
     params = {"random_state": args.seed}
-    for key in ("hidden_layer_sizes", "activation", "alpha", "max_iter"):
+    for key in ("hidden_layer_sizes", "activation", "alpha", "max_iter", "init", "image_shape"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
     model = cls.from_preset(args.preset, **params) if args.preset else cls(**params)
@@ -306,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--task", choices=("auto", "classification", "regression"),
                      default="auto", help="default: classification if the target holds text "
                      "or few distinct integers, else regression")
-    fit.add_argument("--preset", choices=("instant", "fast", "accurate", "paper"), default=None,
+    fit.add_argument("--preset", choices=_PRESETS, default=None,
                      help="start from a preset (BPLSClassifier.from_preset)")
     fit.add_argument("--hidden", dest="hidden_layer_sizes", type=_sizes, default=None,
                      metavar="SIZES", help="hidden layer sizes, e.g. 256 or 128,64")
@@ -315,6 +332,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "softminus", "identity"))
     fit.add_argument("--alpha", type=_nonnegative_float, default=None,
                      help="ridge penalty of every layer")
+    fit.add_argument("--init", choices=_INITS, default=None,
+                     help="the first layer's units (lsqnet.features); 'patches' and "
+                     "'contrasts' need --image-shape, 'auto' (the presets') is 'patches' with "
+                     "an image shape and 'samples' without")
+    fit.add_argument("--image-shape", type=_image_shape, default=None, metavar="ROWSxCOLS",
+                     help="the features are the pixels of images of this shape, row by row "
+                     "(e.g. 28x28 for 784 features): for the image units of --init and the "
+                     "presets")
     fit.add_argument("--max-iter", type=_nonnegative_int, default=None,
                      help="maximum backward sweeps")
     fit.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")

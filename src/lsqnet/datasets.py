@@ -42,6 +42,7 @@ from .exceptions import DatasetCorruptError, DatasetNotFoundError
 
 __all__ = [
     "DATASETS",
+    "IMAGE_SHAPES",
     "Dataset",
     "get_data_home",
     "load",
@@ -104,6 +105,12 @@ _TOYS = ("linear", "injective", "xor")
 
 DATASETS: tuple[str, ...] = ("digits", *_REMOTE, *_TOYS)
 """Every name :func:`load` accepts."""
+
+IMAGE_SHAPES: dict[str, tuple[int, int]] = {
+    "digits": (8, 8), "mnist": (28, 28), "fashion-mnist": (28, 28),
+}
+"""The image shape (rows, cols) of the data sets of images, whose features are the pixels row
+by row: what the image feature maps need (``image_shape`` of the estimators)."""
 
 _IDX_DTYPES = {0x08: np.uint8}  # the only element type MNIST-style files use
 

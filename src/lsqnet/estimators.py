@@ -57,8 +57,9 @@ from .bpls import (
     fit_bpls,
 )
 from .exceptions import LSQNetError, TargetClippingWarning
+from .features import INITS, PATCH_SIZE, check_image_shape, check_patch_size, make_feature_map
 from .layers import Dense, _gram_solver
-from .network import INITS, PATCH_SIZE, Network, init_network
+from .network import Network, init_network
 from .solvers import SOLVERS, GramStats
 from .solvers._lstsq import factorize_with_fallback
 from .streaming import (
@@ -117,21 +118,6 @@ def _check_monitor(monitor: Any, owner: str) -> None:
             f"{owner}: monitor must be a callable monitor(entry, network) or None. "
             f"Got {monitor!r} instead."
         )
-
-
-def _check_patch_size(patch_size: Any, owner: str) -> tuple[float, float]:
-    """``patch_size`` as two floats ``0 < low <= high <= 1``, or raise naming it."""
-    try:
-        low, high = (float(f) for f in patch_size)
-    except (TypeError, ValueError):
-        low = high = np.nan
-    if not 0.0 < low <= high <= 1.0 or isinstance(patch_size, str):
-        raise ValueError(
-            f"The 'patch_size' parameter of {owner} must be two fractions of the image side "
-            f"(low, high) with 0 < low <= high <= 1, e.g. (0.15, 0.5). "
-            f"Got {patch_size!r} instead."
-        )
-    return low, high
 
 
 def _check_block(block: np.ndarray, start: int, *, owner: str) -> None:
@@ -405,37 +391,32 @@ def _invalid(err: Exception, owner: str, name: str) -> Exception:
 #: ``"instant"``, ``"fast"`` and ``"accurate"`` are the best configurations found on
 #: validation splits of MNIST and Fashion-MNIST (``benchmarks/study_presets.py --family
 #: cross-entropy``, benchmarks/FINDINGS.md) for about half a second, about one second and
-#: under ten seconds of training on 2 cores (``instant`` has 384 units, whose one step ended
-#: within 0.5 s on validation where 512 units' did not always: benchmarks/FINDINGS.md): a
-#: wide layer of ReLU local receptive fields (``init="patches"``: square images only; on
-#: other data, override ``init="samples"``), and only the output layer solved,
-#: then fitted to the softmax cross-entropy by ``output_iter`` least-squares steps (BPLS
-#: sweeps improved accuracy less per second than width did; windows beat whole-sample units
-#: by about a point; the cross-entropy steps add one to two). ``accurate``'s ridge of 20
-#: keeps its float32 Gram matrix on Cholesky (at 10, one Fashion-MNIST seed was recomputed
-#: in float64, doubling the time). Their windows are the default ``patch_size``, 7 to 14
-#: pixels on 28 x 28 images, the best for MNIST; for Fashion-MNIST ``patch_size=(0.15,
-#: 0.36)`` (4 to 10 pixels) was 0.6 point better at 3072 units on validation
-#: (``--family windows``), and ``lsqnet bench`` chooses between the two on its validation
-#: split. On Fashion-MNIST ``init="contrasts"`` with those windows (and alpha 10) was better
-#: still, on MNIST worse (``--family contrasts``); ``lsqnet bench`` chooses the units too.
+#: under ten seconds of training on 2 cores: a wide layer of ReLU units with
+#: ``init="auto"`` (local receptive fields, ``"patches"``, when ``image_shape`` is given;
+#: centred training samples, ``"samples"``, on any other table), only the output layer
+#: solved, then fitted to the softmax cross-entropy by ``output_iter`` least-squares steps
+#: (BPLS sweeps improved accuracy less per second than width did; windows beat whole-sample
+#: units by about a point on images; the cross-entropy steps add one to two).
+#: ``accurate``'s ridge of 20 keeps its float32 Gram matrix on Cholesky. Their windows are the
+#: default ``patch_size``, 7 to 14 pixels on 28 x 28 images, the best for MNIST; for
+#: Fashion-MNIST ``patch_size=(0.15, 0.36)`` and ``init="contrasts"`` were better on
+#: validation, and ``lsqnet bench`` chooses the units on its validation split.
 #: :class:`BPLSRegressor` takes them without the softmax output and its steps.
-#: ``lsqnet bench`` measures them on the test sets.
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType(dict(
         init="uniform", alpha=0.0, hidden_target="min_norm", iteration_rule="misclassified",
         backprop_ridge=0.0, max_iter=10,
     )),
     "instant": MappingProxyType(dict(
-        hidden_layer_sizes=(384,), activation="relu", init="patches", max_iter=0,
+        hidden_layer_sizes=(384,), activation="relu", init="auto", max_iter=0,
         refit_output=True, alpha=10.0, output_activation="softmax", output_iter=1,
     )),
     "fast": MappingProxyType(dict(
-        hidden_layer_sizes=(768,), activation="relu", init="patches", max_iter=0,
+        hidden_layer_sizes=(768,), activation="relu", init="auto", max_iter=0,
         refit_output=True, alpha=10.0, output_activation="softmax", output_iter=1,
     )),
     "accurate": MappingProxyType(dict(
-        hidden_layer_sizes=(3072,), activation="relu", init="patches", max_iter=0,
+        hidden_layer_sizes=(3072,), activation="relu", init="auto", max_iter=0,
         refit_output=True, alpha=20.0, output_activation="softmax", output_iter=5,
     )),
 })
@@ -456,6 +437,7 @@ class _BaseBPLS(BaseEstimator):
         tol: float = 1e-4,
         init: str = "fan_in",
         init_scale: float = 1.0,
+        image_shape: tuple[int, int] | None = None,
         patch_size: tuple[float, float] = PATCH_SIZE,
         target_eps: float = 0.01,
         hidden_target: str = "closest",
@@ -478,6 +460,7 @@ class _BaseBPLS(BaseEstimator):
         self.tol = tol
         self.init = init
         self.init_scale = init_scale
+        self.image_shape = image_shape
         self.patch_size = patch_size
         self.target_eps = target_eps
         self.hidden_target = hidden_target
@@ -520,7 +503,9 @@ class _BaseBPLS(BaseEstimator):
         check_option(self.output_activation, "output_activation", owner, self._output_activations)
         check_option(self.init, "init", owner, INITS)
         check_scalar(self.init_scale, "init_scale", owner, low=0.0, low_inclusive=False)
-        self._patch_size = _check_patch_size(self.patch_size, owner)
+        self._patch_size = check_patch_size(self.patch_size, owner)
+        if self.image_shape is not None:
+            check_image_shape(self.image_shape, owner)
         if not isinstance(self.refit_output, bool | np.bool_):
             raise TypeError(
                 f"The 'refit_output' parameter of {owner} must be a bool. "
@@ -596,7 +581,12 @@ class _BaseBPLS(BaseEstimator):
         dtype = np.dtype(targets.dtype)
         if source is not None:
             check_chunked_options(opts)
-        if source is not None and self.init == "contrasts":
+        features = make_feature_map(
+            self.init, image_shape=None if self.image_shape is None else check_image_shape(
+                self.image_shape, type(self).__name__, n_features
+            ), patch_size=self._patch_size, owner=type(self).__name__,
+        )
+        if source is not None and features.needs_targets:
             raise ValueError(
                 f"{type(self).__name__}: init='contrasts' fits its units to the targets of "
                 f"data in memory; with batch_size, Dask arrays or fit_chunks use "
@@ -606,11 +596,11 @@ class _BaseBPLS(BaseEstimator):
         ledger = _flops.FlopLedger()
         with _flops.counting(ledger):
             samples = X
-            if source is not None and self.init in ("samples", "patches"):
+            if source is not None and features.needs_inputs:
                 samples = sampled_inputs(source)  # read by init_network: two or three passes
             network = init_network(
-                sizes, self.activation, self.output_activation, self.init, rng, dtype,
-                X=samples, Y=Y, scale=float(self.init_scale), patch_size=self._patch_size,
+                sizes, self.activation, self.output_activation, features, rng, dtype,
+                X=samples, Y=Y, scale=float(self.init_scale),
             )
         verbose = self.verbose
 
@@ -1059,22 +1049,26 @@ class BPLSRegressor(RegressorMixin, _BaseBPLS):
         output layer, on the initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
         Relative improvement of the training loss below which sweeps stop.
-    init : {"fan_in", "uniform", "samples", "patches", "contrasts"}, default="fan_in"
-        ``"uniform"`` is the paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in);
-        ``"samples"`` makes each first-layer unit a centred, unit-norm training sample;
-        ``"patches"`` (square images) a local receptive field: a centred training sample
-        kept inside a random window, with a random threshold; ``"contrasts"`` (square
-        images, data in memory) a random window whose weights are fitted by ridge least
-        squares to the difference of two random target columns (two classes), thresholded
-        likewise (:func:`lsqnet.network.init_network`).
+    init : {"fan_in", "uniform", "samples", "patches", "contrasts", "auto"}, default="fan_in"
+        The first layer's feature map (:mod:`lsqnet.features`). ``"uniform"`` is the
+        paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in); ``"samples"`` makes each
+        first-layer unit a centred, unit-norm training sample; ``"patches"`` (images: needs
+        ``image_shape``) a local receptive field: a centred training sample kept inside a
+        random window, with a random threshold; ``"contrasts"`` (images, data in memory) a
+        random window whose weights are fitted by ridge least squares to the difference of
+        two random target columns (two classes), thresholded likewise; ``"auto"`` is
+        ``"patches"`` when ``image_shape`` is given and ``"samples"`` otherwise.
     init_scale : float, default=1.0
         Multiplies every initial weight (how far into the activation's non-linear range the
         initial pre-activations reach).
+    image_shape : (int, int), default=None
+        Rows and columns of the images whose pixels are the features (row by row), for the
+        image maps ``"patches"`` and ``"contrasts"`` (and ``"auto"``); ``rows * cols`` must
+        be the number of features. None: the features are not an image.
     patch_size : (float, float), default=(0.25, 0.5)
-        The smallest and largest side of ``init="patches"`` and ``init="contrasts"``
-        windows, as fractions of the image side, in (0, 1] (7 to 14 pixels for 28 x 28
-        images; (0.15, 0.36), 4 to 10 pixels, suited Fashion-MNIST better and MNIST worse);
-        unused by other inits.
+        The smallest and largest side of the windows of the image maps, as fractions of the
+        image's shorter side, in (0, 1] (7 to 14 pixels for 28 x 28 images; (0.15, 0.36), 4
+        to 10 pixels, suited Fashion-MNIST better and MNIST worse); unused by other inits.
     target_eps : float, default=0.01
         Margin keeping desired outputs inside each activation's open range.
     hidden_target : {"closest", "min_norm"}, default="closest"
@@ -1273,6 +1267,7 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         tol: float = 1e-4,
         init: str = "fan_in",
         init_scale: float = 1.0,
+        image_shape: tuple[int, int] | None = None,
         patch_size: tuple[float, float] = PATCH_SIZE,
         target_eps: float = 0.01,
         hidden_target: str = "closest",
@@ -1289,7 +1284,8 @@ class BPLSClassifier(ClassifierMixin, _BaseBPLS):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             output_activation=output_activation, alpha=alpha, solver=solver, max_iter=max_iter,
-            tol=tol, init=init, init_scale=init_scale, patch_size=patch_size,
+            tol=tol, init=init, init_scale=init_scale, image_shape=image_shape,
+            patch_size=patch_size,
             target_eps=target_eps,
             hidden_target=hidden_target, layer_method=layer_method,
             iteration_rule=iteration_rule, backprop_ridge=backprop_ridge,

@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import activations as _activations
-from ._array_api import check_same_library, device, get_namespace, is_numpy, numpy_dtype
+from ._array_api import check_same_library, device, get_namespace, numpy_dtype
 from ._validation import (
     check_array,
     check_consistent_length,
@@ -51,51 +51,6 @@ __all__ = ["METHODS", "Dense", "LayerFit", "collapse_linear", "fit_layer"]
 
 METHODS = ("inverse", "weighted")
 
-#: Columns per block of :func:`banded_product`, and the fewest rows of ``X`` it looks for
-#: bands from (below that, scanning the weight would cost more than it saves).
-BAND_COLUMNS = 256
-BAND_MIN_ROWS = 1024
-
-
-def row_bands(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For each block of :data:`BAND_COLUMNS` columns of the NumPy weight ``W`` (d, h): the
-    first and one past the last row that is nonzero in the block (0 and 0 for a block of
-    zeros), the block's first column and its width."""
-    d, h = W.shape
-    starts = np.arange(0, h, BAND_COLUMNS)
-    used = np.logical_or.reduceat(W != 0, starts, axis=1)  # (d, blocks): rows used per block
-    first = np.where(used.any(axis=0), np.argmax(used, axis=0), 0)
-    stop = np.where(used.any(axis=0), d - np.argmax(used[::-1], axis=0), 0)
-    return first, stop, starts, np.diff(np.append(starts, h))
-
-
-def banded_product(X: Any, W: Any) -> Any:
-    """``X @ W``, skipping for each block of :data:`BAND_COLUMNS` columns of ``W`` the leading
-    and trailing rows that are zero in the whole block.
-
-    The same product for finite ``X``, up to rounding. It pays for NumPy weights whose blocks
-    of units read a band of the inputs: local receptive fields ordered by their first pixel
-    (``init="patches"`` and ``"contrasts"``), whose 784-pixel products then read 35-55 % of
-    the rows; otherwise (tensors, few rows of ``X``, bands over 3/4 of the rows) it is
-    ``X @ W``.
-    """
-    n, d = X.shape
-    h = W.shape[1]
-    if n < BAND_MIN_ROWS or h <= BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
-        return X @ W
-    first, stop, starts, widths = row_bands(W)
-    if np.sum((stop - first) * widths) > 0.75 * d * h:
-        return X @ W
-    Z = np.empty((n, h), dtype=np.result_type(X, W))
-    for lo, hi, start, width in zip(first, stop, starts, widths, strict=True):
-        cols = slice(start, start + width)
-        if hi > lo:
-            np.matmul(X[:, lo:hi], W[lo:hi, cols], out=Z[:, cols])
-        else:
-            Z[:, cols] = 0
-    return Z
-
-
 @dataclass(frozen=True, eq=False)
 class Dense:
     """A fully-connected layer ``activation(X @ weight + bias)``: a frozen record.
@@ -107,11 +62,16 @@ class Dense:
         Of one library (NumPy, or an array API library such as PyTorch) and on one device.
     activation : str
         A name registered in :data:`lsqnet.activations.ACTIVATIONS`.
+    product : callable or None
+        ``product(X, weight)`` computing ``X @ weight`` the way that suits the weight (a
+        feature map's units may have a cheaper product: see :mod:`lsqnet.features`); None for
+        ``@``. Not saved with a model.
     """
 
     weight: np.ndarray
     bias: np.ndarray
     activation: str = "identity"
+    product: Callable[[Any, Any], Any] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _activations.get(self.activation)  # fail early on an unknown name
@@ -131,8 +91,8 @@ class Dense:
         return self.weight.shape[1]
 
     def pre_activation(self, X: np.ndarray) -> np.ndarray:
-        """``X @ weight + bias`` (by :func:`banded_product`)."""
-        Z = banded_product(X, self.weight)
+        """``X @ weight + bias`` (a new array)."""
+        Z = X @ self.weight if self.product is None else self.product(X, self.weight)
         Z += self.bias
         return Z
 

@@ -9,6 +9,7 @@ import numpy as np
 from .. import activations as _activations
 from ..datasets import Dataset
 from ..estimators import PRESETS, BPLSClassifier
+from ..features import make_feature_map
 from ..layers import fit_layer
 from ..network import init_network
 from ._harness import BenchConfig, Recorder
@@ -46,7 +47,7 @@ def train_bpls(
     init = "fan_in" if config.init == "default" else config.init
     settings = dict(
         hidden_layer_sizes=config.hidden, activation=config.activation, init=init,
-        max_iter=config.max_iter, random_state=seed,
+        image_shape=config.image_shape, max_iter=config.max_iter, random_state=seed,
     )
     if preset is not None:
         settings.update(PRESETS[preset])
@@ -70,7 +71,9 @@ def train_bpls(
 
 def _elm_hidden(config: BenchConfig, n_in: int, seed: int):
     rng = np.random.default_rng(seed)
-    init = "fan_in" if config.init == "default" else config.init
+    init = make_feature_map(
+        "fan_in" if config.init == "default" else config.init, image_shape=config.image_shape
+    )
     first = init_network(
         (n_in, config.hidden[0], 1), config.activation, "identity", init, rng, np.float32
     ).layers[0]

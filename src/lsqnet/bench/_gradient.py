@@ -16,6 +16,7 @@ import numpy as np
 
 from .._torch import TORCH_ACTIVATIONS, activation_module
 from ..datasets import Dataset
+from ..features import make_feature_map
 from ..network import init_network
 from ._harness import BenchConfig, Recorder
 
@@ -31,7 +32,10 @@ OPTIMIZERS: dict[str, tuple[str, dict[str, Any], tuple[float, ...]]] = {
     "adagrad": ("Adagrad", {}, (0.003, 0.01, 0.03, 0.1)),
 }
 
-def build_model(sizes: tuple[int, ...], activation: str, init: str, seed: int):
+def build_model(
+    sizes: tuple[int, ...], activation: str, init: str, seed: int,
+    image_shape: tuple[int, int] | None = None,
+):
     """``torch.nn.Sequential`` of Linear layers with ``activation`` between them (linear output).
 
     ``init="default"`` keeps PyTorch's initialisation (seeded by ``seed``); an lsqnet scheme
@@ -55,7 +59,8 @@ def build_model(sizes: tuple[int, ...], activation: str, init: str, seed: int):
     model = torch.nn.Sequential(*modules)
     if init != "default":
         network = init_network(
-            sizes, activation, "identity", init, np.random.default_rng(seed), np.float32
+            sizes, activation, "identity", make_feature_map(init, image_shape=image_shape),
+            np.random.default_rng(seed), np.float32,
         )
         linears = [m for m in model if isinstance(m, torch.nn.Linear)]
         with torch.no_grad():
@@ -132,7 +137,8 @@ def _train(torch, optimizer, data, seed, config, params, rec, start=None) -> dic
     y = torch.from_numpy(data.y_train)
     n_classes = int(data.y_train.max()) + 1
     model = start if start is not None else build_model(
-        (X.shape[1], *config.hidden, n_classes), config.activation, config.init, seed
+        (X.shape[1], *config.hidden, n_classes), config.activation, config.init, seed,
+        config.image_shape,
     )
     opt = getattr(torch.optim, cls_name)(model.parameters(), lr=params["lr"], **fixed)
     if config.loss == "mse":

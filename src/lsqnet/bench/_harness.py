@@ -16,7 +16,7 @@ import numpy as np
 from .. import activations as _activations
 from .._validation import check_option, check_scalar
 from ..datasets import Dataset
-from ..network import INITS
+from ..features import INITS, check_image_shape
 
 LOSSES = ("cross_entropy", "mse")
 
@@ -38,6 +38,9 @@ class BenchConfig:
     BPLS minimises); ``init`` is ``"default"`` (each method's own: PyTorch's for gradient
     methods, lsqnet's ``"fan_in"`` for BPLS) or an lsqnet scheme (``"fan_in"``, ``"uniform"``)
     used by every method, which then all start from identical weights for a given seed.
+    ``image_shape`` is the shape of the images whose pixels are the features (for the image
+    feature maps of the presets and ``bpls-patches``), None when they are not images;
+    :func:`~lsqnet.bench.benchmark` sets it for the known image data sets.
     ``evals_per_epoch`` is how many curve points a gradient epoch gets (more points show
     what a gradient method reaches within short time budgets).
     """
@@ -53,6 +56,7 @@ class BenchConfig:
     tune_epochs: int | None = None  # None: the full epoch budget
     val_fraction: float = 0.1
     evals_per_epoch: int = 1
+    image_shape: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         owner = "BenchConfig"
@@ -68,6 +72,8 @@ class BenchConfig:
             check_scalar(getattr(self, name), name, owner, kind=int, low=1)
         check_option(self.loss, "loss", owner, LOSSES)
         check_option(self.init, "init", owner, ("default", *INITS))
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", check_image_shape(self.image_shape, owner))
         if self.tune_epochs is not None:
             check_scalar(self.tune_epochs, "tune_epochs", owner, kind=int, low=1)
         check_scalar(

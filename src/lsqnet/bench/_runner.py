@@ -18,7 +18,7 @@ import numpy as np
 from .. import datasets
 from ..datasets import Dataset
 from ..estimators import PRESETS
-from ..network import PATCH_SIZE
+from ..features import PATCH_SIZE
 from ._closed_form import PATCH_UNITS, train_bpls, train_elm, train_ridge
 from ._gradient import OPTIMIZERS, train_gradient, train_warm_start
 from ._harness import BenchConfig, Record, Recorder, label, machine, peak_memory
@@ -88,11 +88,11 @@ METHODS: dict[str, Method] = {
         f"bpls-{preset}": Method(
             f"bpls-{preset}", functools.partial(train_bpls, preset=preset),
             _unit_grid(PRESETS[preset]["alpha"], (PRESETS[preset]["alpha"],))
-            if PRESETS[preset].get("init") == "patches"
+            if PRESETS[preset].get("init") == "auto"
             else ({},), True, None,
             f"BPLSClassifier.from_preset({preset!r})"
             + (", its units (init, patch_size) and alpha chosen on validation"
-               if PRESETS[preset].get("init") == "patches" else ""),
+               if PRESETS[preset].get("init") == "auto" else ""),
             fixed_hidden=PRESETS[preset].get("hidden_layer_sizes"),
         )
         for preset in PRESETS
@@ -277,6 +277,8 @@ def benchmark(
         raise ValueError("benchmark needs at least one method, one architecture and one seed.")
     if data is None:
         data = datasets.load(dataset, data_home=data_home)
+    if config.image_shape is None and dataset in datasets.IMAGE_SHAPES:
+        config = replace(config, image_shape=datasets.IMAGE_SHAPES[dataset])
     if not np.issubdtype(data.y_train.dtype, np.integer):
         raise ValueError(
             f"dataset {dataset!r} is a regression problem; lsqnet bench compares classifiers "
