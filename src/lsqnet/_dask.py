@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,11 +31,13 @@ def is_dask_array(x: Any) -> bool:
 @dataclass(frozen=True, eq=False)
 class DaskChunks:
     """The row blocks of a 2-D dask array ``X`` with the matching blocks of ``y``, made into
-    ``(X, Y, labels)`` chunks on the workers by ``convert(X_block, y_block)``."""
+    ``(X, Y, labels)`` chunks on the workers by ``convert(X_block, y_block)``: a
+    :class:`lsqnet.training.sources.DataSource`."""
 
     X: Any
     y: Any
     convert: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, Any]]
+    resident: ClassVar[bool] = False
 
     @property
     def n_features(self) -> int:

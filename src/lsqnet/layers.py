@@ -45,7 +45,7 @@ from ._validation import (
 )
 from .exceptions import LSQNetError, TargetClippingWarning
 from .solvers import SOLVERS, GramStats, solve_least_squares
-from .solvers._lstsq import factorize_with_fallback
+from .solvers._policy import Accepts, factorize, gram_solver
 
 __all__ = ["METHODS", "Dense", "LayerFit", "collapse_linear", "fit_layer"]
 
@@ -141,15 +141,6 @@ class LayerFit(NamedTuple):
     n_refine: int
 
 
-def _gram_solver(solver: str) -> str:
-    """The summed-statistics solver standing in for ``solver`` where the factorisation is reused.
-
-    Only the Gram matrix is kept across iterations, so the data-based ``"qr"`` and ``"svd"``
-    are replaced by the eigendecomposition of the Gram matrix (same minimum-norm answer).
-    """
-    return "eigh" if solver in ("qr", "svd") else solver
-
-
 def _objective(act, X, Y, W, b, w, alpha, fit_intercept=True):
     """Output-space objective ``sum w * (f(z) - y)^2 + alpha ||W||^2`` and its gradient norm.
 
@@ -209,9 +200,9 @@ def _gauss_newton(act, X, Y, W, b, w, alpha, fit_intercept, solver, max_steps, t
                 lam = 1e-3 * scale
             rhs_base = stats.centered_AtB(fit_intercept)
             while lam <= 1e12 * scale:  # beyond that the step is zero to working precision
-                factor = factorize_with_fallback(
+                factor = factorize(
                     stats, alpha + lam, fit_intercept=fit_intercept, solver=solver,
-                    rcond=None, owner="fit_layer",
+                    owner="fit_layer", accepts=Accepts(),
                 )
                 used = factor.solver
                 w_new = xp.astype(factor.solve(rhs_base + lam * wj), X.dtype, copy=False)
@@ -414,9 +405,9 @@ def fit_layer(
     else:
         # One-sided (ReLU) problem: same Gram matrix every iteration; only the targets change.
         stats = GramStats.from_data(X, Z, w)
-        factor = factorize_with_fallback(
-            stats, alpha, fit_intercept=fit_intercept, solver=_gram_solver(solver), rcond=None,
-            owner=owner,
+        factor = factorize(
+            stats, alpha, fit_intercept=fit_intercept, solver=gram_solver(solver), owner=owner,
+            accepts=Accepts(),
         )
         result = stats.solve_with(factor, fit_intercept=fit_intercept)
         _check_finite_weights(result.coef, result.intercept, result.solver, owner)
@@ -430,7 +421,7 @@ def fit_layer(
     n_steps = 0
     if refine:
         W, b, n_steps, used = _gauss_newton(
-            act, X, Y2, W, b, w, alpha, fit_intercept, _gram_solver(solver), refine, tol
+            act, X, Y2, W, b, w, alpha, fit_intercept, gram_solver(solver), refine, tol
         )
     loss, grad = _objective(act, X, Y2, W, b, w, alpha, fit_intercept) if refine else (loss0, grad0)
     _check_finite_weights(W, b, used, owner)

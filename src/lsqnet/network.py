@@ -19,7 +19,7 @@ from ._array_api import device, get_namespace, xp_dtype
 from .features import FanIn, FeatureMap, Uniform, make_feature_map
 from .layers import Dense
 from .solvers import GramStats
-from .solvers._lstsq import factorize_with_fallback
+from .solvers._policy import Accepts, factorize
 
 __all__ = ["Network", "apply_layer", "desired_inputs", "init_network"]
 
@@ -142,16 +142,18 @@ def desired_inputs(
     if q <= p:  # W^T W is the small one: D = E (W^T W + lam I)^-1 W^T
         stats = GramStats.from_data(W, xp.zeros((p, 0), **no_targets))
         lam = _relative_ridge(stats, ridge, min(p, q))
-        factor = factorize_with_fallback(
-            stats, lam, fit_intercept=False, solver="auto", rcond=None, owner="BPLS backward step"
+        factor = factorize(
+            stats, lam, fit_intercept=False, solver="auto", owner="BPLS backward step",
+            accepts=Accepts(solvers=(), ridge="backprop_ridge", dtype=True),
         )
         delta = factor.solve(E.T).T @ W.T
         _flops.record("gemm", _flops.gemm(n, q, p))
     else:  # W W^T is the small one: D = E W^T (W W^T + lam I)^-1
         stats = GramStats.from_data(W.T, xp.zeros((q, 0), **no_targets))
         lam = _relative_ridge(stats, ridge, min(p, q))
-        factor = factorize_with_fallback(
-            stats, lam, fit_intercept=False, solver="auto", rcond=None, owner="BPLS backward step"
+        factor = factorize(
+            stats, lam, fit_intercept=False, solver="auto", owner="BPLS backward step",
+            accepts=Accepts(solvers=(), ridge="backprop_ridge", dtype=True),
         )
         delta = factor.solve(W @ E.T).T
         _flops.record("gemm", _flops.gemm(p, q, n))

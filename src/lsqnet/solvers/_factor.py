@@ -25,6 +25,7 @@ __all__ = [
     "CONDEST_STEPS",
     "Factorization",
     "NotPositiveDefiniteError",
+    "condition_text",
     "estimate_rcond",
     "factorize_cholesky",
     "factorize_eigh",
@@ -104,7 +105,8 @@ def estimate_rcond(c: np.ndarray, anorm: float, steps: int = CONDEST_STEPS) -> f
     return (1.0 / norm) / anorm if anorm > 0 else 0.0
 
 
-def _condition_text(rcond: float) -> str:
+def condition_text(rcond: float) -> str:
+    """The condition estimate ``rcond`` as messages state it."""
     cond = 1.0 / rcond if rcond > 0 else np.inf
     return (
         f"estimated condition number {cond:.3g} (reciprocal condition estimate rcond={rcond:.3g})"
@@ -148,7 +150,7 @@ def factorize_cholesky(
     except np.linalg.LinAlgError as err:
         raise NotPositiveDefiniteError(
             f"the Gram matrix is not numerically positive definite ({err}): "
-            f"{_condition_text(0.0)}",
+            f"{condition_text(0.0)}",
             rcond=0.0,
         ) from err
     _flops.record("potrf", _flops.potrf(d))
@@ -156,7 +158,7 @@ def factorize_cholesky(
     if not rcond * anorm >= tol:
         limit = anorm / tol if tol > 0 else np.inf
         raise NotPositiveDefiniteError(
-            f"the Gram matrix is singular to working precision: {_condition_text(rcond)} "
+            f"the Gram matrix is singular to working precision: {condition_text(rcond)} "
             f"exceeds {limit:.3g}, the limit its {numpy_dtype(g.dtype)} rounding noise allows",
             rcond=rcond,
         )

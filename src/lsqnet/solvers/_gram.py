@@ -23,7 +23,9 @@ import numpy as np
 
 from .. import _flops
 from .._array_api import device, get_namespace, numpy_dtype
+from .._validation import check_option, check_scalar
 from ._factor import Factorization, factorize_cholesky, factorize_eigh
+from ._policy import GRAM_SOLVERS, Accepts, check_finite_solution, factorize
 
 __all__ = ["GramStats", "LstsqResult"]
 
@@ -236,6 +238,17 @@ class GramStats:
         _flops.record("gemm", _flops.gemm(AtB.shape[0], n_rows, k))
         _flops.record("scale", 4 * _flops.elementwise(n_rows, k))
         return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, n)
+
+    @classmethod
+    def target_terms(cls, A: np.ndarray, B: np.ndarray) -> GramStats:
+        """Only the target-dependent sums of ``from_data(A, B)`` (``AtB``, ``sum_B``,
+        ``sum_BB``; the others empty): what :meth:`with_cross_terms_of` takes, for statistics
+        whose Gram matrix is already known."""
+        xp = get_namespace(A, B)
+        empty = xp.zeros((0,), dtype=A.dtype, device=device(A))
+        weights = xp.ones(A.shape[0], dtype=A.dtype, device=device(A))
+        AtB, _, Bw = cls._cross_products(A, B, weights, unweighted=True)
+        return cls._with_cross_terms(empty, empty, 0.0, 0, B, Bw, AtB)
 
     def with_targets(
         self, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
@@ -455,20 +468,17 @@ class GramStats:
         rounding noise of the (centred) Gram matrix. Raises ``ValueError`` when the solution
         overflows the dtype.
         """
-        from .._validation import check_option, check_scalar
-        from ._lstsq import _check_finite_solution, factorize_with_fallback
-
         owner = "GramStats.solve"
         alpha = check_scalar(alpha, "alpha", owner, low=0.0)
-        check_option(solver, "solver", owner, ("auto", "cholesky", "eigh"))
+        check_option(solver, "solver", owner, GRAM_SOLVERS)
         if rcond is not None:
             rcond = check_scalar(rcond, "rcond", owner, low=0.0, high=1.0, low_inclusive=False)
-        factor = factorize_with_fallback(
-            self, alpha, fit_intercept=fit_intercept, solver=solver, rcond=rcond,
-            owner="GramStats.solve",
+        factor = factorize(
+            self, alpha, fit_intercept=fit_intercept, solver=solver, rcond=rcond, owner=owner,
+            accepts=Accepts(GRAM_SOLVERS),
         )
         result = self.solve_with(factor, fit_intercept=fit_intercept)
-        _check_finite_solution(result.coef, result.intercept, result.solver, owner)
+        check_finite_solution(result.coef, result.intercept, result.solver, owner)
         return result
 
     def solve_with(self, factor: Factorization, *, fit_intercept: bool = False) -> LstsqResult:

@@ -28,9 +28,6 @@ fitted; the intercept is never penalised). When to use which:
 
 from __future__ import annotations
 
-import os
-import sys
-import warnings
 from typing import Any
 
 import numpy as np
@@ -52,83 +49,31 @@ from .._validation import (
     check_scalar,
     float_dtype,
 )
-from ..exceptions import SolverFallbackWarning
-from ._factor import Factorization, NotPositiveDefiniteError, _condition_text
+from ._factor import NotPositiveDefiniteError, condition_text
 from ._gram import GramStats, LstsqResult
+from ._policy import (
+    DATA_SOLVERS,
+    SOLVERS,
+    Accepts,
+    argument_names,
+    check_finite_solution,
+    float32_hint,
+    most_robust,
+    resolve_solver,
+    warn_fallback,
+)
 
 __all__ = [
     "SOLVERS",
-    "factorize_with_fallback",
     "lstsq",
     "solve_least_squares",
     "solve_qr",
     "solve_svd",
 ]
 
-SOLVERS = ("auto", "cholesky", "qr", "svd")
-
-# Robustness order, used to report one solver for column-by-column solves.
-_ROBUSTNESS = {"cholesky": 0, "eigh": 1, "qr": 1, "svd": 2}
-
-
 def _default_rcond(n_samples: int, n_features: int, dtype: np.dtype) -> float:
     # numpy.linalg.lstsq's and numpy.linalg.pinv's default, so "svd" matches them.
     return max(n_samples, n_features) * float(np.finfo(numpy_dtype(dtype)).eps)
-
-
-def _float32_hint(dtype) -> str:
-    return " or use float64" if numpy_dtype(dtype) == np.float32 else ""
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def _external_stacklevel() -> int:
-    """The ``stacklevel`` that attributes a warning to the first caller outside lsqnet.
-
-    Counted for the function that calls this one. Fallbacks are reached through call chains
-    of different depths (``lstsq``, its per-column recursion for 2-D weights, ``fit_layer``,
-    ``GramStats.solve``, BPLS), so no fixed level is right for all of them (pandas'
-    ``find_stack_level`` does the same; ``skip_file_prefixes`` needs Python 3.12).
-    """
-    frame = sys._getframe(1)
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
-def _warn_fallback(owner: str, solver: str, fallback: str, reason: str) -> None:
-    warnings.warn(
-        f"{owner}: solver={solver!r} could not be trusted: {reason}; used solver={fallback!r} "
-        f"instead. To avoid this, pass solver={fallback!r} or a positive alpha (ridge; a "
-        f"larger one if it is positive already), use float64, or "
-        f"remove redundant features and standardise the others (e.g. sklearn StandardScaler); "
-        f"to silence it, warnings.filterwarnings('ignore', "
-        f"category=lsqnet.exceptions.SolverFallbackWarning).",
-        SolverFallbackWarning,
-        stacklevel=_external_stacklevel(),
-    )
-
-
-# The names of the data arguments in the messages of each caller of solve_least_squares.
-_ARG_NAMES = {"fit_layer": ("X", "Y"), "BPLS": ("X", "y")}
-
-
-def _check_finite_solution(coef, intercept, solver: str, owner: str) -> None:
-    """Raise instead of returning a solution that overflowed (e.g. float32 beyond 3.4e38)."""
-    xp = get_namespace(coef)
-    if bool(xp.all(xp.isfinite(coef))) and bool(xp.all(xp.isfinite(intercept))):
-        return
-    a, b = _ARG_NAMES.get(owner, ("A", "B"))
-    hint = _float32_hint(coef.dtype)
-    raise ValueError(
-        f"{owner}: the least-squares solution overflowed {numpy_dtype(coef.dtype)} "
-        f"(solver={solver!r}): "
-        f"its coefficients are too large to represent. Rescale {a} and {b} (e.g. sklearn "
-        f"StandardScaler), pass a positive alpha{hint}."
-    )
 
 
 def solve_svd(A: np.ndarray, B: np.ndarray, alpha: float = 0.0, rcond: float | None = None):
@@ -186,7 +131,7 @@ def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
     if A.shape[0] < d:
         raise NotPositiveDefiniteError(
             f"A has fewer rows ({A.shape[0]}) than columns ({d}), so it is rank deficient: "
-            f"{_condition_text(0.0)}",
+            f"{condition_text(0.0)}",
             rcond=0.0,
         )
     if xp is np:
@@ -203,30 +148,11 @@ def solve_qr(A: np.ndarray, B: np.ndarray, alpha: float = 0.0) -> np.ndarray:
     tol = max(A.shape) * float(xp.finfo(A.dtype).eps)
     if not rcond >= tol:
         raise NotPositiveDefiniteError(
-            f"A is rank deficient to working precision: {_condition_text(rcond)} of R "
+            f"A is rank deficient to working precision: {condition_text(rcond)} of R "
             f"exceeds {1 / tol:.3g} = 1/(max(n_rows, n_features) * eps)",
             rcond=rcond,
         )
     return xp.astype(solve_triangular(xp, R, Q.T @ B), A.dtype, copy=False)
-
-
-def factorize_with_fallback(
-    stats: GramStats,
-    alpha: float,
-    *,
-    fit_intercept: bool,
-    solver: str,
-    rcond: float | None,
-    owner: str,
-) -> Factorization:
-    """Factorise summed statistics with ``"cholesky"``/``"auto"``, falling back to ``"eigh"``."""
-    if solver == "eigh":
-        return stats.factorize(alpha, fit_intercept=fit_intercept, solver="eigh", rcond=rcond)
-    try:
-        return stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
-    except NotPositiveDefiniteError as err:
-        _warn_fallback(owner, solver, "eigh", str(err))
-        return stats.factorize(alpha, fit_intercept=fit_intercept, solver="eigh", rcond=rcond)
 
 
 def _center(A, B, w, fit_intercept):
@@ -257,8 +183,8 @@ def _raise_nonfinite(
     values centred (``centred``: fit_intercept) and weighted overflowed, naming the argument
     at fault."""
     xp = get_namespace(A, B, w)
-    a, b = _ARG_NAMES.get(owner, ("A", "B"))
-    hint = _float32_hint(A.dtype)
+    a, b = argument_names(owner)
+    hint = float32_hint(A.dtype)
     dtype = numpy_dtype(A.dtype)
     if centred is None:
         check_array(A, a)
@@ -304,12 +230,14 @@ def solve_least_squares(
     fit_intercept: bool = False,
     rcond: float | None = None,
     owner: str = "lstsq",
+    accepts: Accepts = DATA_SOLVERS,
 ) -> LstsqResult:
     """The solver core on validated arrays: ``A`` (n, d), ``B`` (n, k), one floating dtype.
 
     ``A`` need not have been checked for finiteness: the Cholesky path reads it off the Gram
     diagonal, the others check it. ``sample_weight`` of shape (n, k) weights each target
-    column separately, at the price of one factorisation per column.
+    column separately, at the price of one factorisation per column. ``owner`` names the
+    caller in messages, ``accepts`` what its API accepts (the advice of a fallback warning).
     """
     xp = get_namespace(A, B, sample_weight)
     if sample_weight is not None and sample_weight.ndim == 2:
@@ -317,19 +245,19 @@ def solve_least_squares(
             solve_least_squares(
                 A, B[:, j : j + 1], sample_weight=sample_weight[:, j], alpha=alpha,
                 solver=solver, fit_intercept=fit_intercept, rcond=rcond, owner=owner,
+                accepts=accepts,
             )
             for j in range(B.shape[1])
         ]
         return LstsqResult(
             xp.concat([r.coef for r in results], axis=1),
             xp.concat([r.intercept for r in results]),
-            max((r.solver for r in results), key=_ROBUSTNESS.__getitem__),
+            most_robust(r.solver for r in results),
         )
 
     n, d = A.shape
     requested = solver
-    if solver == "auto":
-        solver = "svd" if alpha == 0 and n - int(fit_intercept) < d else "cholesky"
+    solver = resolve_solver(solver, n, d, alpha, fit_intercept)
 
     if solver == "cholesky":
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
@@ -339,14 +267,14 @@ def solve_least_squares(
         try:
             factor = stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
         except NotPositiveDefiniteError as err:
-            _warn_fallback(owner, requested, "svd", str(err))
+            warn_fallback(owner, requested, "svd", str(err), accepts=accepts, dtype=A.dtype)
             solver = "svd"
         else:
             result = stats.solve_with(factor, fit_intercept=fit_intercept)
-            _check_finite_solution(result.coef, result.intercept, result.solver, owner)
+            check_finite_solution(result.coef, result.intercept, result.solver, owner)
             return result
     else:
-        check_array(A, _ARG_NAMES.get(owner, ("A", "B"))[0])
+        check_array(A, argument_names(owner)[0])
 
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
         Ac, Bc, mean_A, mean_B = _center(A, B, sample_weight, fit_intercept)
@@ -356,7 +284,7 @@ def solve_least_squares(
         try:
             coef = solve_qr(Ac, Bc, alpha)
         except NotPositiveDefiniteError as err:
-            _warn_fallback(owner, solver, "svd", str(err))
+            warn_fallback(owner, solver, "svd", str(err), accepts=accepts, dtype=A.dtype)
             solver = "svd"
     if solver == "svd":
         coef = solve_svd(Ac, Bc, alpha, rcond)
@@ -364,7 +292,7 @@ def solve_least_squares(
         intercept = xp.astype(mean_B - mean_A @ coef, A.dtype, copy=False)
     else:
         intercept = xp.zeros(B.shape[1], dtype=A.dtype, device=device(A))
-    _check_finite_solution(coef, intercept, solver, owner)
+    check_finite_solution(coef, intercept, solver, owner)
     return LstsqResult(coef, intercept, solver)
 
 
