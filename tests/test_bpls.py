@@ -35,7 +35,15 @@ from sklearn.model_selection import train_test_split
 
 import lsqnet
 from conftest import predicted_flops
-from lsqnet import BPLSClassifier, BPLSRegressor, _flops, collapse_linear, count_flops, fit_layer
+from lsqnet import (
+    BPLSClassifier,
+    BPLSRegressor,
+    _flops,
+    collapse_linear,
+    count_flops,
+    fit_layer,
+    training,
+)
 from lsqnet.bpls import BPLSOptions, backward_sweep, class_targets, fit_bpls
 from lsqnet.exceptions import SolverFallbackWarning
 from lsqnet.network import init_network
@@ -827,3 +835,69 @@ def test_float32_statistics_too_ill_conditioned_for_float32_are_recomputed_in_fl
     ref = BPLSRegressor(dtype="float64", **params).fit(X.astype(np.float64), y)
     assert est.solver_ == "cholesky"
     np.testing.assert_allclose(est.predict(X), ref.predict(X), rtol=0, atol=1e-3)
+
+
+# -- the training loop shared by every method and every source ---------------------------------
+class _ScriptedMethod:
+    """A training method whose steps report scripted losses (lsqnet.training's interface):
+    the loop alone decides what is recorded, when to stop and which iterate is kept."""
+
+    def __init__(self, losses, objectives=None, converged_at=None):
+        self.losses = losses
+        self.objectives = objectives or losses
+        self.converged_at = converged_at
+
+    def start(self, source, iterate):
+        return 0, None
+
+    def step(self, source, state):
+        i = state + 1
+        loss = self.losses[i - 1]
+        network = f"network {i}"
+        step = training.Step(
+            network, 1, 10, loss, float("nan"), self.objectives[i - 1],
+            i == self.converged_at, "eigh" if i == 2 else "cholesky",
+        )
+        return i, step
+
+    def iterate(self, state):
+        return training.Iterate(f"network {state}", None, 0.0, self.losses[state - 1])
+
+
+def _run(method, *, max_steps=10, tol=0.1, keep="best", stop_at=None):
+    steps = []
+
+    def record(step):
+        steps.append(step)
+        return len(steps) == stop_at
+
+    start = training.Iterate("start")
+    outcome = training.run(
+        method, None, start, max_steps=max_steps, tol=tol, record=record, keep=keep
+    )
+    return outcome, steps
+
+
+def test_the_loop_stops_when_the_objective_improves_by_less_than_tol():
+    # 10 -> 5 (50 %), 5 -> 4.8 (4 % < tol=10 %): two steps recorded, the second's kept
+    outcome, steps = _run(_ScriptedMethod([10.0, 5.0, 4.8, 1.0]))
+    assert [s.loss for s in steps] == [10.0, 5.0, 4.8]
+    assert outcome.best.network == "network 3"
+    assert outcome.solvers == ["cholesky", "eigh", "cholesky"]
+    assert not outcome.stopped
+
+
+def test_the_loop_keeps_the_best_iterate_or_the_last():
+    losses = [3.0, 1.0, 2.0]  # no tol rule (objective None): all steps run
+    method = _ScriptedMethod(losses, objectives=[None] * 3)
+    assert _run(method, max_steps=3)[0].best.network == "network 2"
+    assert _run(method, max_steps=3, keep="last")[0].best.network == "network 3"
+    assert len(_run(method, max_steps=2)[1]) == 2
+
+
+def test_the_loop_stops_on_the_monitor_and_on_convergence():
+    method = _ScriptedMethod([5.0, 4.0, 3.0, 2.0], objectives=[None] * 4)
+    outcome, steps = _run(method, max_steps=4, stop_at=2)
+    assert len(steps) == 2 and outcome.stopped
+    outcome, steps = _run(_ScriptedMethod([5.0, 4.0, 3.0], [None] * 3, converged_at=1))
+    assert len(steps) == 1 and not outcome.stopped

@@ -306,6 +306,94 @@ def test_fallback_warnings_point_at_the_caller():
         assert {w.filename for w in record} == {__file__}
 
 
+def _fixes(message: str) -> list[dict]:
+    """The fixes a warning suggests, each as the keyword arguments it names: ``name='value'``
+    as written, ``a positive name``/``a larger name`` as ``name=1.0``, ``float64 data`` as
+    ``{"float64": True}`` (the data converted)."""
+    advice = re.search(r"To avoid [^,]*?, pass (.*?); to silence it", message)
+    assert advice is not None, message
+    text = advice.group(1)
+    fixes = [{name: value.strip("'")} for name, value in re.findall(r"(\w+)=('[^']*')", text)]
+    ridges = re.findall(r"a (?:positive|larger) (\w+)(?= \(|,| or|$)", text)
+    fixes += [{name: 1.0} for name in ridges]
+    if "float64 data" in text:
+        fixes.append({"float64": True})
+    return fixes
+
+
+def _duplicated(dtype):
+    X, y = problem(CASES[0], dtype)
+    return X, (y[:, 0] > np.median(y[:, 0])).astype(int)
+
+
+def _advice_cases():
+    """(owner the warning names, a call that warns, the same call with a fix applied)."""
+    A, B = problem(CASES[0], np.float64)
+    X32, y = _duplicated(np.float32)
+
+    def estimator(X, y, batch_size=None, **params):
+        def fit(float64=False, **fix):
+            Xf = X.astype(np.float64) if float64 else X
+            defaults = dict(hidden_layer_sizes=(8,), alpha=0.0, max_iter=2, random_state=0)
+            clf = BPLSClassifier(batch_size=batch_size, **{**defaults, **params, **fix})
+            return clf.fit(Xf, y)
+
+        return fit
+
+    def data(call, *arrays):
+        return lambda float64=False, **fix: call(
+            *(a.astype(np.float64) if float64 else a for a in arrays), **fix
+        )
+
+    def partial_fit(float64=False, **fix):
+        est = BPLSRegressor(**{"hidden_layer_sizes": (), "alpha": 0.0, **fix})
+        Af = A.astype(np.float64) if float64 else A
+        return est.partial_fit(Af, B[:, 0])
+
+    def backward_step(float64=False, **fix):
+        # a hidden layer with more units than samples, its weights solved without ridge
+        params = dict(hidden_layer_sizes=(40, 30), hidden_target="min_norm", alpha=0.0,
+                      backprop_ridge=0.0, max_iter=2, random_state=0)
+        return BPLSClassifier(**{**params, **fix}).fit(X32[:12], y[:12])
+
+    return {
+        "lstsq-cholesky": ("lstsq", data(lambda A, B, **fix: lstsq(
+            A, B, **{"solver": "cholesky", **fix}), A, B)),
+        "lstsq-qr-float32": ("lstsq", data(lambda A, B, **fix: lstsq(
+            A, B, **{"solver": "qr", **fix}), A.astype(np.float32), B.astype(np.float32))),
+        "fit_layer-relu": ("fit_layer", data(lambda A, B, **fix: fit_layer(
+            A, np.abs(B), **{"activation": "relu", **fix}), A, B)),
+        "GramStats.solve": ("GramStats.solve", data(
+            lambda A, B, **fix: GramStats.from_data(A, B).solve(fit_intercept=True, **fix),
+            A, B)),
+        "BPLS-float32": ("BPLS", estimator(X32, y)),
+        "BPLS-float64-qr": ("BPLS", estimator(X32.astype(np.float64), y, solver="qr")),
+        "BPLS-batch_size": ("BPLS", estimator(X32, y, batch_size=50)),
+        "partial_fit": ("BPLSRegressor.partial_fit", partial_fit),
+        "backward-step": ("BPLS backward step", backward_step),
+    }
+
+
+@pytest.mark.parametrize("case", list(_advice_cases()))
+def test_fallback_advice_is_accepted_by_the_api_it_names(case):
+    """Every fix a fallback warning suggests (``solver=...``, a positive ridge parameter,
+    ``dtype=...``, float64 data) is accepted by the function or estimator the warning names."""
+    owner, call = _advice_cases()[case]
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        call()
+    messages = [str(w.message) for w in record if issubclass(w.category, SolverFallbackWarning)]
+    messages = [m for m in messages if m.startswith(f"{owner}: ")]
+    assert messages, f"no fallback warning of {owner}: {[str(w.message) for w in record]}"
+    for message in messages:
+        fixes = _fixes(message)
+        assert fixes, message
+        for fix in fixes:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                call(**fix)  # raises if the API refuses the value
+
+
 def test_cholesky_condition_check_does_not_change_the_operation_count(rng):
     """The rank rule uses only maxima of computed values: the ledger is that of count_flops."""
     from lsqnet import _flops
