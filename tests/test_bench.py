@@ -23,7 +23,7 @@ import torch
 from numpy.testing import assert_array_equal
 
 import lsqnet.bench._gradient as gradient_module
-import lsqnet.estimators as estimators_module
+import lsqnet.estimators._base as estimators_module
 import lsqnet.plotting
 from lsqnet import datasets
 from lsqnet.bench import (

@@ -1,9 +1,8 @@
 """lsqnet: closed-form (least-squares) training of fully-connected neural networks."""
 
 from . import activations, datasets, exceptions, features, solvers
-from ._persistence import load
 from .bpls import count_flops
-from .estimators import PRESETS, BPLSClassifier, BPLSRegressor
+from .estimators import PRESETS, BPLSClassifier, BPLSRegressor, load
 from .layers import Dense, collapse_linear, fit_layer
 from .network import Network
 from .solvers import SOLVERS, GramStats, lstsq

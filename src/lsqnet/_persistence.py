@@ -1,9 +1,16 @@
-"""Saving and loading fitted estimators without pickle: ``model.save(path)``, ``lsqnet.load(path)``.
+"""The model file format: a plain record of a fitted estimator, written and read without pickle.
+
+:func:`write_record` writes a :class:`ModelRecord` (the estimator's name, its parameters and
+scalar fitted attributes as JSON, its layers, labels and feature names as arrays) and
+:func:`read_record` reads one back, checked against the :class:`EstimatorSchema` of the
+estimator it names. The estimators turn themselves into records and back
+(:mod:`lsqnet.estimators`, ``model.save(path)`` and ``lsqnet.load(path)``); this module knows
+no estimator class, so the two never import each other.
 
 Design constraints:
 
 * No code runs on load. The file is read with ``np.load(..., allow_pickle=False)``, the
-  estimator class is looked up by name in a fixed table of the two lsqnet estimators (never
+  estimator is looked up by name in a fixed table of schemas given by the caller (never
   imported or evaluated from the file), and every value read is checked before it is used, so
   a file from an untrusted source can at worst be refused with :class:`ModelFormatError`.
 * Bit-identical predictions: the weights are stored as the arrays themselves (dtype, byte
@@ -11,10 +18,8 @@ Design constraints:
 * Atomic saves: the file is written under a temporary name in the target's directory, flushed
   and ``fsync``-ed, then moved onto the target with :func:`os.replace`. A crash or an error
   mid-save leaves any previous file at the target untouched and no temporary file behind.
-* The estimator classes are imported lazily, inside the functions, because
-  :mod:`lsqnet.estimators` calls into this module from ``save``.
 
-File format, version 2
+File format, version 3
 ----------------------
 One uncompressed NumPy ``.npz`` archive (a zip file written by :func:`numpy.savez`), saved
 under the path exactly as given (no ``.npz`` suffix is added). Every member is a ``.npy``
@@ -95,18 +100,28 @@ import numbers
 import os
 import secrets
 import zipfile
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
 
 from . import activations as _activations
-from ._array_api import to_numpy
 from .exceptions import ModelFormatError
-from .layers import Dense
-from .network import Network
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load", "save_estimator"]
+__all__ = [
+    "ATTRIBUTES",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "EstimatorSchema",
+    "InvalidRecord",
+    "ModelRecord",
+    "check_path",
+    "check_record",
+    "read_record",
+    "seed_to_json",
+    "to_json",
+    "write_record",
+]
 
 #: The value of the ``"format"`` field of every lsqnet model file.
 FORMAT = "lsqnet-model"
@@ -132,7 +147,8 @@ _TOP_KEYS = frozenset(
         "has_feature_names",
     }
 )
-_ATTRIBUTES = (
+#: The scalar fitted attributes of every estimator's file.
+ATTRIBUTES = (
     "n_features_in_",
     "n_layers_",
     "n_outputs_",
@@ -150,8 +166,60 @@ _MAX_METADATA_BYTES = 64 * 2**20
 _LABEL_KINDS = "biufUS"
 
 
-class _Invalid(Exception):
+class InvalidRecord(Exception):
     """A consistency check failed; the reason is the message. Converted by the callers."""
+
+
+class ModelRecord(NamedTuple):
+    """A fitted estimator as plain values: what a model file holds.
+
+    Attributes
+    ----------
+    estimator : str
+        The estimator's class name (a key of the schemas given to :func:`read_record`).
+    params : dict
+        Every parameter, as JSON values (tuples as lists).
+    activations : list of str
+        Each layer's activation name.
+    attributes : dict
+        The scalar fitted attributes (:data:`ATTRIBUTES`, and those of the schema), as JSON.
+    weights, biases : list of ndarray
+        Each layer's weight (n_in, n_out) and bias (n_out,), NumPy arrays of one float dtype.
+    classes : ndarray or None
+        A classifier's ``classes_``.
+    feature_names : ndarray or None
+        ``feature_names_in_``, when the estimator has it.
+    """
+
+    estimator: str
+    params: dict[str, Any]
+    activations: list[str]
+    attributes: dict[str, Any]
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    classes: np.ndarray | None = None
+    feature_names: np.ndarray | None = None
+
+
+class EstimatorSchema(NamedTuple):
+    """What a model file of one estimator must hold besides the layers.
+
+    Attributes
+    ----------
+    params : frozenset of str
+        The names of its parameters.
+    attributes : frozenset of str
+        The names of its scalar fitted attributes beyond :data:`ATTRIBUTES`.
+    output_activations : tuple of str
+        The output activations it allows.
+    classifier : bool
+        Whether its files hold ``classes``.
+    """
+
+    params: frozenset[str]
+    attributes: frozenset[str]
+    output_activations: tuple[str, ...]
+    classifier: bool
 
 
 def _weight_name(i: int) -> str:
@@ -162,14 +230,8 @@ def _bias_name(i: int) -> str:
     return f"layer_{i}_bias"
 
 
-def _estimator_classes() -> dict[str, type]:
-    # Imported here: estimators.py imports this module from its save() method.
-    from .estimators import BPLSClassifier, BPLSRegressor
-
-    return {"BPLSRegressor": BPLSRegressor, "BPLSClassifier": BPLSClassifier}
-
-
-def _check_path(path: Any, owner: str) -> str:
+def check_path(path: Any, owner: str) -> str:
+    """``path`` as a str, or ``TypeError`` naming the argument of ``owner``."""
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
     if not isinstance(path, str):
@@ -196,11 +258,11 @@ def _check_layers(
     n_features_in: int,
     n_outputs: int,
 ) -> None:
-    """Raise :class:`_Invalid` unless the layers make a finite, consistently shaped network."""
+    """Raise :class:`InvalidRecord` unless the layers make a finite, consistently shaped network."""
     if not weights:
-        raise _Invalid("the network has no layers.")
+        raise InvalidRecord("the network has no layers.")
     if not (len(weights) == len(biases) == len(activations)):
-        raise _Invalid(
+        raise InvalidRecord(
             f"{len(weights)} weights, {len(biases)} biases and {len(activations)} activation "
             f"names do not describe the same number of layers."
         )
@@ -209,83 +271,85 @@ def _check_layers(
     for i, (W, b, act) in enumerate(zip(weights, biases, activations, strict=True)):
         if not isinstance(act, str) or act not in _activations.ACTIVATIONS:
             valid = ", ".join(repr(name) for name in _activations.ACTIVATIONS)
-            raise _Invalid(
+            raise InvalidRecord(
                 f"layer {i} has activation {act!r}; valid activations are {valid}."
             )
         for name, arr, ndim in (("weight", W, 2), ("bias", b, 1)):
             if not isinstance(arr, np.ndarray) or arr.ndim != ndim:
-                raise _Invalid(f"layer {i}'s {name} is not a {ndim}-D array.")
+                raise InvalidRecord(f"layer {i}'s {name} is not a {ndim}-D array.")
             if arr.dtype.kind != "f" or arr.dtype.itemsize not in (4, 8):
-                raise _Invalid(
+                raise InvalidRecord(
                     f"layer {i}'s {name} has dtype {arr.dtype}; float32 or float64 is needed."
                 )
             if dtype is None:
                 dtype = arr.dtype.newbyteorder("=")
             elif arr.dtype.newbyteorder("=") != dtype:
-                raise _Invalid(
+                raise InvalidRecord(
                     f"layer {i}'s {name} has dtype {arr.dtype}, but layer 0's weight has "
                     f"{dtype}; every layer must have the same dtype."
                 )
             if not np.isfinite(arr).all():
-                raise _Invalid(f"layer {i}'s {name} contains NaN or infinity.")
+                raise InvalidRecord(f"layer {i}'s {name} contains NaN or infinity.")
         n_in, n_out = W.shape
         if n_in != n_prev or n_out < 1:
             what = "n_features_in_" if i == 0 else f"layer {i - 1}'s outputs"
-            raise _Invalid(
+            raise InvalidRecord(
                 f"layer {i}'s weight has shape {W.shape}, but {what} is {n_prev}: the weight "
                 f"must have shape ({n_prev}, n_out) with n_out >= 1."
             )
         if b.shape != (n_out,):
-            raise _Invalid(
+            raise InvalidRecord(
                 f"layer {i}'s bias has shape {b.shape}, but its weight has {n_out} outputs: "
                 f"the bias must have shape ({n_out},)."
             )
         n_prev = n_out
     if n_prev != n_outputs:
-        raise _Invalid(f"the last layer has {n_prev} outputs, but n_outputs_ is {n_outputs}.")
+        raise InvalidRecord(f"the last layer has {n_prev} outputs, but n_outputs_ is {n_outputs}.")
 
 
-def _check_attributes(attrs: dict[str, Any], cls: type, n_layers: int) -> None:
-    """Raise :class:`_Invalid` unless the scalar fitted attributes have sensible values."""
+def _check_attributes(
+    attrs: dict[str, Any], name: str, schema: EstimatorSchema, n_layers: int
+) -> None:
+    """Raise :class:`InvalidRecord` unless the scalar fitted attributes have sensible values."""
     positive = ("n_features_in_", "n_outputs_")
     non_negative = ("n_iter_", "flops_")
     for name in positive + non_negative:
         low = 1 if name in positive else 0
         if not _is_int(attrs[name]) or attrs[name] < low:
-            raise _Invalid(f"{name} must be an int >= {low}; got {attrs[name]!r}.")
+            raise InvalidRecord(f"{name} must be an int >= {low}; got {attrs[name]!r}.")
     if not _is_int(attrs["n_layers_"]) or attrs["n_layers_"] != n_layers + 1:
-        raise _Invalid(
+        raise InvalidRecord(
             f"n_layers_ is {attrs['n_layers_']!r}, but there are {n_layers} layers "
             f"(n_layers_ counts the input too: {n_layers + 1})."
         )
     if not isinstance(attrs["loss_"], float | int) or isinstance(attrs["loss_"], bool):
-        raise _Invalid(f"loss_ must be a number; got {attrs['loss_']!r}.")
+        raise InvalidRecord(f"loss_ must be a number; got {attrs['loss_']!r}.")
     try:
         float(attrs["loss_"])
     except OverflowError:  # an int beyond the float range
-        raise _Invalid(
+        raise InvalidRecord(
             f"loss_ must be a number in the float range; got {attrs['loss_']}."
         ) from None
     if not isinstance(attrs["flops_exact_"], bool):
-        raise _Invalid(f"flops_exact_ must be true or false; got {attrs['flops_exact_']!r}.")
+        raise InvalidRecord(f"flops_exact_ must be true or false; got {attrs['flops_exact_']!r}.")
     if not isinstance(attrs["solver_"], str):
-        raise _Invalid(f"solver_ must be a string; got {attrs['solver_']!r}.")
+        raise InvalidRecord(f"solver_ must be a string; got {attrs['solver_']!r}.")
     out = attrs["out_activation_"]
-    if not isinstance(out, str) or out not in cls._output_activations:
-        valid = ", ".join(repr(name) for name in cls._output_activations)
-        raise _Invalid(f"out_activation_ is {out!r}; {cls.__name__} allows {valid}.")
+    if not isinstance(out, str) or out not in schema.output_activations:
+        valid = ", ".join(repr(act) for act in schema.output_activations)
+        raise InvalidRecord(f"out_activation_ is {out!r}; {name} allows {valid}.")
     history = attrs["history_"]
     scalars = (str, int, float, bool, type(None))
     if not isinstance(history, list) or not all(
         isinstance(entry, dict) and all(isinstance(v, scalars) for v in entry.values())
         for entry in history
     ):
-        raise _Invalid("history_ must be a list of objects with scalar values.")
+        raise InvalidRecord("history_ must be a list of objects with scalar values.")
     if "_y_1d" in attrs:
         if not isinstance(attrs["_y_1d"], bool):
-            raise _Invalid(f"_y_1d must be true or false; got {attrs['_y_1d']!r}.")
+            raise InvalidRecord(f"_y_1d must be true or false; got {attrs['_y_1d']!r}.")
         if attrs["_y_1d"] and attrs["n_outputs_"] != 1:
-            raise _Invalid(f"_y_1d is true, but n_outputs_ is {attrs['n_outputs_']}, not 1.")
+            raise InvalidRecord(f"_y_1d is true, but n_outputs_ is {attrs['n_outputs_']}, not 1.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -293,7 +357,18 @@ def _check_attributes(attrs: dict[str, Any], cls: type, n_layers: int) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _to_json(value: Any, name: str) -> Any:
+def check_record(record: ModelRecord, schema: EstimatorSchema) -> None:
+    """Raise :class:`InvalidRecord` unless ``record``'s layers and attributes are consistent
+    (what :func:`read_record` checks of a file), so that no file load would refuse is written."""
+    attrs = record.attributes
+    _check_layers(
+        record.weights, record.biases, record.activations, attrs["n_features_in_"],
+        attrs["n_outputs_"],
+    )
+    _check_attributes(attrs, record.estimator, schema, len(record.weights))
+
+
+def to_json(value: Any, name: str) -> Any:
     """``value`` as JSON-ready Python objects: tuples and arrays become lists."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
@@ -302,16 +377,16 @@ def _to_json(value: Any, name: str) -> Any:
     if isinstance(value, tuple | list) or (
         isinstance(value, np.ndarray) and value.dtype.kind in "biufU"
     ):
-        return [_to_json(v, name) for v in value]
+        return [to_json(v, name) for v in value]
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _to_json(v, name) for k, v in value.items()}
+        return {k: to_json(v, name) for k, v in value.items()}
     raise TypeError(
         f"Cannot save {name}: {value!r} of type {type(value).__name__} cannot be stored in "
         f"the JSON metadata of a model file (numbers, strings, None and lists of them can)."
     )
 
 
-def _seed_to_json(random_state: Any) -> int | None:
+def seed_to_json(random_state: Any) -> int | None:
     """An int seed as itself; None, or a RandomState or Generator instance, as None."""
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         return int(random_state)
@@ -371,86 +446,42 @@ def _fsync_directory(directory: str) -> None:
         os.close(fd)
 
 
-def save_estimator(est: Any, path: str | os.PathLike[str]) -> None:
-    """Write the fitted ``est`` to ``path`` in the format of this module, atomically.
+def write_record(record: ModelRecord, path: str, owner: str) -> None:
+    """Write ``record`` to ``path`` in the format of this module, atomically.
 
-    Parameters
-    ----------
-    est : BPLSRegressor or BPLSClassifier
-        A fitted estimator (not a subclass).
-    path : str or os.PathLike
-        The file to write, used exactly as given (no suffix is added; ``.npz`` is the
-        convention). An existing file is replaced, but only once the new one is complete.
+    ``path`` is used exactly as given (no suffix is added; ``.npz`` is the convention). An
+    existing file is replaced, but only once the new one is complete. ``owner`` (who saves)
+    names the failures.
 
     Raises
     ------
-    sklearn.exceptions.NotFittedError
-        If ``est`` is not fitted.
-    TypeError
-        If ``path`` is not a str or os.PathLike, ``est`` is not an lsqnet estimator, or a
-        parameter cannot be stored as JSON.
     ValueError
-        If a parameter is invalid, the labels cannot be stored without pickle, or the fitted
-        state is inconsistent (for example weights changed by hand to NaN).
+        If the labels or feature names cannot be stored without pickle.
     OSError
         If the file cannot be written; nothing is left behind.
     """
-    classes = _estimator_classes()
-    owner = type(est).__name__
-    if classes.get(owner) is not type(est):
-        raise TypeError(
-            f"save supports {', '.join(classes)} estimators (not subclasses); got {owner}."
-        )
-    path = _check_path(path, f"{owner}.save")
-    check_is_fitted(est, "network_")
-
-    # A file that load() would refuse is never written: parameters changed to invalid values
-    # after fit, or weights edited into NaN, are reported now.
-    params = est.get_params(deep=False)
-    type(est)(**params)._validate_params_()
-    params = {
-        name: _to_json(value, f"{owner}: the {name!r} parameter")
-        if name != "random_state"
-        else _seed_to_json(value)
-        for name, value in params.items()
-    }
-    layers = est.network_.layers
-    # A model fitted on tensors is saved as host arrays (and loads as a NumPy model).
-    weights = [to_numpy(layer.weight) for layer in layers]
-    biases = [to_numpy(layer.bias) for layer in layers]
-    acts = [layer.activation for layer in layers]
-    attrs = {name: getattr(est, name) for name in _ATTRIBUTES}
-    if owner == "BPLSRegressor":
-        attrs["_y_1d"] = bool(est._y_1d)
-    attrs = {name: _to_json(value, f"{owner}: attribute {name}") for name, value in attrs.items()}
-    try:
-        _check_layers(weights, biases, acts, attrs["n_features_in_"], attrs["n_outputs_"])
-        _check_attributes(attrs, type(est), len(layers))
-    except _Invalid as err:
-        raise ValueError(f"Cannot save {owner}: its fitted state is inconsistent: {err}") from None
-
     from . import __version__
 
     arrays: dict[str, np.ndarray] = {}
-    for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
+    for i, (W, b) in enumerate(zip(record.weights, record.biases, strict=True)):
         arrays[_weight_name(i)] = W
         arrays[_bias_name(i)] = b
     meta: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "lsqnet_version": __version__,
-        "estimator": owner,
-        "params": params,
-        "activations": acts,
-        "attributes": attrs,
+        "estimator": record.estimator,
+        "params": record.params,
+        "activations": record.activations,
+        "attributes": record.attributes,
     }
-    if owner == "BPLSClassifier":
-        classes = to_numpy(est.classes_)
-        arrays[_CLASSES], meta["classes_object"] = _label_array(classes, "classes_", owner)
-    names = getattr(est, "feature_names_in_", None)
-    meta["has_feature_names"] = names is not None
-    if names is not None:
-        arrays[_FEATURE_NAMES], _ = _label_array(names, "feature_names_in_", owner)
+    if record.classes is not None:
+        arrays[_CLASSES], meta["classes_object"] = _label_array(record.classes, "classes_", owner)
+    meta["has_feature_names"] = record.feature_names is not None
+    if record.feature_names is not None:
+        arrays[_FEATURE_NAMES], _ = _label_array(
+            record.feature_names, "feature_names_in_", owner
+        )
     text = json.dumps(meta, allow_nan=True)
     arrays[_METADATA] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
@@ -524,17 +555,17 @@ def _parse_metadata(raw: np.ndarray, path: str) -> dict[str, Any]:
     return meta
 
 
-def _check_metadata(meta: dict[str, Any], classes: dict[str, type]) -> type:
-    """Check the keys and types of the JSON; return the estimator class it names."""
+def _check_metadata(meta: dict[str, Any], schemas: Mapping[str, EstimatorSchema]) -> str:
+    """Check the keys and types of the JSON; return the estimator name it gives."""
     name = meta.get("estimator")
-    if not isinstance(name, str) or name not in classes:
-        valid = ", ".join(repr(c) for c in classes)
-        raise _Invalid(f"its estimator is {name!r}; this version of lsqnet knows {valid}.")
-    cls = classes[name]
-    expected = set(_TOP_KEYS) | ({"classes_object"} if name == "BPLSClassifier" else set())
+    if not isinstance(name, str) or name not in schemas:
+        valid = ", ".join(repr(c) for c in schemas)
+        raise InvalidRecord(f"its estimator is {name!r}; this version of lsqnet knows {valid}.")
+    schema = schemas[name]
+    expected = set(_TOP_KEYS) | ({"classes_object"} if schema.classifier else set())
     if set(meta) != expected:
         missing, extra = sorted(expected - set(meta)), sorted(set(meta) - expected)
-        raise _Invalid(
+        raise InvalidRecord(
             "its metadata"
             + (f" lacks the key(s) {missing}" if missing else "")
             + (" and" if missing and extra else "")
@@ -542,27 +573,27 @@ def _check_metadata(meta: dict[str, Any], classes: dict[str, type]) -> type:
             + "."
         )
     if not isinstance(meta["lsqnet_version"], str):
-        raise _Invalid("its lsqnet_version is not a string.")
+        raise InvalidRecord("its lsqnet_version is not a string.")
     acts = meta["activations"]
     if not isinstance(acts, list) or not acts:
-        raise _Invalid("its activations is not a non-empty list of names.")
+        raise InvalidRecord("its activations is not a non-empty list of names.")
     for flag in ("has_feature_names", "classes_object"):
         if flag in meta and not isinstance(meta[flag], bool):
-            raise _Invalid(f"its {flag} is {meta[flag]!r}, not true or false.")
+            raise InvalidRecord(f"its {flag} is {meta[flag]!r}, not true or false.")
     params = meta.get("params")
     if meta["format_version"] == 1 and isinstance(params, dict):
         meta["params"] = params = {**_PARAMS_AFTER_VERSION_1, **params}
     if meta["format_version"] <= 2 and isinstance(params, dict) and "image_shape" not in params:
         meta["params"] = {**params, "image_shape": _square_image(meta)}
     for section, keys in (
-        ("params", set(cls().get_params(deep=False))),
-        ("attributes", set(_ATTRIBUTES) | ({"_y_1d"} if name == "BPLSRegressor" else set())),
+        ("params", set(schema.params)),
+        ("attributes", set(ATTRIBUTES) | set(schema.attributes)),
     ):
         value = meta[section]
         if not isinstance(value, dict) or set(value) != keys:
             got = sorted(value) if isinstance(value, dict) else repr(value)
-            raise _Invalid(f"its {section} are {got}; {name} has {sorted(keys)}.")
-    return cls
+            raise InvalidRecord(f"its {section} are {got}; {name} has {sorted(keys)}.")
+    return name
 
 
 def _square_image(meta: dict[str, Any]) -> list[int] | None:
@@ -577,11 +608,13 @@ def _square_image(meta: dict[str, Any]) -> list[int] | None:
     return [side, side] if side * side == n else None
 
 
-def _restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
-    """Check the arrays against the metadata and build the fitted estimator."""
+def _record(
+    name: str, schema: EstimatorSchema, meta: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> ModelRecord:
+    """Check the arrays against the metadata and gather the record."""
     attrs = dict(meta["attributes"])
     acts = meta["activations"]
-    _check_attributes(attrs, cls, len(acts))
+    _check_attributes(attrs, name, schema, len(acts))
     n = len(acts)
     # np.save keeps the writer's byte order; predictions are made in native order. The values
     # (and the memory order, C or Fortran) are unchanged, so the results are bit-identical.
@@ -593,80 +626,51 @@ def _restore(cls: type, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> 
     biases = [native[_bias_name(i)] for i in range(n)]
     _check_layers(weights, biases, acts, attrs["n_features_in_"], attrs["n_outputs_"])
     if attrs["out_activation_"] != acts[-1]:
-        raise _Invalid(
+        raise InvalidRecord(
             f"out_activation_ is {attrs['out_activation_']!r}, but the last layer's "
             f"activation is {acts[-1]!r}."
         )
-
-    params = dict(meta["params"])
-    for key in ("hidden_layer_sizes", "image_shape", "patch_size"):
-        if isinstance(params[key], list):
-            params[key] = tuple(params[key])
-    if params["random_state"] is not None and not _is_int(params["random_state"]):
-        raise _Invalid(f"its random_state is {params['random_state']!r}, not an int or null.")
-    est = cls()
-    est.set_params(**params)
-    try:
-        # Sets the private state fit leaves behind (_sizes, _options) and checks the values.
-        est._options = est._validate_params_()
-    except (TypeError, ValueError) as err:
-        raise _Invalid(f"its parameters are invalid: {err}") from err
-
-    est.n_features_in_ = attrs.pop("n_features_in_")
+    names = None
     if meta["has_feature_names"]:
         names = native[_FEATURE_NAMES]
-        if names.ndim != 1 or names.dtype.kind != "U" or names.shape[0] != est.n_features_in_:
-            raise _Invalid(
-                f"feature_names_in must be a 1-D unicode array of {est.n_features_in_} names; "
+        n_features = attrs["n_features_in_"]
+        if names.ndim != 1 or names.dtype.kind != "U" or names.shape[0] != n_features:
+            raise InvalidRecord(
+                f"feature_names_in must be a 1-D unicode array of {n_features} names; "
                 f"got dtype {names.dtype} and shape {names.shape}."
             )
-        est.feature_names_in_ = np.array(names.tolist(), dtype=object)
-    if cls.__name__ == "BPLSClassifier":
+        names = np.array(names.tolist(), dtype=object)
+    labels = None
+    if schema.classifier:
         labels = native[_CLASSES]
         if labels.ndim != 1 or labels.dtype.kind not in _LABEL_KINDS:
-            raise _Invalid(
+            raise InvalidRecord(
                 f"classes must be a 1-D array of numbers or strings; got dtype "
                 f"{labels.dtype} and shape {labels.shape}."
             )
         if labels.shape[0] != attrs["n_outputs_"]:
-            raise _Invalid(
+            raise InvalidRecord(
                 f"there are {labels.shape[0]} classes, but the network has "
                 f"{attrs['n_outputs_']} outputs (one per class)."
             )
-        est.classes_ = np.array(labels.tolist(), dtype=object) if meta[
-            "classes_object"
-        ] else labels
-    else:
-        est._y_1d = attrs.pop("_y_1d")
-    layers = tuple(Dense(W, b, act) for W, b, act in zip(weights, biases, acts, strict=True))
-    est.network_ = Network(layers)
-    est.coefs_ = [layer.weight for layer in layers]
-    est.intercepts_ = [layer.bias for layer in layers]
+        if meta["classes_object"]:
+            labels = np.array(labels.tolist(), dtype=object)
     attrs["loss_"] = float(attrs["loss_"])
-    for name, value in attrs.items():
-        setattr(est, name, value)
-    return est
+    return ModelRecord(
+        name, dict(meta["params"]), list(acts), attrs, weights, biases, labels, names
+    )
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Load an estimator saved with ``model.save(path)``, without executing any code.
+def read_record(
+    path: str | os.PathLike[str], schemas: Mapping[str, EstimatorSchema], owner: str = "load"
+) -> ModelRecord:
+    """Read the record of a model file, without executing any code.
 
     The file is read with ``np.load(path, allow_pickle=False)``; its content is checked
-    (format and version, known estimator and activation names, finite weights whose shapes
-    chain from ``n_features_in_`` to ``n_outputs_``) before the estimator is rebuilt, so a file
-    from an untrusted source can be loaded safely: it yields a valid model or an error. The
-    format is described in the module docstring of :mod:`lsqnet._persistence`.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file, exactly as named (no suffix is added).
-
-    Returns
-    -------
-    BPLSRegressor or BPLSClassifier
-        The fitted estimator; its predictions are bit-identical to those of the saved one.
-        ``random_state`` is None if it was a ``RandomState`` or ``Generator`` instance.
+    (format and version, an estimator named in ``schemas`` and its keys, known activation
+    names, finite weights whose shapes chain from ``n_features_in_`` to ``n_outputs_``), so a
+    file from an untrusted source yields a consistent record or an error. Files of older
+    format versions are read with the parameters they lack (module docstring).
 
     Raises
     ------
@@ -675,26 +679,11 @@ def load(path: str | os.PathLike[str]) -> Any:
     FileNotFoundError
         If there is no file at ``path``.
     lsqnet.exceptions.ModelFormatError
-        (a ``ValueError``) If the file is not a valid lsqnet model file: not an ``.npz``
-        archive, truncated or corrupt, missing or malformed metadata, inconsistent arrays, or a
-        newer format version than this lsqnet reads.
+        (a ``ValueError``) If the file is not a valid lsqnet model file.
     OSError
         If the file exists but cannot be read (a directory, no permission).
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> import lsqnet
-    >>> X = np.linspace(-1, 1, 50)[:, None]
-    >>> reg = lsqnet.BPLSRegressor(hidden_layer_sizes=(8,), random_state=0).fit(X, np.tanh(2 * X))
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     reg.save(os.path.join(tmp, "model.npz"))
-    ...     same = lsqnet.load(os.path.join(tmp, "model.npz"))
-    >>> bool(np.array_equal(same.predict(X), reg.predict(X)))
-    True
     """
-    path = _check_path(path, "load")
+    path = check_path(path, owner)
     try:
         fid = open(path, "rb")
     except FileNotFoundError as err:
@@ -734,12 +723,12 @@ def load(path: str | os.PathLike[str]) -> Any:
                 raise ModelFormatError(fail + "its metadata entry is implausibly large.")
             meta = _parse_metadata(_read_member(npz, _METADATA, path), path)
             try:
-                cls = _check_metadata(meta, _estimator_classes())
-            except _Invalid as err:
+                name = _check_metadata(meta, schemas)
+            except InvalidRecord as err:
                 raise ModelFormatError(fail + str(err)) from None
             n = len(meta["activations"])
             expected = {_METADATA} | {f(i) for i in range(n) for f in (_weight_name, _bias_name)}
-            if cls.__name__ == "BPLSClassifier":
+            if schemas[name].classifier:
                 expected.add(_CLASSES)
             if meta["has_feature_names"]:
                 expected.add(_FEATURE_NAMES)
@@ -754,8 +743,8 @@ def load(path: str | os.PathLike[str]) -> Any:
                 )
             arrays = {key: _read_member(npz, key, path) for key in sorted(expected - {_METADATA})}
     try:
-        return _restore(cls, meta, arrays)
-    except _Invalid as err:
+        return _record(name, schemas[name], meta, arrays)
+    except InvalidRecord as err:
         raise ModelFormatError(fail + str(err)) from None
     except OverflowError as err:  # any other number beyond the range of its type
         raise ModelFormatError(fail + f"a value in it is out of range ({err}).") from err

@@ -1,0 +1,435 @@
+"""The parameters, validation, in-memory fit and prediction shared by the two estimators;
+the fits from tensors and from chunks are mixed in from :mod:`._tensors` and
+:mod:`._chunked`."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from .. import _flops
+from .. import activations as _activations
+from .._array_api import get_namespace, is_array_api
+from .._dask import is_dask_array
+from .._validation import check_option, check_random_state, check_scalar
+from ..bpls import (
+    CURVATURE_BOUNDS,
+    HIDDEN_TARGETS,
+    ITERATION_RULES,
+    LAYER_METHODS,
+    BPLSOptions,
+    fit_bpls,
+)
+from ..exceptions import LSQNetError
+from ..features import INITS, PATCH_SIZE, check_image_shape, check_patch_size, make_feature_map
+from ..network import Network, init_network
+from ..solvers import SOLVERS
+from ..streaming import (
+    check_chunked_options,
+    fit_bpls_chunked,
+    sampled_inputs,
+)
+from ._chunked import ChunkedFits
+from ._common import Targets, check_monitor, invalid, unchanged_on_error
+from ._persist import save
+from ._presets import PRESETS
+from ._tensors import (
+    TensorFits,
+)
+
+__all__ = ["BaseBPLS"]
+
+
+class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
+    """Parameters and fitting shared by the regressor and the classifier."""
+
+    def __init__(
+        self,
+        *,
+        hidden_layer_sizes: tuple[int, ...] = (100,),
+        activation: str = "tanh",
+        output_activation: str = "identity",
+        alpha: float = 1.0,
+        solver: str = "auto",
+        max_iter: int = 10,
+        tol: float = 1e-4,
+        init: str = "fan_in",
+        init_scale: float = 1.0,
+        image_shape: tuple[int, int] | None = None,
+        patch_size: tuple[float, float] = PATCH_SIZE,
+        target_eps: float = 0.01,
+        hidden_target: str = "closest",
+        layer_method: str = "inverse",
+        iteration_rule: str = "all",
+        backprop_ridge: float = 1e-3,
+        refit_output: bool = False,
+        output_iter: int = 0,
+        batch_size: int | None = None,
+        random_state: Any = None,
+        dtype: str | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.alpha = alpha
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.init = init
+        self.init_scale = init_scale
+        self.image_shape = image_shape
+        self.patch_size = patch_size
+        self.target_eps = target_eps
+        self.hidden_target = hidden_target
+        self.layer_method = layer_method
+        self.iteration_rule = iteration_rule
+        self.backprop_ridge = backprop_ridge
+        self.refit_output = refit_output
+        self.output_iter = output_iter
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # -- validation ----------------------------------------------------------------------
+    _output_activations: tuple[str, ...] = ()
+
+    def _validate_params_(self) -> BPLSOptions:
+        owner = type(self).__name__
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        try:
+            sizes = tuple(sizes)
+        except TypeError:
+            sizes = None
+        if sizes is None or not all(
+            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in sizes
+        ):
+            raise ValueError(
+                f"The 'hidden_layer_sizes' parameter of {owner} must be a tuple of positive "
+                f"ints (() for a single layer). Got {self.hidden_layer_sizes!r} instead."
+            )
+        self._sizes = tuple(int(s) for s in sizes)
+        hidden = check_option(self.activation, "activation", owner, tuple(_activations.ACTIVATIONS))
+        if _activations.get(hidden).rowwise:
+            raise ValueError(
+                f"The 'activation' parameter of {owner} cannot be 'softmax', an output-layer "
+                f"activation; use one of 'tanh', 'sigmoid', 'elu', 'leaky_relu', 'relu'."
+            )
+        check_option(self.output_activation, "output_activation", owner, self._output_activations)
+        check_option(self.init, "init", owner, INITS)
+        check_scalar(self.init_scale, "init_scale", owner, low=0.0, low_inclusive=False)
+        self._patch_size = check_patch_size(self.patch_size, owner)
+        if self.image_shape is not None:
+            check_image_shape(self.image_shape, owner)
+        if not isinstance(self.refit_output, bool | np.bool_):
+            raise TypeError(
+                f"The 'refit_output' parameter of {owner} must be a bool. "
+                f"Got {self.refit_output!r} instead."
+            )
+        if self.dtype is not None:
+            check_option(self.dtype, "dtype", owner, ("float32", "float64"))
+        if self.batch_size is not None:
+            check_scalar(self.batch_size, "batch_size", owner, kind=int, low=1)
+        check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
+        check_random_state(self.random_state, owner, validate_only=True)
+        opts = BPLSOptions(
+            alpha=check_scalar(self.alpha, "alpha", owner, low=0.0),
+            solver=check_option(self.solver, "solver", owner, SOLVERS),
+            target_eps=check_scalar(
+                self.target_eps, "target_eps", owner, low=0.0, high=0.5, low_inclusive=False,
+                high_inclusive=False,
+            ),
+            hidden_target=check_option(self.hidden_target, "hidden_target", owner, HIDDEN_TARGETS),
+            layer_method=check_option(self.layer_method, "layer_method", owner, LAYER_METHODS),
+            iteration_rule=check_option(
+                self.iteration_rule, "iteration_rule", owner, ITERATION_RULES
+            ),
+            backprop_ridge=check_scalar(self.backprop_ridge, "backprop_ridge", owner, low=0.0),
+            max_iter=check_scalar(self.max_iter, "max_iter", owner, kind=int, low=0),
+            tol=check_scalar(self.tol, "tol", owner, low=0.0),
+            refit_output=bool(self.refit_output),
+            output_iter=check_scalar(self.output_iter, "output_iter", owner, kind=int, low=0),
+        )
+        if opts.output_iter and self.output_activation not in CURVATURE_BOUNDS:
+            raise ValueError(
+                f"The 'output_iter' parameter of {owner} is {opts.output_iter}: its steps fit "
+                f"the output layer to the cross-entropy, which needs output_activation "
+                f"'sigmoid' or 'softmax'; got {self.output_activation!r}. Use output_iter=0."
+            )
+        if opts.max_iter == 0 and not opts.refit_output:
+            raise ValueError(
+                f"The 'max_iter' parameter of {owner} is 0 and refit_output is False: nothing "
+                f"would be trained. Use max_iter >= 1, or refit_output=True to solve only the "
+                f"output layer."
+            )
+        if opts.layer_method == "weighted" and (
+            not _activations.get(hidden).invertible and self._sizes
+        ):
+            raise ValueError(
+                f"layer_method='weighted' needs invertible activations; {hidden!r} is not. "
+                f"Use layer_method='inverse'."
+            )
+        return opts
+
+    def _fit_checked(self, X: Any, y: Any, monitor: Any):
+        """``fit``: the data in memory, in blocks of ``batch_size`` rows, or on Dask."""
+        with unchanged_on_error(self):
+            self._options = self._validate_params_()
+            check_monitor(monitor, f"{type(self).__name__}.fit")
+            if is_dask_array(X) or is_dask_array(y):
+                return self._fit_dask(X, y, monitor)
+            if is_array_api(X) or is_array_api(y):
+                return self._fit_array_api(X, y, monitor)
+            if self.batch_size is not None:
+                return self._fit_blocks(X, y, monitor)
+            X, y = self._validate_X_y(X, y)
+            targets = self._targets(y, X.dtype)
+            return self._fit(X, targets, monitor)
+
+    def _fit(self, X: Any, targets: Targets, monitor: Any, source: Any = None):
+        """Initialise and train the network on ``X`` in memory, or on the chunks of
+        ``source`` (``X`` is then None), and set the fitted attributes."""
+        opts = self._options
+        rng = check_random_state(self.random_state, type(self).__name__)
+        n_features = X.shape[1] if source is None else source.n_features
+        sizes = (n_features, *self._sizes, targets.n_outputs)
+        dtype = np.dtype(targets.dtype)
+        if source is not None:
+            check_chunked_options(opts)
+        features = make_feature_map(
+            self.init, image_shape=None if self.image_shape is None else check_image_shape(
+                self.image_shape, type(self).__name__, n_features
+            ), patch_size=self._patch_size, owner=type(self).__name__,
+        )
+        if source is not None and features.needs_targets:
+            raise ValueError(
+                f"{type(self).__name__}: init='contrasts' fits its units to the targets of "
+                f"data in memory; with batch_size, Dask arrays or fit_chunks use "
+                f"init='patches' (or fit NumPy arrays or tensors without batch_size)."
+            )
+        Y, labels = targets.block(0, X.shape[0]) if source is None else (None, None)
+        ledger = _flops.FlopLedger()
+        with _flops.counting(ledger):
+            samples = X
+            if source is not None and features.needs_inputs:
+                samples = sampled_inputs(source)  # read by init_network: two or three passes
+            network = init_network(
+                sizes, self.activation, self.output_activation, features, rng, dtype,
+                X=samples, Y=Y, scale=float(self.init_scale),
+            )
+        verbose = self.verbose
+
+        def hook(entry, network):
+            if verbose:
+                acc = entry["accuracy"]
+                print(
+                    f"Iteration {entry['iteration']}: loss = {entry['loss']:.6g}"
+                    + ("" if np.isnan(acc) else f", accuracy = {acc:.4f}")
+                    + f", {entry['time']:.3f} s"
+                )
+            return monitor(entry, network) if monitor is not None else None
+
+        hook = hook if verbose or monitor is not None else None
+        for name, value in targets.attributes.items():  # classes_ for monitors during fit
+            setattr(self, name, value)
+        if source is None:
+            result = fit_bpls(X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger)
+        else:
+            result = fit_bpls_chunked(
+                source, network, opts, classification=targets.classification,
+                monitor=hook, ledger=ledger, init_passes=getattr(samples, "passes", 0),
+            )
+        self._set_fitted(result.network, targets, result)
+        self.n_iter_ = result.n_iter
+        self.history_ = result.history
+        self.loss_ = result.loss
+        self.flops_ = result.ledger.total
+        self.flops_exact_ = result.ledger.exact
+        self.solver_ = result.solver
+        # A single-layer model keeps the statistics of its solve, so partial_fit can go on
+        self.__dict__.pop("_partial_stats", None)
+        self.__dict__.pop("_partial_ledger", None)
+        if (
+            len(result.network.layers) == 1 and result.first_layer_stats is not None
+            and not opts.output_iter
+        ):
+            self._partial_stats = result.first_layer_stats
+            self._partial_ledger = copy.deepcopy(result.ledger)
+        return self
+
+    def _set_fitted(self, network: Network, targets: Targets, result: Any) -> None:
+        xp = get_namespace(network.layers[0].weight)
+        for i, layer in enumerate(network.layers):
+            finite = xp.all(xp.isfinite(layer.weight)) and xp.all(xp.isfinite(layer.bias))
+            if not bool(finite):
+                raise LSQNetError(
+                    f"{type(self).__name__}: layer {i} has non-finite weights after fitting "
+                    f"(sizes {network.sizes}, solver {result.solver!r}). Increase alpha or "
+                    f"scale X."
+                )
+        self.network_ = network
+        self.coefs_ = [layer.weight for layer in network.layers]
+        self.intercepts_ = [layer.bias for layer in network.layers]
+        self.n_layers_ = len(network.layers) + 1
+        self.n_outputs_ = targets.n_outputs
+        self.out_activation_ = self.output_activation
+        for name, value in targets.attributes.items():
+            setattr(self, name, value)
+
+    def _reset_features(self, n_features: int) -> None:
+        self.n_features_in_ = int(n_features)
+        self.__dict__.pop("feature_names_in_", None)
+
+    def _require_y(self, y: Any) -> None:
+        if y is None:  # scikit-learn's message
+            raise ValueError(
+                f"This {type(self).__name__} estimator requires y to be passed, but the target "
+                f"y is None."
+            )
+
+    def _validate_y(self, y: Any, dtype: np.dtype) -> Any:
+        self._require_y(y)
+        try:
+            return self._check_y(y, dtype)
+        except (ValueError, TypeError) as err:
+            raise invalid(err, type(self).__name__, "y") from err
+
+    def _dtype(self) -> Any:
+        # validate_data keeps the first listed dtype the input already has, else converts.
+        return np.dtype(self.dtype) if self.dtype is not None else [np.float64, np.float32]
+
+    def _validate_X(self, X: Any, *, reset: bool, dtype: Any) -> np.ndarray:
+        try:
+            return validate_data(self, X, reset=reset, dtype=dtype)
+        except (ValueError, TypeError) as err:
+            raise invalid(err, type(self).__name__, "X") from err
+
+    def _validate_X_y(self, X: Any, y: Any) -> tuple[np.ndarray, Any]:
+        """``X`` validated (and ``n_features_in_`` set) and ``y`` converted by ``_check_y``;
+        an error names the argument at fault."""
+        self._require_y(y)  # before X, as scikit-learn does
+        X = self._validate_X(X, reset=True, dtype=self._dtype())
+        y = self._validate_y(y, X.dtype)
+        check_consistent_length(X, y)
+        return X, y
+
+    def _forward(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "network_")
+        if is_array_api(self.coefs_[0]):
+            X = self._check_tensor_X(X)
+        else:
+            X = self._validate_X(X, reset=False, dtype=self.coefs_[0].dtype)
+        # Huge inputs overflow to infinity in the products (tanh and sigmoid saturate); the
+        # network's answer to them is returned without NumPy's RuntimeWarnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self.network_.forward(X)
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any):
+        """An unfitted estimator with the parameters of preset ``name`` (see :data:`PRESETS`),
+        updated by ``overrides`` (any constructor parameter, e.g. ``random_state``).
+
+        >>> from lsqnet import BPLSClassifier
+        >>> BPLSClassifier.from_preset("paper", random_state=0).iteration_rule
+        'misclassified'
+        """
+        name = check_option(name, "name", f"{cls.__name__}.from_preset", PRESETS)
+        return cls(**{**cls._preset_params(name), **overrides})
+
+    #: Preset parameters a subclass does not take from :data:`PRESETS`.
+    _not_from_presets: tuple[str, ...] = ()
+
+    @classmethod
+    def _preset_params(cls, name: str) -> dict[str, Any]:
+        return {k: v for k, v in PRESETS[name].items() if k not in cls._not_from_presets}
+
+    def save(self, path: Any) -> None:
+        """Save the fitted estimator to a file, safely (no pickle) and atomically.
+
+        The file is an uncompressed NumPy ``.npz`` archive of plain arrays (each layer's
+        weight and bias, ``classes_``, ``feature_names_in_``) plus JSON metadata (format
+        version, parameters, scalar fitted attributes); the format is documented in
+        :mod:`lsqnet._persistence`. :func:`lsqnet.load` reads it back without executing any
+        code from the file, and the loaded estimator's predictions are bit-identical.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write, used exactly as given: no ``.npz`` suffix is added (it is
+            the convention, though). An existing file is replaced.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the estimator is not fitted.
+        TypeError
+            If ``path`` is not a str or os.PathLike, or a parameter cannot be stored as JSON.
+        ValueError
+            If a parameter is invalid, or ``classes_`` holds objects other than strings and
+            numbers, which cannot be stored without pickle.
+        OSError
+            If the file cannot be written.
+
+        See Also
+        --------
+        lsqnet.load : Read the file back.
+
+        Notes
+        -----
+        The new file is written under a temporary name in the same directory, flushed to
+        disk, and only then renamed onto ``path``: an error or a crash mid-save leaves a
+        previous file at ``path`` unchanged and no partial file behind.
+
+        The Gram statistics a single-layer model keeps for ``partial_fit`` are not saved: a
+        loaded model predicts and can be refitted, but ``partial_fit`` cannot continue it
+        (pickle and joblib keep them).
+
+        ``random_state`` is stored only if it is an int or None; a ``RandomState`` or
+        ``Generator`` instance is stored as None (a fitted model does not need it to
+        predict; only refitting the loaded estimator draws different initial weights).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> from lsqnet import BPLSRegressor, load
+        >>> X = np.linspace(-1, 1, 50)[:, None]
+        >>> reg = BPLSRegressor(hidden_layer_sizes=(8,), random_state=0).fit(X, np.sin(3 * X[:, 0]))
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     reg.save(os.path.join(tmp, "model.npz"))
+        ...     loaded = load(os.path.join(tmp, "model.npz"))
+        >>> bool(np.array_equal(loaded.predict(X), reg.predict(X)))
+        True
+        """
+        save(self, path)
+
+    def to_torch(self, *, output_activation: bool = True) -> Any:
+        """The fitted network as a ``torch.nn.Sequential`` (weights copied, same dtype).
+
+        Its outputs are those of the fitted network (``predict`` of a regressor; for a
+        classifier, the scores whose row-wise argmax is ``predict``), to rounding.
+        ``output_activation=False`` leaves out the output activation, giving logits to train
+        further with a cross-entropy loss (a closed-form start for gradient descent).
+        Needs PyTorch (the extra ``lsqnet[torch]``).
+        """
+        check_is_fitted(self, "network_")
+        from .._torch import to_torch
+
+        return to_torch(self.network_, output_activation=output_activation)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags

@@ -1,0 +1,234 @@
+"""The regressor."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import (
+    check_array,
+)
+
+from .. import _validation
+from .. import activations as _activations
+from .._array_api import get_namespace, is_array_api, numpy_dtype
+from ..exceptions import TargetClippingWarning
+from ._base import BaseBPLS
+from ._chunked import single_layer
+from ._common import Targets, invalid, user_stacklevel
+from ._tensors import (
+    on_device_of,
+    tensor_r2_score,
+)
+
+__all__ = ["BPLSRegressor"]
+
+
+class BPLSRegressor(RegressorMixin, BaseBPLS):
+    """A fully-connected network regressor trained in closed form by BPLS.
+
+    Every layer is solved by least squares, from the output layer back to the input
+    (Tomic, Matos-Carvalho, Beko, arXiv 2401.06699); see :mod:`lsqnet.bpls`.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+        Width of each hidden layer; ``()`` gives a single layer (:func:`lsqnet.fit_layer`).
+    activation : str, default="tanh"
+        Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax.
+    output_activation : str, default="identity"
+        Any invertible activation; targets outside its range are clipped with a warning.
+    alpha : float, default=1.0
+        Ridge penalty of every layer's least-squares solve (not on intercepts).
+    solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
+    max_iter : int, default=10
+        Maximum number of backward sweeps; 0 (with ``refit_output=True``) solves only the
+        output layer, on the initial hidden layers (an extreme learning machine).
+    tol : float, default=1e-4
+        Relative improvement of the training loss below which sweeps stop.
+    init : {"fan_in", "uniform", "samples", "patches", "contrasts", "auto"}, default="fan_in"
+        The first layer's feature map (:mod:`lsqnet.features`). ``"uniform"`` is the
+        paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in); ``"samples"`` makes each
+        first-layer unit a centred, unit-norm training sample; ``"patches"`` (images: needs
+        ``image_shape``) a local receptive field: a centred training sample kept inside a
+        random window, with a random threshold; ``"contrasts"`` (images, data in memory) a
+        random window whose weights are fitted by ridge least squares to the difference of
+        two random target columns (two classes), thresholded likewise; ``"auto"`` is
+        ``"patches"`` when ``image_shape`` is given and ``"samples"`` otherwise.
+    init_scale : float, default=1.0
+        Multiplies every initial weight (how far into the activation's non-linear range the
+        initial pre-activations reach).
+    image_shape : (int, int), default=None
+        Rows and columns of the images whose pixels are the features (row by row), for the
+        image maps ``"patches"`` and ``"contrasts"`` (and ``"auto"``); ``rows * cols`` must
+        be the number of features. None: the features are not an image.
+    patch_size : (float, float), default=(0.25, 0.5)
+        The smallest and largest side of the windows of the image maps, as fractions of the
+        image's shorter side, in (0, 1] (7 to 14 pixels for 28 x 28 images; (0.15, 0.36), 4
+        to 10 pixels, suited Fashion-MNIST better and MNIST worse); unused by other inits.
+    target_eps : float, default=0.01
+        Margin keeping desired outputs inside each activation's open range.
+    hidden_target : {"closest", "min_norm"}, default="closest"
+    layer_method : {"inverse", "weighted"}, default="inverse"
+    iteration_rule : {"all", "misclassified"}, default="all"
+        Unused by the regressor (every sweep uses all samples).
+    backprop_ridge : float, default=1e-3
+    refit_output : bool, default=False
+        After the sweeps, solve the output layer once more on the final hidden layers.
+    output_iter : int, default=0
+        Then at most that many least-squares steps fitting the output layer to the
+        cross-entropy instead of the squared error (output_activation "sigmoid" or
+        "softmax"): each refits it to working targets, its pre-activations moved against the
+        residual, with the one factorisation of its input's Gram matrix
+        (:func:`lsqnet.bpls.refine_output`). Each adds a ``history_`` entry; the last
+        step's network is returned.
+    batch_size : int or None, default=None
+        None fits in memory. An int fits from blocks of that many rows (read one at a time
+        from ``X``, which may be a NumPy memmap larger than memory): memory does not grow
+        with the number of samples, and the result equals the in-memory fit up to rounding
+        (:mod:`lsqnet.streaming`, which also says how many passes over ``X`` a fit makes).
+        Blocks of 20,000 rows or more keep the Gram accumulation at 0.7 or more of the
+        BLAS's matrix-multiply speed, 5000 at about 0.66 (``benchmarks/bench_gram.py``). A
+        ``dask.array`` ``X`` is always fitted block by block, on the Dask workers (blocks of
+        20,000 rows or more, likewise).
+    random_state : int, RandomState instance or None, default=None
+    dtype : {None, "float32", "float64"}, default=None
+        Computation dtype; None keeps float32 input as float32 and uses float64 otherwise.
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``coefs_[i]`` has shape (n_in, n_out) of layer i.
+    intercepts_ : list of ndarray
+    n_layers_ : int
+        Number of layers including input and output (scikit-learn's convention).
+    n_iter_ : int
+        Sweeps run.
+    history_ : list of dict
+        Per sweep: iteration, n_samples, loss, accuracy, time, flops.
+    loss_ : float
+        Training mean squared error of the returned network.
+    flops_ : int
+        Floating-point operations counted during ``fit``.
+    flops_exact_ : bool
+        False if an iterative solver (SVD, eigh) ran, whose count depends on the data.
+    solver_ : str
+        Most robust solver used by any solve.
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsqnet import BPLSRegressor
+    >>> X = np.linspace(-1, 1, 200)[:, None]
+    >>> reg = BPLSRegressor(hidden_layer_sizes=(20,), random_state=0).fit(X, np.sin(3 * X[:, 0]))
+    >>> bool(reg.score(X, np.sin(3 * X[:, 0])) > 0.99)
+    True
+    """
+
+    _output_activations = tuple(
+        name for name, act in _activations.ACTIVATIONS.items() if act.invertible and not act.rowwise
+    )
+    # the presets' softmax output fitted to the cross-entropy is the classifier's
+    _not_from_presets = ("output_activation", "output_iter")
+
+    def fit(self, X: Any, y: Any, *, monitor: Any = None) -> BPLSRegressor:
+        """Fit the network to ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_targets]).
+
+        ``monitor(entry, network)``, if given, is called after every sweep with that sweep's
+        ``history_`` entry and :class:`~lsqnet.Network`; its time is excluded from the
+        recorded training times, and returning True stops training (the hook of
+        scikit-learn's gradient boosting).
+        """
+        return self._fit_checked(X, y, monitor)
+
+    @available_if(single_layer)
+    def partial_fit(self, X: Any, y: Any) -> BPLSRegressor:
+        """Add one chunk of data to a single-layer model (``hidden_layer_sizes=()``).
+
+        The model keeps the Gram statistics of every chunk so far and is solved anew after
+        each call: after the last chunk it equals ``fit`` on all the chunks together (up to
+        rounding; the output activation's inverse is applied to each chunk's targets). Chunks
+        must have the same features, targets and dtype. Each call adds one entry to
+        ``history_`` (the loss on that chunk). Multi-layer models have no ``partial_fit``:
+        use ``batch_size`` with ``fit`` for data larger than memory.
+        """
+        return self._partial_fit(X, y)
+
+    def _targets(self, y: np.ndarray, dtype: np.dtype) -> Targets:
+        Y = y[:, None] if y.ndim == 1 else y
+        act = _activations.get(self.output_activation)
+        lo, hi = act.output_range
+        outside = int(get_namespace(Y).count_nonzero((Y <= lo) | (Y >= hi)))
+        if outside:
+            warnings.warn(
+                f"{type(self).__name__}: {outside} target value(s) are outside the open range "
+                f"({lo:g}, {hi:g}) of output_activation={self.output_activation!r} and are "
+                f"clipped into it (target_eps={self.target_eps:g}). Scale y into the range, or "
+                f"use output_activation='identity'.",
+                TargetClippingWarning,
+                stacklevel=user_stacklevel(),
+            )
+        return Targets(
+            Y, None, Y.shape[1], self.output_activation, numpy_dtype(dtype),
+            {"_y_1d": y.ndim == 1},
+        )
+
+    def _partial_targets(self, y: np.ndarray, dtype: np.dtype, classes: Any, first: bool):
+        targets = self._targets(y, dtype)
+        if not first and (targets.n_outputs, y.ndim == 1) != (self.n_outputs_, self._y_1d):
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit: invalid y: it has shape {y.shape}, but "
+                f"earlier chunks had {self.n_outputs_} target(s)"
+                + (" as a 1-D array." if self._y_1d else " as a 2-D array.")
+            )
+        return targets
+
+    @staticmethod
+    def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:
+        # Converted to X's dtype before the finiteness check, so that None in an object y
+        # (NaN after conversion) and values beyond float32 are caught as non-finite.
+        with np.errstate(over="ignore", invalid="ignore"):
+            if is_array_api(y):
+                y = _validation.check_array(y, "y", ndim=(1, 2), dtype=dtype)
+            else:
+                y = check_array(
+                    y, ensure_2d=False, dtype=dtype, input_name="y", ensure_min_features=0
+                )
+        if y.ndim == 2 and y.shape[1] == 0:
+            raise ValueError(
+                f"y has 0 targets (shape {y.shape}); at least one target column is required."
+            )
+        return y
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets, shape (n_samples,) or (n_samples, n_targets)."""
+        out = self._forward(X)
+        return out[:, 0] if self._y_1d else out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The coefficient of determination R^2 of ``predict(X)`` for ``y`` (scikit-learn's
+        ``r2_score``; uniform average over targets)."""
+        y_pred = self.predict(X)
+        if is_array_api(y_pred):
+            y = self._validate_y(on_device_of(y_pred, y, f"{type(self).__name__}.score"), None)
+            return tensor_r2_score(y, y_pred, sample_weight)
+        try:
+            # Huge targets overflow in the sums of squares: R^2 is then what the infinite
+            # sums give, without NumPy's RuntimeWarnings.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return float(r2_score(y, y_pred, sample_weight=sample_weight))
+        except (ValueError, TypeError) as err:
+            name = "y" if sample_weight is None else "y or sample_weight"
+            raise invalid(err, f"{type(self).__name__}.score", name) from err
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
