@@ -106,6 +106,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import activations as _activations
+from ._version import __version__
 from .exceptions import ModelFormatError
 
 __all__ = [
@@ -460,8 +461,6 @@ def write_record(record: ModelRecord, path: str, owner: str) -> None:
     OSError
         If the file cannot be written; nothing is left behind.
     """
-    from . import __version__
-
     arrays: dict[str, np.ndarray] = {}
     for i, (W, b) in enumerate(zip(record.weights, record.biases, strict=True)):
         arrays[_weight_name(i)] = W

@@ -204,7 +204,7 @@ def machine(threads: int | None = None) -> dict[str, Any]:
     import sklearn
     from threadpoolctl import threadpool_info
 
-    from .. import __version__
+    from .._version import __version__
 
     cpu = platform.processor()
     try:
