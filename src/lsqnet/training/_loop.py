@@ -4,11 +4,13 @@ stopping rules and the best iterate.
 A training method is a pair of functions over a data source, in the manner of optax's
 ``init``/``update``:
 
-- ``start(source, network) -> state``: the state the steps begin from (a resident source's
-  activations, say);
+- ``start(source, iterate) -> (state, objective)``: the state the steps begin from (with a
+  resident source's activations, say) and its objective (None if unknown);
 - ``step(source, state) -> (state, Step)``: one step (a BPLS sweep, a cross-entropy step),
   and what it reports: the new network, the training metrics, the objective its stopping
-  rule compares, whether nothing is left to improve, the solver used.
+  rule compares, whether nothing is left to improve, the solver used;
+- ``iterate(state) -> Iterate``: the network of a state, with its loss and score, which the
+  loop compares to keep the best and hands to the next stage.
 
 :func:`run` does everything else, the same for every method and every source: it records
 each step in the :class:`History` (which calls the monitor), stops on the monitor's word, on
