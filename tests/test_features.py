@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -136,6 +139,32 @@ def test_presets_work_on_tables_and_on_images():
             on_images = BPLSClassifier.from_preset(preset, image_shape=(8, 8), random_state=0)
             assert on_images.fit(digits, labels).score(digits, labels) > 0.95
             assert on_images.network_.layers[0].product is not None  # windows: banded
+
+
+MNIST_ROOT = os.environ.get("LSQNET_DATA")
+
+
+@pytest.mark.skipif(
+    not MNIST_ROOT or not (Path(MNIST_ROOT) / "mnist").is_dir(),
+    reason="LSQNET_DATA is unset or holds no mnist/ files",
+)
+def test_presets_on_mnist_use_windows_only_when_told_the_image_shape():
+    """Every preset fits MNIST (2000 training rows here); the image presets take local
+    receptive fields with image_shape=(28, 28), and whole-sample units without it."""
+    from lsqnet.datasets import load
+
+    data = load("mnist", data_home=MNIST_ROOT, download=False)
+    X, y = data.X_train[:2000], data.y_train[:2000]
+    X_test, y_test = data.X_test[:2000], data.y_test[:2000]
+    for preset in lsqnet.PRESETS:
+        clf = BPLSClassifier.from_preset(preset, random_state=0).fit(X, y)
+        assert clf.score(X_test, y_test) > 0.6
+        if lsqnet.PRESETS[preset].get("init") == "auto":
+            windows = BPLSClassifier.from_preset(preset, image_shape=(28, 28), random_state=0)
+            windows.fit(X, y)
+            assert windows.network_.layers[0].product is not None
+            assert clf.network_.layers[0].product is None
+            assert windows.score(X_test, y_test) > 0.85
 
 
 @pytest.mark.parametrize(("n", "max_iter"), [(80, 0), (1200, 2)])
