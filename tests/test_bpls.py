@@ -822,12 +822,22 @@ def test_float32_statistics_rejected_by_centring_noise_are_recomputed_around_the
 
 
 def test_float32_statistics_too_ill_conditioned_for_float32_are_recomputed_in_float64(rng):
-    """Nearly collinear columns (condition number about 1e9, beyond float32's 1/eps but well
-    within float64's): the shifted float32 statistics fail the check as well, and the layer is
-    solved from float64 statistics of the same float32 data."""
-    base = rng.standard_normal((20000, 1))
-    X = np.hstack([base, base + 3e-5 * rng.standard_normal((20000, 1)),
-                   rng.standard_normal((20000, 3))]).astype(np.float32)
+    """Nearly collinear columns (Gram condition number about 3e8, beyond float32's 1/eps but
+    well within float64's): the shifted float32 statistics fail the check as well, and the
+    layer is solved from float64 statistics of the same float32 data.
+
+    The columns are built so that float32 fails whatever the summation order (BLAS kernel,
+    threads): ``a`` and ``c`` are balanced signs (zero means, so centring changes nothing) and
+    ``b = a + 2**-13 c``. Every product and partial sum of ``a.a`` and ``a.b`` is exact in
+    float32, and ``b.b`` loses exactly the ``2**-26`` of each ``b_i**2`` (under half a unit in
+    the last place), so the float32 Gram matrix of ``[a, b]`` is singular to the last bit,
+    while in float64 its smallest eigenvalue, about ``n * 2**-27``, is far above rounding.
+    With random nearly collinear columns, float32 rounding noise decides instead, and some
+    kernels' noise leaves a Gram matrix that passes the check."""
+    n = 1024
+    a = rng.permutation(np.repeat([1.0, -1.0], n // 2))
+    c = rng.permutation(np.repeat([1.0, -1.0], n // 2))
+    X = np.column_stack([a, a + 2.0**-13 * c, rng.standard_normal((n, 3))]).astype(np.float32)
     y = X.astype(np.float64) @ np.array([1.0, -1.0, 0.5, 0.2, -0.3])
     params = dict(hidden_layer_sizes=(), output_activation="identity", alpha=1e-9, max_iter=1)
     with pytest.warns(SolverFallbackWarning, match="recomputed in float64"):
