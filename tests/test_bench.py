@@ -601,6 +601,74 @@ def test_warm_start_table():
     assert "| bpls+adam 8 | 80.00 | 2 | 2.000 | 60.00 | 0.500 | never | - | never |" in text
 
 
+def report(records, budgets=(1.0,)) -> str:
+    """results.md of hand-built records."""
+    return to_markdown({
+        "dataset": "toy", "command": "c", "seeds": [0, 1], "n_train": 1, "n_test": 1,
+        "n_features": 1, "summary": summarize(records), "claim": claim(records, CLOSED_FORM),
+        "frontier": frontier(records, CLOSED_FORM, budgets), "tuning": {}, "warm_start": [],
+        "machine": {"cpu": "x", "cores": 1, "python": "3", "numpy": "2", "scipy": "1",
+                    "lsqnet": "0", "blas": []},
+        "config": BenchConfig(threads=1, epochs=7).to_dict(),
+    })
+
+
+def test_summary_in_words_at_the_top_of_the_report(records):
+    """Each budget's winner, the claim's verdict, and the "reached on k/n seeds ... never"
+    rows spelled out, above the tables."""
+    text = report(records, (0.1, 0.5, 1.0, 2.0))
+    summary = text.split("## Summary\n", 1)[1].split("Command:", 1)[0]
+    assert text.index("## Summary") < text.index("Command:") < text.index("| method |")
+    assert summary.splitlines()[3:] == [
+        "- **Time budgets.** A closed-form method was the more accurate within 0 of the 4 "
+        "training-time budgets, a gradient method within 2 (1 s and 2 s) (the frontier "
+        "table):",
+        "  - 0.1 s: no method had finished a training step.",
+        "  - 0.5 s: only a closed-form method had a trained model, ridge at 62.50 %; no "
+        "gradient method had finished a step.",
+        "  - 1 s: nag 4 (96.88 %) ahead of ridge (62.50 %).",
+        "  - 2 s: nag 4 (96.88 %) ahead of bpls 8 (75.00 %).",
+        "- **The paper's claim**, that BPLS trains a network to an accuracy competitive with "
+        "Adam, SGD, NAG and AdaGrad in a fraction of their time, held against 1 and was split "
+        "over the seeds against 1 of the 2 gradient methods (the claim table):",
+        "  - adam 8 reached the test accuracy of BPLS (same seed) on 1 of 2 seeds (seed 0 "
+        "after 1.5x BPLS's time); on the other 1 it never did within its 7 epochs; hence "
+        "\"never\", the median over seeds in the table. The claim held against it on 2 of 2 "
+        "seeds.",
+        "  - sgd 8 reached the test accuracy of BPLS (same seed) on every seed (seed 0 after "
+        "2.0x BPLS's time, seed 1 after 1.0x BPLS's time). The claim held against it on 1 of "
+        "2 seeds.",
+        "",
+    ]
+    assert "| adam 8 | 75.00 | 1.000 | 1/2 seeds | never | 50.00 |" in text
+
+
+def test_summary_when_the_claim_held_or_failed_on_every_seed():
+    bpls = [make_record("bpls", s, [(1, 1.0, 0.9)]) for s in (0, 1)]
+    slow = [make_record("adam", s, [(0, 0.0, 0.1), (1, 2.0, 0.8), (2, 4.0, 0.95)])
+            for s in (0, 1)]
+    fast = [make_record("sgd", s, [(0, 0.0, 0.1), (1, 0.043, 0.9), (2, 0.5, 0.97)])
+            for s in (0, 1)]
+    text = report(bpls + slow)
+    assert "in a fraction of their time, held on this run (the claim table):" in text
+    assert ("  - adam 8 needed longer than BPLS to reach its final test accuracy, on every "
+            "seed (4.0x BPLS's training time).") in text
+    text = report(bpls + fast)
+    assert "in a fraction of their time, did not hold on this run (the claim table):" in text
+    assert ("  - sgd 8 reached BPLS's final test accuracy before BPLS had finished training, "
+            "on every seed (after 0.043x BPLS's training time); all of them ended more "
+            "accurate than BPLS.") in text
+    assert "| sgd 8 | 90.00 | 1.000 | 2/2 seeds | 0.043x | 97.00 |" in text
+    assert "within 1 of the 1 training-time budgets (1 s), a gradient method within none" \
+        not in text  # sgd 8 was ahead at 1 s
+    assert "  - 1 s: sgd 8 (97.00 %) ahead of bpls 8 (90.00 %)." in text
+    text = report(slow)  # no BPLS: nothing to compare
+    assert ("in a fraction of their time, was not measured: the run has no BPLS method or no "
+            "gradient method of BPLS's sizes.") in text
+    assert "  - 1 s: only a gradient method had a trained model" not in text  # adam: 2 s
+    assert "  - 1 s: no method had finished a training step." in text
+
+
 @pytest.mark.parametrize("method", ["bpls-fast", "bpls-accurate", "bpls-patches"])
 def test_window_grids_tune_contrasts_with_the_default_in_the_middle(method):
     grid = METHODS[method].grid

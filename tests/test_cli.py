@@ -153,10 +153,12 @@ def test_fit_image_options_errors_exit_2(tmp_path, capsys, rng, argv, message):
     "argv, message",
     [
         (["fit", "{csv}", "--model", "{out}", "--target", "nope"], "no column named 'nope'"),
-        (["fit", "{csv}", "--model", "{out}", "--target", "0"], "line 2, column 5: 'setosa'"),
+        (["fit", "{csv}", "--model", "{out}", "--target", "0"],
+         "line 2, column 5 (species): 'setosa' is not a number"),
         (["fit", "{missing}", "--model", "{out}"], "No such file"),
         (["predict", "{missing}", "{features}"], "No lsqnet model file"),
-        (["predict", "{csv}", "{features}"], "Cannot load"),
+        (["predict", "{csv}", "{features}"], "it is not an lsqnet model file"),
+        (["predict", "{features}", "{features}"], "it is not an lsqnet model file"),
     ],
 )
 def test_fit_and_predict_user_errors_exit_2_with_one_line(iris_csv, tmp_path, capsys, argv,
@@ -167,6 +169,7 @@ def test_fit_and_predict_user_errors_exit_2_with_one_line(iris_csv, tmp_path, ca
     assert main([a.format(**names) for a in argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert "allow_pickle" not in err
     assert not (tmp_path / "m.lsq").exists()  # nothing half written
 
 
@@ -192,3 +195,196 @@ def test_fit_presets_are_the_library_presets():
     assert set(preset.choices) == set(lsqnet.PRESETS)
     init = next(a for a in commands.choices["fit"]._actions if a.dest == "init")
     assert tuple(init.choices) == lsqnet.features.INITS
+
+
+
+# --------------------------------------------------------------------------------------------
+# --version, CSV layouts, missing values, progress
+# --------------------------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version(capsys):
+    from lsqnet._version import __version__
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"lsqnet {__version__}\n"
+    assert __version__ == lsqnet.__version__
+
+
+def _iris_text(iris_csv, delimiter=",", header=True):
+    path, _, _, _ = iris_csv
+    lines = path.read_text().splitlines()
+    return "\n".join(line.replace(",", delimiter) for line in lines[0 if header else 1:]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "shown"), [(";", "';'"), ("\t", "tabs"), ("|", "'|'"), (" ", "spaces")]
+)
+def test_fit_detects_the_delimiter_and_says_so(iris_csv, tmp_path, capsys, delimiter, shown):
+    data = tmp_path / "iris.csv"
+    data.write_text(_iris_text(iris_csv, delimiter))
+    model = tmp_path / "m.lsq"
+    assert main(["fit", str(data), "--model", str(model), "--hidden", "8"]) == 0
+    captured = capsys.readouterr()
+    assert "BPLSClassifier on 150 samples x 4 features" in captured.out
+    assert captured.err == (
+        f"lsqnet fit: read {data}: 150 rows of 5 columns separated by {shown} (detected; "
+        f"--delimiter to choose), a header line (detected; --no-header if it is data)\n"
+    )
+    assert lsqnet.load(model).n_features_in_ == 4
+
+
+def test_fit_keeps_the_first_row_of_a_headerless_csv(iris_csv, tmp_path, capsys):
+    """Text labels on every line: the first line is data, all 150 samples are trained on."""
+    data = tmp_path / "noheader.csv"
+    data.write_text(_iris_text(iris_csv, header=False))
+    assert main(["fit", str(data), "--model", str(tmp_path / "m.lsq"), "--hidden", "8"]) == 0
+    captured = capsys.readouterr()
+    assert "on 150 samples x 4 features" in captured.out
+    assert "no header line (the first line is data) (detected; --header if it names the " \
+           "columns)" in captured.err
+
+
+def test_fit_and_predict_with_explicit_csv_options(tmp_path, capsys):
+    """--delimiter (a name or a character) and --header/--no-header are used as given; given
+    both, nothing is reported."""
+    data = tmp_path / "d.txt"
+    data.write_text("0\t1\t2\n" + "".join(f"{i}\t{2 * i}\t{i % 2}\n" for i in range(1, 41)))
+    model = tmp_path / "m.lsq"
+    assert main(["fit", str(data), "--model", str(model), "--delimiter", "tab", "--header",
+                 "--hidden", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "on 40 samples x 2 features" in captured.out and captured.err == ""
+    assert main(["fit", str(data), "--model", str(model), "--no-header", "--hidden", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "on 41 samples" in captured.out and "separated by tabs (detected" in captured.err
+    features = tmp_path / "x.csv"
+    features.write_text("1;2\n3;6\n")
+    assert main(["predict", str(model), str(features), "--delimiter", ";", "--no-header"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.split()) == 2 and captured.err == ""
+    assert main(["predict", str(model), str(features)]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.split()) == 2
+    assert captured.err.startswith(f"lsqnet predict: read {features}: 2 rows of 2 columns "
+                                   f"separated by ';' (detected")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--delimiter", ";;"], "argument --delimiter: expected one character such as ';'"),
+        (["--delimiter", ""], "argument --delimiter: expected one character"),
+        (["--header", "yes"], "unrecognized arguments: yes"),
+    ],
+)
+def test_csv_option_usage_errors_exit_2(iris_csv, tmp_path, capsys, argv, message):
+    path, _, _, _ = iris_csv
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", str(path), "--model", str(tmp_path / "m.lsq"), *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("cell", "what"), [("", "an empty cell"), ("NaN", "NaN"), ("nan", "nan")]
+)
+@pytest.mark.parametrize("command", ["fit", "predict"])
+def test_missing_values_are_one_line_naming_file_line_and_column(
+        iris_csv, tmp_path, capsys, cell, what, command):
+    path, features, _, _ = iris_csv
+    model = tmp_path / "m.lsq"
+    if command == "predict":
+        assert main(["fit", str(path), "--model", str(model), "--hidden", "4"]) == 0
+        capsys.readouterr()
+    rows = [line.split(",") for line in path.read_text().splitlines()]
+    rows[3][2] = cell
+    if command == "predict":  # features only
+        rows = [row[:4] for row in rows]
+    data = tmp_path / "holes.csv"
+    data.write_text("".join(",".join(row) + "\n" for row in rows))
+    argv = (["fit", str(data), "--model", str(tmp_path / "new.lsq")] if command == "fit"
+            else ["predict", str(model), str(data), "--delimiter", ",", "--header"])
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    assert captured.err == (
+        f"lsqnet {command}: error: {data}, line 4, column 3 (petal_l): missing value ({what}); "
+        f"lsqnet needs every value: fill in or drop such rows first.\n"
+    )
+    assert not (tmp_path / "new.lsq").exists()
+
+
+def test_messages_print_label_values_not_numpy_reprs(tmp_path, capsys):
+    data = tmp_path / "wine.csv"
+    data.write_text("alcohol,ash,cultivar\n13.2,2.1,barolo\n12.4,2.3,barolo\n13.9,2.5,barolo\n")
+    for extra in ([], ["--task", "regression"]):
+        assert main(["fit", str(data), "--model", str(tmp_path / "m.lsq"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert "'barolo'" in err and "np.str_" not in err, err
+        assert err.splitlines()[-1].startswith("lsqnet fit: error: ")
+
+
+def test_predict_rejects_data_files_as_models_without_pickle_hints(iris_csv, tmp_path, capsys):
+    path, features, X, _ = iris_csv
+    empty = tmp_path / "empty.lsq"
+    empty.write_bytes(b"")
+    np.save(tmp_path / "x.npy", X)
+    np.savez(tmp_path / "train.npz", X=X, y=np.arange(150) % 3)
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    for model, why in [
+        (path, "this file starts with b'sepal_'"), (empty, "this file is empty"),
+        (tmp_path / "x.npy", "a single array"), (tmp_path / "train.npz", "without a 'metadata'"),
+        (tmp_path / "objects.npy", "pickled Python objects, which lsqnet never loads"),
+    ]:
+        assert main(["predict", str(model), str(features)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lsqnet predict: error: Cannot load '{model}': ")
+        assert why in err and "allow_pickle" not in err and err.count("\n") == 1, err
+
+
+def test_fit_progress_shows_the_objective_of_each_sweep(iris_csv, tmp_path, capsys):
+    path, _, _, _ = iris_csv
+    argv = ["fit", str(path), "--model", str(tmp_path / "m.lsq"), "--hidden", "8",
+            "--max-iter", "3"]
+    assert main([*argv, "--progress"]) == 0
+    err = capsys.readouterr().err
+    history = lsqnet.load(tmp_path / "m.lsq").history_
+    # the bar is complete, also when the fit stops before max_iter
+    assert "lsqnet fit: 100%|" in err and f"{len(history)}/{len(history)}" in err
+    losses = [float(v) for v in re.findall(r"loss=([0-9.e+-]+)", err)]
+    assert [f"{v:.6g}" for v in dict.fromkeys(losses)] == [
+        f"{e['loss']:.6g}" for e in history]
+    assert main(argv) == 0  # not a terminal: no bar
+    assert "lsqnet fit:" not in capsys.readouterr().err.replace("lsqnet fit: read", "")
+    assert main([*argv, "--no-progress"]) == 0
+    assert "%" not in capsys.readouterr().err
+
+
+def test_fit_progress_without_tqdm_prints_a_line_per_sweep(iris_csv, tmp_path, capsys,
+                                                          monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
+    path, _, _, _ = iris_csv
+    assert main(["fit", str(path), "--model", str(tmp_path / "m.lsq"), "--hidden", "8",
+                 "--max-iter", "2", "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert re.findall(r"lsqnet fit: sweep (\d): loss [0-9.e+-]+, accuracy [0-9.]+, [0-9.]+ s",
+                      err) == ["1", "2"]
+
+
+def test_an_interrupted_command_exits_130_without_traceback(iris_csv, tmp_path, capsys,
+                                                           monkeypatch):
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lsqnet.BPLSClassifier, "fit", interrupted)
+    path, _, _, _ = iris_csv
+    assert main(["fit", str(path), "--model", str(tmp_path / "m.lsq"), "--no-header",
+                 "--delimiter", ","]) == 2  # the header line is not numbers: a user error
+    assert "line 1, column 1: 'sepal_l' is not a number" in capsys.readouterr().err
+    assert main(["fit", str(path), "--model", str(tmp_path / "m.lsq")]) == 130
+    assert capsys.readouterr().err.endswith("lsqnet fit: interrupted\n")
+    assert not (tmp_path / "m.lsq").exists()

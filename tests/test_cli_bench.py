@@ -59,6 +59,21 @@ def test_bench_writes_the_files_and_prints_the_tables(tmp_path, capsys):
     assert (folder / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_bench_progress_names_each_run_and_the_last_result(tmp_path, capsys):
+    argv = ["bench", "--dataset", "xor", "--methods", "bpls,ridge", "--hidden", "8",
+            "--seeds", "2", "--no-tune", "--no-plot", "--threads", "1", "--out", str(tmp_path)]
+    assert main([*argv, "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "lsqnet bench xor" in err and "ridge seed 1" in err
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    last = records[-2]  # the run before the last one, shown while the last one runs
+    assert (f"last: {last['label']} {100 * last['test_accuracy']:.2f} % in "
+            f"{last['train_time']:.2f} s, mse loss {last['train_loss']:.4g}") in err
+    for quiet in ([], ["--no-progress"]):  # not a terminal, or not asked: silent
+        assert main([*argv, *quiet]) == 0
+        assert capsys.readouterr().err == ""
+
+
 def test_bench_on_the_xor_toy_without_plot(tmp_path, capsys):
     argv = ["bench", "--dataset", "xor", "--methods", "bpls,ridge", "--hidden", "8",
             "--seeds", "2", "--no-tune", "--no-plot", "--threads", "1",
@@ -166,6 +181,7 @@ def test_bench_help_mentions_every_option(capsys, monkeypatch):
         "--help", "--dataset", "--methods", "--hidden", "--activation", "--epochs",
         "--batch-size", "--loss", "--init", "--max-iter", "--seeds", "--threads",
         "--tune-epochs", "--no-tune", "--budgets", "--out", "--data-home", "--no-plot",
+        "--progress", "--no-progress",
     }
     options = _bench_options()
     assert expected <= set(options)

@@ -831,7 +831,11 @@ def test_read_table_csv_without_header_numeric_target(tmp_path):
         ("", -1, "has no rows"),
         ("a,b\n", -1, "header but no data rows"),
         ("1,2\n3\n", -1, "line 2: 1 fields, expected 2"),
-        ("a,b\n1,x\n", "a", "line 2, column 2: 'x' is not a number"),
+        ("a,b\n1,x\n", "a", "line 2, column 2 \\(b\\): 'x' is not a number"),
+        ("1;2\n3,5;4\n", -1, "line 2, column 1: '3,5' is not a number \\(a decimal comma"),
+        ("a,b\n1,inf\n", "a", "line 2, column 2 \\(b\\): 'inf' is not a finite number"),
+        ("a,b\n1,2\n3,-inf\n", "b", "line 3, column 2 \\(b\\): '-inf' is not a finite"),
+        ("\n\n1,2\n\n3\n", -1, "line 5: 1 fields, expected 2"),  # blank lines count
         ("a,b\n1,2\n", "c", "no column named 'c'"),
         ("1,2\n", 5, "target column 5 does not exist"),
     ],
@@ -857,7 +861,132 @@ def test_read_table_numpy_files(tmp_path):
     with pytest.raises(ValueError, match="needs an array named 'X'"):
         datasets.read_table(tmp_path / "other.npz")
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
-    with pytest.raises(ValueError, match="not a readable NumPy file"):
+    with pytest.raises(ValueError, match="not a readable NumPy file .it holds Python objects"):
         datasets.read_table(tmp_path / "objects.npy")  # pickled objects are never loaded
     with pytest.raises(FileNotFoundError):
         datasets.read_table(tmp_path / "missing.npy")
+
+
+TABLE = np.array([[1.5, -2.0, 0.0], [3.0, 4.25, 1.0], [-0.5, 6.0, 1.0], [7.0, 8.0, 0.0]])
+
+
+@pytest.mark.parametrize("delimiter", datasets.DELIMITERS)
+@pytest.mark.parametrize("header", [True, False])
+def test_read_table_detects_the_delimiter_and_the_header(tmp_path, delimiter, header):
+    """Every delimiter csv.Sniffer is offered, with and without a header line: the same
+    table back, no row lost, and sniff_table says what it found."""
+    lines = [delimiter.join(f"{v:g}" for v in row) for row in TABLE]
+    if header:
+        lines.insert(0, delimiter.join(["width", "height", "label"]))
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    assert datasets.sniff_table(path) == (delimiter, header)
+    X, y, names = datasets.read_table(path)
+    np.testing.assert_array_equal(X, TABLE[:, :2])
+    np.testing.assert_array_equal(y, TABLE[:, 2])
+    assert names == (["width", "height"] if header else None)
+
+
+def test_read_table_keeps_the_first_row_of_a_headerless_file_with_text_labels(tmp_path):
+    """A first line with text only where every line has text (the label column) is data."""
+    path = tmp_path / "wine.csv"
+    path.write_text("13.2,1.78,barolo\n12.4,0.94,grignolino\n13.9,1.5,barolo\n")
+    assert datasets.sniff_table(path) == (",", False)
+    X, y, names = datasets.read_table(path)
+    assert X.shape == (3, 2) and y.tolist() == ["barolo", "grignolino", "barolo"]
+    assert names is None
+
+
+def test_read_table_labels_are_python_strings(tmp_path):
+    path = tmp_path / "wine.csv"
+    path.write_text("a,b\n1,barolo\n2,grignolino\n")
+    _, y, _ = datasets.read_table(path)
+    assert all(type(v) is str for v in y)  # messages print barolo, not np.str_('barolo')
+
+
+def test_read_table_a_header_of_numbers_is_read_as_data_unless_told(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("0,1,2\n1,2,3\n4,5,6\n")
+    X, _, names = datasets.read_table(path)
+    assert X.shape == (3, 2) and names is None  # nothing dropped
+    X, y, names = datasets.read_table(path, header=True)
+    assert X.tolist() == [[1, 2], [4, 5]] and y.tolist() == [3, 6] and names == ["0", "1"]
+
+
+def test_read_table_explicit_options_override_the_detection(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x;y\n1;2\n3;4\n")
+    X, y, names = datasets.read_table(path, delimiter=";", header=True)
+    assert X.tolist() == [[1], [3]] and y.tolist() == [2, 4] and names == ["x"]
+    with pytest.raises(ValueError, match=r"line 1, column 1: 'x;y' is not a number"):
+        datasets.read_table(path, delimiter=",", header=False, target=None)
+    with pytest.raises(ValueError, match=r"line 1, column 1: 'x' is not a number"):
+        datasets.read_table(path, header=False)
+
+
+@pytest.mark.parametrize("delimiter", ["", ";;", '"', "\n", 3])
+def test_read_table_rejects_a_bad_delimiter_naming_it(tmp_path, delimiter):
+    path = tmp_path / "d.csv"
+    path.write_text("1,2\n")
+    with pytest.raises(ValueError, match=r"read_table: delimiter must be one character"):
+        datasets.read_table(path, delimiter=delimiter)
+
+
+@pytest.mark.parametrize(
+    ("text", "target", "place", "what"),
+    [
+        ("a,b,c\n1,,0\n", -1, "line 2, column 2 (b)", "an empty cell"),
+        ("a,b,c\n1,NaN,0\n", -1, "line 2, column 2 (b)", "NaN"),
+        ("a,b,c\n1,2,0\n\n3,nan,1\n", -1, "line 4, column 2 (b)", "nan"),
+        ("a,b,c\n1,2,x\n3,4,\n", -1, "line 3, column 3 (c)", "an empty cell"),
+        ("a,b,c\n1,2,0\n3,4,NaN\n", "c", "line 3, column 3 (c)", "NaN"),
+        ("1,,0\n", None, "line 1, column 2", "an empty cell"),
+        ("1,NaN,0\n", None, "line 1, column 2", "NaN"),
+    ],
+)
+def test_read_table_missing_values_are_one_message(tmp_path, text, target, place, what):
+    """An empty cell and a NaN, in a feature or the target: the same one-line message naming
+    the file, the line and the column."""
+    path = tmp_path / "m.csv"
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        datasets.read_table(path, target=target)
+    message = str(info.value)
+    assert message == (f"{path}, {place}: missing value ({what}); lsqnet needs every value: "
+                       f"fill in or drop such rows first.")
+
+
+def test_read_table_numpy_missing_values_name_the_index(tmp_path):
+    X = np.arange(6.0).reshape(3, 2)
+    X[1, 0] = np.nan
+    np.save(tmp_path / "x.npy", X)
+    with pytest.raises(ValueError, match=r"x.npy: X\[1, 0\] is a missing value \(NaN\)"):
+        datasets.read_table(tmp_path / "x.npy")
+    np.savez(tmp_path / "xy.npz", X=np.ones((3, 2)), y=np.array([0.0, np.inf, 1.0]))
+    with pytest.raises(ValueError, match=r"xy.npz: y\[1\] is not finite \(inf\)"):
+        datasets.read_table(tmp_path / "xy.npz")
+
+
+def test_read_table_text_encodings(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffa,b\n1,2\n".encode())  # a spreadsheet's UTF-8 byte-order mark
+    _, _, names = datasets.read_table(path)
+    assert names == ["a"]
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b\n1,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv: not a UTF-8 text \(CSV\) file: byte "
+                                         r"0xe9 at offset 9"):
+        datasets.read_table(path)
+    path = tmp_path / "model.csv"
+    path.write_bytes(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\xff\xfe")
+    with pytest.raises(ValueError, match=r"a zip archive, such as an lsqnet model file"):
+        datasets.read_table(path)
+
+
+def test_sniff_table_reads_only_the_start_of_a_large_file(tmp_path):
+    path = tmp_path / "big.csv"
+    row = "1.25;2.5;3\n"
+    path.write_text("x;y;z\n" + row * (3 * (1 << 16) // len(row)))
+    assert datasets.sniff_table(path) == (";", True)
+    X, y, _ = datasets.read_table(path)
+    assert X.shape == (3 * (1 << 16) // len(row), 2) and set(y.tolist()) == {3.0}

@@ -689,9 +689,26 @@ def read_record(
         raise FileNotFoundError(err.errno, "No lsqnet model file", path) from None
     fail = f"Cannot load {path!r}: "
     with fid:
+        start = fid.read(6)
+        fid.seek(0)
+        if start[:2] != b"PK" and not start.startswith(b"\x93NUMPY"):
+            raise ModelFormatError(
+                fail + "it is not an lsqnet model file (not a readable NumPy .npz archive: "
+                "model.save and 'lsqnet fit' write zip archives, and this file "
+                + (f"starts with {start!r})." if start else "is empty).")
+            )
         try:
             npz = np.load(fid, allow_pickle=False)
-        except Exception as err:  # EOFError, BadZipFile, "pickled data" ValueError, ...
+        except ValueError as err:
+            if "allow_pickle" not in str(err):
+                raise ModelFormatError(
+                    fail + f"it is not a readable NumPy .npz archive ({err})."
+                ) from err
+            raise ModelFormatError(  # never a hint at loading pickles
+                fail + "it is not an lsqnet model file (not a readable NumPy .npz archive: it "
+                "holds pickled Python objects, which lsqnet never loads)."
+            ) from err
+        except Exception as err:  # EOFError, BadZipFile, ...
             raise ModelFormatError(
                 fail + f"it is not a readable NumPy .npz archive: it is truncated, corrupt or "
                 f"another kind of file ({type(err).__name__}: {err})."

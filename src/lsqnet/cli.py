@@ -8,6 +8,8 @@
   scikit-learn's bundled digits data (works offline) and prints test accuracy and time.
 
 User errors exit with status 2 and a one-line message; ``--debug`` shows the traceback.
+Long runs (``fit``, ``bench``) draw a progress bar on standard error when it is a terminal
+(``--progress``/``--no-progress`` to choose); ``lsqnet --version`` prints the version.
 """
 
 from __future__ import annotations
@@ -106,6 +108,84 @@ def _budgets(text: str) -> tuple[float, ...]:
     return tuple(_positive_float(part) for part in text.split(","))
 
 
+_DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "space": " ", "comma": ",", "semicolon": ";"}
+
+
+def _delimiter(text: str) -> str:
+    """One character, or a name: tab (or \\t), space, comma, semicolon."""
+    value = _DELIMITER_NAMES.get(text.lower(), text)
+    if len(value) != 1 or value in "\"\r\n":
+        raise argparse.ArgumentTypeError(
+            f"expected one character such as ';' or '|', or tab, space, comma, semicolon; "
+            f"got {text!r}"
+        )
+    return value
+
+
+def _show_delimiter(delimiter: str) -> str:
+    names = {"\t": "tabs", " ": "spaces"}
+    return names.get(delimiter, f"'{delimiter}'")
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    """--progress / --no-progress; by default a bar only where standard error is a terminal."""
+    return sys.stderr.isatty() if args.progress is None else args.progress
+
+
+def _read(args: argparse.Namespace, target: str | None):
+    """``read_table`` of the command's data; for a CSV file, one line on standard error saying
+    how it was read (what was detected, and the option that changes it)."""
+    from .datasets import read_table, sniff_table
+
+    path = args.data
+    if os.path.splitext(path)[1].lower() in (".npy", ".npz"):
+        return read_table(path, target=target)
+    fmt = sniff_table(path, delimiter=args.delimiter, header=args.header)
+    X, y, names = read_table(path, target=target, delimiter=fmt.delimiter, header=fmt.header)
+    if args.delimiter is None or args.header is None:
+        how = "detected; --delimiter to choose" if args.delimiter is None else "--delimiter"
+        head = ("a header line" if fmt.header else "no header line (the first line is data)")
+        head += "" if args.header is not None else (
+            " (detected; --no-header if it is data)" if fmt.header
+            else " (detected; --header if it names the columns)")
+        print(
+            f"lsqnet {args.command}: read {path}: {X.shape[0]} rows of "
+            f"{X.shape[1] + (y is not None)} columns separated by "
+            f"{_show_delimiter(fmt.delimiter)} ({how}), {head}",
+            file=sys.stderr,
+        )
+    return X, y, names
+
+
+class _FitProgress:
+    """The ``monitor`` of ``lsqnet fit``: a tqdm bar of the sweeps with the training loss
+    (the objective) and accuracy; one line per sweep on standard error without tqdm."""
+
+    def __init__(self, total: int | None) -> None:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # tqdm comes with lsqnet[bench]
+            self.bar = None
+        else:
+            self.bar = tqdm(total=total, desc="lsqnet fit", unit="sweep", leave=True)
+
+    def __call__(self, entry, network) -> None:
+        acc = entry["accuracy"]
+        text = f"loss={entry['loss']:.6g}" + ("" if acc != acc else f", accuracy={acc:.4f}")
+        if self.bar is None:
+            print(f"lsqnet fit: sweep {entry['iteration']}: {text.replace('=', ' ')}, "
+                  f"{entry['time']:.3f} s", file=sys.stderr)
+        else:
+            self.bar.update()
+            self.bar.set_postfix_str(text)  # refreshed: every sweep's objective is shown
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.total = self.bar.n  # a fit that stopped early is complete too
+            self.bar.refresh()
+            self.bar.close()
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .bench import BenchConfig, benchmark, to_markdown, write_results
 
@@ -117,7 +197,8 @@ def _bench(args: argparse.Namespace) -> int:
     results = benchmark(
         args.dataset, methods=args.methods, hidden=args.hidden, config=config,
         seeds=tuple(range(args.seeds)), tune_params=not args.no_tune, budgets=args.budgets,
-        data_home=args.data_home, command=args.command_line, progress=sys.stderr.isatty(),
+        data_home=args.data_home, command=args.command_line,
+        progress=_progress_wanted(args),
     )
     written = write_results(results, args.out, plot=not args.no_plot)
     print(to_markdown(results))
@@ -129,9 +210,8 @@ def _fit(args: argparse.Namespace) -> int:
     import numpy as np
 
     from . import BPLSClassifier, BPLSRegressor
-    from .datasets import read_table
 
-    X, y, _ = read_table(args.data, target=args.target)
+    X, y, _ = _read(args, args.target)
     if y is None:
         raise ValueError(f"{args.data}: no target values (an .npz file needs an array 'y').")
     task = args.task
@@ -145,8 +225,17 @@ def _fit(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
     model = cls.from_preset(args.preset, **params) if args.preset else cls(**params)
+    progress = None
+    if _progress_wanted(args):
+        params = model.get_params()  # max_iter None: the method's default, not known here
+        progress = _FitProgress(None if params["max_iter"] is None else
+                                max(1, params["max_iter"]) + params.get("output_iter", 0))
     start = time.perf_counter()
-    model.fit(X, y)
+    try:
+        model.fit(X, y, monitor=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     seconds = time.perf_counter() - start
     model.save(args.model)
     metric = "accuracy" if task == "classification" else "R^2"
@@ -160,10 +249,9 @@ def _fit(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from . import load
     from ._io import atomic_write
-    from .datasets import read_table
 
     model = load(args.model)
-    X, _, _ = read_table(args.data, target=None)
+    X, _, _ = _read(args, None)
     predictions = model.predict(X)
     rows = predictions.reshape(predictions.shape[0], -1).tolist()
     text = "".join(
@@ -217,6 +305,27 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_csv_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--delimiter", type=_delimiter, default=None, metavar="CHAR",
+        help="the CSV field delimiter: one character, or tab, space, comma, semicolon "
+        "(default: detected with csv.Sniffer among , ; tab | space, and reported)",
+    )
+    command.add_argument(
+        "--header", action=argparse.BooleanOptionalAction, default=None,
+        help="whether the CSV file's first line names the columns (default: detected and "
+        "reported; a first line of numbers only is data)",
+    )
+
+
+def _add_progress(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help=f"show a progress bar of the {what} on standard error (default: only when it "
+        "is a terminal)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .bench import METHODS
 
@@ -224,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lsqnet",
         description="Closed-form (least-squares) training of fully-connected neural networks.",
     )
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"lsqnet {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench = sub.add_parser(
@@ -305,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--data-home", default=None, metavar="DIR",
                        help="folder holding mnist/ and fashion-mnist/ (searched first)")
     bench.add_argument("--no-plot", action="store_true", help="do not draw frontier.png")
+    _add_progress(bench, "runs (the method, seed and last result)")
     bench.set_defaults(func=_bench)
 
     fit = sub.add_parser(
@@ -312,8 +425,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a BPLS model on a CSV, .npy or .npz file and save it",
         description="Train a BPLSClassifier or BPLSRegressor on your data and save it as an "
         "lsqnet model file (lsqnet.load reads it; no pickle). DATA is a CSV file (numeric "
-        "features; the target column is the last one, or --target; a first line with text "
-        "is a header) or an .npz file with arrays X and y.",
+        "features; the target column is the last one, or --target; the delimiter and a "
+        "header line are detected, see --delimiter and --header) or an .npz file with "
+        "arrays X and y. Missing values (empty cells, NaN) are errors naming their line "
+        "and column.",
     )
     fit.add_argument("data", metavar="DATA", help="training data (.csv or .npz)")
     fit.add_argument("--model", required=True, metavar="PATH",
@@ -343,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--max-iter", type=_nonnegative_int, default=None,
                      help="maximum backward sweeps")
     fit.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    _add_csv_options(fit)
+    _add_progress(fit, "sweeps, with the training loss and accuracy of each")
     fit.set_defaults(func=_fit)
 
     predict = sub.add_parser(
@@ -356,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", metavar="DATA", help="features (.csv, .npy or .npz)")
     predict.add_argument("--out", default=None, metavar="PATH",
                          help="write the predictions there instead of standard output")
+    _add_csv_options(predict)
     predict.set_defaults(func=_predict)
 
     demo = sub.add_parser(
@@ -388,6 +506,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"lsqnet {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as err:
         if args.debug:
             raise

@@ -25,6 +25,7 @@ import contextlib
 import gzip
 import hashlib
 import http.client
+import io
 import math
 import os
 import sys
@@ -43,12 +44,15 @@ from .exceptions import DatasetCorruptError, DatasetNotFoundError
 __all__ = [
     "DATASETS",
     "IMAGE_SHAPES",
+    "DELIMITERS",
     "Dataset",
+    "TableFormat",
     "get_data_home",
     "load",
     "make_toy",
     "read_idx",
     "read_table",
+    "sniff_table",
 ]
 
 
@@ -364,20 +368,172 @@ def _parse_float(text: str) -> float | None:
         return None
 
 
+class TableFormat(NamedTuple):
+    """How a CSV file is laid out: the field ``delimiter`` and whether its first line is a
+    ``header`` of column names (:func:`sniff_table`)."""
+
+    delimiter: str
+    header: bool
+
+
+#: The delimiters :func:`sniff_table` considers, in order of preference on a tie.
+DELIMITERS = (",", ";", "\t", "|", " ")
+_SAMPLE_BYTES = 1 << 16
+
+
+def _missing(cell: str) -> bool:
+    """An empty cell or a NaN: a missing value."""
+    value = _parse_float(cell)
+    return cell.strip() == "" or (value is not None and value != value)
+
+
+def _numeric(cell: str) -> bool:
+    return _missing(cell) or _parse_float(cell) is not None
+
+
+def _read_text(path: Path, size: int | None = None) -> str:
+    """The file's text (``size`` bytes at most, the last partial line dropped), UTF-8 with
+    or without a byte-order mark; a binary file is named as such."""
+    with open(path, "rb") as f:
+        raw = f.read() if size is None else f.read(size + 1)
+    cut = size is not None and len(raw) > size
+    if cut:
+        raw = raw[:size].rsplit(b"\n", 1)[0]
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        kind = (" (a zip archive, such as an lsqnet model file)" if raw[:4] == b"PK\x03\x04"
+                else "")
+        raise ValueError(
+            f"{path}: not a UTF-8 text (CSV) file{kind}: byte 0x{raw[err.start]:02x} at "
+            f"offset {err.start} is not UTF-8."
+        ) from None
+
+
+def _rows(text: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of ``text`` with the line number (1-based) each ends on."""
+    import csv
+
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=delimiter == " ")
+    return [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+
+
+def _check_delimiter(delimiter: str | None, owner: str) -> str | None:
+    if delimiter is None:
+        return None
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
+        raise ValueError(
+            f"{owner}: delimiter must be one character other than a quote or a line break, "
+            f"such as ',' or ';' (or None to detect it). Got {delimiter!r} instead."
+        )
+    return delimiter
+
+
+def _sniff_delimiter(text: str) -> str:
+    """csv.Sniffer's guess, checked: of the delimiters that split every sampled line into the
+    same number (more than one) of fields, the one giving the most numeric cells wins; the
+    Sniffer's guess, then the order of :data:`DELIMITERS`, break ties. A file none of them
+    splits is one column (',' then)."""
+    import csv
+
+    try:
+        guess = csv.Sniffer().sniff(text, delimiters="".join(DELIMITERS)).delimiter
+    except csv.Error:
+        guess = None
+    best, best_score = None, None
+    for d in DELIMITERS:
+        rows = [row for _, row in _rows(text, d)]
+        widths = {len(row) for row in rows}
+        if len(widths) != 1 or widths == {1}:
+            continue
+        score = (sum(_numeric(cell) for row in rows for cell in row), d == guess)
+        if best_score is None or score > best_score:
+            best, best_score = d, score
+    return best or guess or ","
+
+
+def _header_of(rows: list[list[str]], text: str) -> bool:
+    """Whether the first row is a header: it is when a column numeric below it has text in
+    it, and it is not when it is all numbers. Otherwise (its text is only in text columns,
+    as a label column's) csv.Sniffer.has_header decides."""
+    import csv
+
+    first, rest = rows[0], rows[1:]
+    if not rest:
+        return not all(_numeric(cell) for cell in first)
+    if all(_numeric(cell) for cell in first):
+        return False
+    for j, cell in enumerate(first):
+        below = [row[j] for row in rest if j < len(row)]
+        if (not _numeric(cell) and below and all(_numeric(v) for v in below)
+                and any(not _missing(v) for v in below)):
+            return True
+    try:
+        return csv.Sniffer().has_header(text)
+    except csv.Error:
+        return False
+
+
+def sniff_table(
+    path: str | os.PathLike, *, delimiter: str | None = None, header: bool | None = None
+) -> TableFormat:
+    """Detect the layout of a CSV file from its first 64 KiB: ``(delimiter, header)``.
+
+    ``delimiter`` (one character) and ``header`` (True: the first line names the columns;
+    False: it is data), when given, are taken as they are. Otherwise the delimiter is
+    :class:`csv.Sniffer`'s guess among :data:`DELIMITERS`, checked against the sample (the
+    one splitting every line into the same number of fields, with the most numbers), and the
+    first line is a header when some column holding numbers below it has text in it, data
+    when it holds numbers only, and :meth:`csv.Sniffer.has_header` decides the rest. A first
+    line is never dropped silently: :func:`read_table` and ``lsqnet fit`` say what was used.
+    """
+    path = Path(path)
+    delimiter = _check_delimiter(delimiter, "sniff_table")
+    if header is not None and not isinstance(header, bool):
+        raise TypeError(f"sniff_table: header must be True, False or None (detect). Got "
+                        f"{header!r} instead.")
+    if delimiter is not None and header is not None:
+        return TableFormat(delimiter, header)
+    text = _read_text(path, _SAMPLE_BYTES)
+    if delimiter is None:
+        delimiter = _sniff_delimiter(text)
+    if header is None:
+        rows = [row for _, row in _rows(text, delimiter)]
+        header = bool(rows) and _header_of(rows, text)
+    return TableFormat(delimiter, header)
+
+
+def _finite_array(array: np.ndarray, path: Path, name: str) -> np.ndarray:
+    """``array`` if it holds no NaN or infinity, else an error naming the first one."""
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        value = array[where]
+        what = "a missing value (NaN)" if value != value else f"not finite ({value})"
+        index = ", ".join(map(str, where))
+        raise ValueError(
+            f"{path}: {name}[{index}] is {what}; lsqnet needs every value: fill in or drop "
+            f"such rows first."
+        )
+    return array
+
+
 def read_table(
-    path: str | os.PathLike, *, target: str | int | None = -1
+    path: str | os.PathLike, *, target: str | int | None = -1, delimiter: str | None = None,
+    header: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """Read a user's data: ``(X, y, column_names)`` from a CSV, ``.npy`` or ``.npz`` file.
 
-    - CSV (comma-separated, one sample per line): a first line with a non-numeric field is
-      a header. ``target`` picks the target column by header name or index (default: the
-      last); ``None`` means every column is a feature (``y`` is None). Features must be
-      numbers; target values stay strings unless they are all numbers.
+    - CSV (UTF-8, one sample per line): ``delimiter`` and ``header`` as :func:`sniff_table`
+      has them (detected when None). ``target`` picks the target column by header name or
+      index (default: the last); ``None`` means every column is a feature (``y`` is None).
+      Features must be numbers; target values stay strings unless they are all numbers.
     - ``.npy``: an array of features only (``y`` is None; ``target`` is not used).
     - ``.npz``: arrays ``X`` and, optionally, ``y`` (``target`` is not used).
 
-    Loading never unpickles. Errors name the file, and the line and column of a bad value;
-    the arrays are not otherwise checked here (the estimators check them).
+    Loading never unpickles. A missing value (an empty cell or NaN) or an infinity is an
+    error, like a cell that is not a number: one line naming the file, and the line and
+    column of the value (its index, in a NumPy file).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -387,56 +543,86 @@ def read_table(
         except (ValueError, OSError, EOFError) as err:
             if isinstance(err, FileNotFoundError):
                 raise
-            raise ValueError(f"{path}: not a readable NumPy file ({err}).") from None
+            reason = ("it holds Python objects, which lsqnet never loads"
+                      if "allow_pickle" in str(err) else str(err))
+            raise ValueError(f"{path}: not a readable NumPy file ({reason}).") from None
         if suffix == ".npy":
-            return np.asarray(data), None, None
+            return _finite_array(np.asarray(data), path, "X"), None, None
         with data:
             if "X" not in data.files:
                 raise ValueError(f"{path}: an .npz file needs an array named 'X' "
-                                 f"(and 'y' for training); it has {data.files}.")
-            return data["X"], (data["y"] if "y" in data.files else None), None
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
-    if not rows:
+                                 f"(and 'y' for training); it has {', '.join(data.files)}.")
+            X = _finite_array(data["X"], path, "X")
+            y = _finite_array(data["y"], path, "y") if "y" in data.files else None
+            return X, y, None
+    delimiter = _check_delimiter(delimiter, "read_table")
+    if delimiter is None or header is None:
+        delimiter, header = sniff_table(path, delimiter=delimiter, header=header)
+    numbered = _rows(_read_text(path), delimiter)
+    if not numbered:
         raise ValueError(f"{path}: the file has no rows.")
-    header = None
-    if any(_parse_float(cell) is None for cell in rows[0]):
-        header, rows = [cell.strip() for cell in rows[0]], rows[1:]
-    width = len(header) if header else len(rows[0]) if rows else 0
-    if not rows:
-        raise ValueError(f"{path}: the file has a header but no data rows.")
-    for i, row in enumerate(rows, start=2 if header else 1):
+    names = None
+    if header:
+        names, numbered = [cell.strip() for cell in numbered[0][1]], numbered[1:]
+        if not numbered:
+            raise ValueError(f"{path}: the file has a header but no data rows.")
+    width = len(names) if names else len(numbered[0][1])
+    for line, row in numbered:
         if len(row) != width:
-            raise ValueError(f"{path}, line {i}: {len(row)} fields, expected {width}.")
+            shown = "tab" if delimiter == "\t" else repr(delimiter)
+            raise ValueError(f"{path}, line {line}: {len(row)} fields, expected {width} "
+                             f"(fields separated by {shown}).")
     column = None
     if target is not None:
         if isinstance(target, str) and not target.lstrip("-").isdigit():
-            if header is None or target not in header:
-                raise ValueError(f"{path}: no column named {target!r} "
-                                 f"(columns: {header or 'the file has no header'}).")
-            column = header.index(target)
+            if names is None or target not in names:
+                have = ", ".join(names) if names else "none: the file has no header"
+                raise ValueError(f"{path}: no column named {target!r} (columns: {have}).")
+            column = names.index(target)
         else:
             column = int(target)
             if not -width <= column < width:
                 raise ValueError(f"{path}: target column {column} does not exist "
                                  f"({width} columns).")
             column %= width
+
+    def place(line: int, j: int) -> str:
+        named = f" ({names[j]})" if names and names[j] else ""
+        return f"{path}, line {line}, column {j + 1}{named}"
+
+    def check(line: int, j: int, cell: str) -> None:
+        if _missing(cell):
+            what = "an empty cell" if not cell.strip() else cell.strip()
+            raise ValueError(f"{place(line, j)}: missing value ({what}); lsqnet needs every "
+                             f"value: fill in or drop such rows first.")
+
     features = [j for j in range(width) if j != column]
-    X = np.empty((len(rows), len(features)))
-    for i, row in enumerate(rows):
+    X = np.empty((len(numbered), len(features)))
+    for i, (line, row) in enumerate(numbered):
         for k, j in enumerate(features):
+            check(line, j, row[j])
             value = _parse_float(row[j])
-            if value is None:
-                line = i + (2 if header else 1)
-                raise ValueError(f"{path}, line {line}, column {j + 1}: {row[j]!r} is not a "
-                                 f"number (features must be numeric).")
+            if value is None or not math.isfinite(value):
+                cell = row[j].strip()
+                hint = (" (a decimal comma? write decimal points)"
+                        if _parse_float(cell.replace(",", ".")) is not None else "")
+                kind = "a number" if value is None else "a finite number"
+                raise ValueError(f"{place(line, j)}: '{cell}' is not {kind}{hint}; features "
+                                 f"must be numeric.")
             X[i, k] = value
     y = None
     if column is not None:
-        labels = [row[column].strip() for row in rows]
+        for line, row in numbered:
+            check(line, column, row[column])
+        labels = [row[column].strip() for _, row in numbered]
         numbers = [_parse_float(v) for v in labels]
-        y = np.array(labels) if any(v is None for v in numbers) else np.array(numbers)
-    names = [header[j] for j in features] if header else None
-    return X, y, names
+        if any(v is None for v in numbers):
+            y = np.array(labels, dtype=object)  # Python str: messages print the values
+        else:
+            y = np.array(numbers)
+            if not np.isfinite(y).all():
+                i = int(np.argmin(np.isfinite(y)))
+                raise ValueError(f"{place(numbered[i][0], column)}: '{labels[i]}' is not a "
+                                 f"finite number.")
+    column_names = [names[j] for j in features] if names else None
+    return X, y, column_names

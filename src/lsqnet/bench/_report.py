@@ -1,6 +1,7 @@
 """From records to conclusions: summaries, the paper's claim, the frontier, and the files.
 
-``results.json`` (schema :data:`SCHEMA`) holds every raw number; ``results.md`` the tables;
+``results.json`` (schema :data:`SCHEMA`) holds every raw number; ``results.md`` a generated
+summary in words (who won each time budget, whether the paper's claim held) above the tables;
 ``frontier.png`` the test accuracy against training time. Each is written atomically.
 """
 
@@ -248,6 +249,141 @@ def _secs(value: float | None) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.1f}"
 
 
+def _ratio(value: float) -> str:
+    """A multiple of BPLS's time: two significant digits below 1 (0.043x), else 0.1 (2.5x)."""
+    return f"{value:.2g}x" if value < 1 else f"{value:.1f}x"
+
+
+def _labels(labels: Sequence[str]) -> str:
+    labels = list(labels)
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _range(values: Sequence[float], fmt) -> str:
+    low, high = fmt(min(values)), fmt(max(values))
+    return low if low == high else f"{low} to {high}"
+
+
+def _frontier_words(rows: list[dict[str, Any]]) -> list[str]:
+    """Which side was more accurate within each budget, one line per budget."""
+    if not rows:
+        return []
+    won = [f"{row['budget']:g} s" for row in rows if row["verdict"] == "won"]
+    lost = [f"{row['budget']:g} s" for row in rows if row["verdict"] == "lost"]
+    head = (
+        f"- **Time budgets.** A closed-form method was the more accurate within "
+        f"{len(won)} of the {len(rows)} training-time budgets"
+        + (f" ({_labels(won)})" if won else "")
+        + (f", a gradient method within {len(lost)} ({_labels(lost)})" if lost
+           else ", a gradient method within none")
+        + " (the frontier table):"
+    )
+    lines = [head]
+    for row in rows:
+        ours, theirs = row["closed_form"], row["gradient"]
+        budget = f"{row['budget']:g} s"
+        if ours is None and theirs is None:
+            text = "no method had finished a training step"
+        elif ours is None or theirs is None:
+            done = ours or theirs
+            side = "closed-form" if theirs is None else "gradient"
+            other = "gradient" if theirs is None else "closed-form"
+            text = (f"only a {side} method had a trained model, {done['label']} at "
+                    f"{_pct(done['accuracy'])} %; no {other} method had finished a step")
+        else:
+            first, second = (ours, theirs) if row["verdict"] != "lost" else (theirs, ours)
+            verb = "tied with" if row["verdict"] == "tied" else "ahead of"
+            text = (f"{first['label']} ({_pct(first['accuracy'])} %) {verb} "
+                    f"{second['label']} ({_pct(second['accuracy'])} %)")
+        lines.append(f"  - {budget}: {text}.")
+    return lines
+
+
+def _claim_words(results: dict[str, Any]) -> list[str]:
+    """Whether BPLS reached its accuracy in less time than each gradient method, in words,
+    with the seeds on which a method never reached it spelled out."""
+    rows = results["claim"]
+    claim_text = ("- **The paper's claim**, that BPLS trains a network to an accuracy "
+                  "competitive with Adam, SGD, NAG and AdaGrad in a fraction of their time")
+    if not rows:
+        return [claim_text + ", was not measured: the run has no BPLS method or no gradient "
+                "method of BPLS's sizes."]
+    epochs = results["config"]["epochs"]
+    final = {row["label"]: row["test_accuracy"]["median"] for row in results["summary"]}
+    beaten, held, mixed = [], [], []
+    for row in rows:
+        # a seed supports the claim when the method was not at BPLS's accuracy by BPLS's time
+        ahead = sum(s["time_ratio"] is not None and s["time_ratio"] <= 1
+                    for s in row["per_seed"])
+        (beaten if ahead == row["seeds"] else held if ahead == 0 else mixed).append(
+            (row, ahead))
+    n = len(rows)
+    if not held and not mixed:
+        verdict = "did not hold on this run"
+    elif not beaten and not mixed:
+        verdict = "held on this run"
+    else:
+        parts = [f"failed against {len(beaten)}"] if beaten else []
+        parts += [f"held against {len(held)}"] if held else []
+        parts += [f"was split over the seeds against {len(mixed)}"] if mixed else []
+        verdict = f"{_labels(parts)} of the {n} gradient methods"
+    lines = [claim_text + f", {verdict} (the claim table):"]
+    if beaten:
+        ratios = [s["time_ratio"] for row, _ in beaten for s in row["per_seed"]]
+        higher = [row["label"] for row, _ in beaten
+                  if (final.get(row["label"]) or 0) > row["bpls_accuracy"]]
+        lines.append(
+            f"  - {_labels([row['label'] for row, _ in beaten])} reached BPLS's final test "
+            f"accuracy before BPLS had finished training, on every seed (after "
+            f"{_range(ratios, _ratio)} BPLS's training time)"
+            + (f"; {'all' if len(higher) == len(beaten) else len(higher)} of them ended more "
+               f"accurate than BPLS" if higher else "") + "."
+        )
+    slower = [row for row, _ in held if row["reached"] == row["seeds"]]
+    if slower:
+        ratios = [s["time_ratio"] for row in slower for s in row["per_seed"]]
+        lines.append(
+            f"  - {_labels([row['label'] for row in slower])} needed longer than BPLS to reach "
+            f"its final test accuracy, on every seed ({_range(ratios, _ratio)} BPLS's "
+            f"training time)."
+        )
+    for row, ahead in held + mixed:  # the rest, one by one: "reached on k/n seeds" in words
+        if row in slower:
+            continue
+        reached = [s for s in row["per_seed"] if s["time_ratio"] is not None]
+        never = row["seeds"] - len(reached)
+        text = f"  - {row['label']} reached the test accuracy of BPLS (same seed) on "
+        text += (f"{len(reached)} of {row['seeds']} seeds" if never else "every seed")
+        if reached:
+            text += " (" + ", ".join(f"seed {s['seed']} after {_ratio(s['time_ratio'])} "
+                                     f"BPLS's time" for s in reached) + ")"
+        if never:
+            text += (f"; on {'the other ' if reached else ''}{never} it never did within "
+                     f"its {epochs} epochs")
+            text += ("; hence \"never\", the median over seeds in the table"
+                     if row["time_ratio"] is None else
+                     f"; the table's {_ratio(row['time_ratio'])} is the lower median with "
+                     f"\"never\" counted lowest")
+        lines.append(text + f". The claim held against it on {row['seeds'] - ahead} of "
+                     f"{row['seeds']} seeds.")
+    return lines
+
+
+def _summary_words(results: dict[str, Any]) -> list[str]:
+    """The generated summary at the top of ``results.md``."""
+    seeds = len(results["seeds"])
+    return [
+        "## Summary",
+        "",
+        f"Generated from the tables below (medians over {seeds} seed(s) of this run, on this "
+        f"machine):",
+        "",
+        *_frontier_words(results["frontier"]),
+        *_claim_words(results),
+        "",
+    ]
+
+
 def _span(stat: dict[str, float | None], fmt) -> str:
     if stat["median"] is None:
         return "-"
@@ -286,6 +422,7 @@ def to_markdown(results: dict[str, Any]) -> str:
     lines = [
         f"# lsqnet bench: {results['dataset']}",
         "",
+        *_summary_words(results),
         f"Command: `{results['command']}`  ",
         f"Machine: {mach['cpu']}, {mach['cores']} cores, {results['config']['threads']} "
         f"thread(s); Python {mach['python']}, NumPy {mach['numpy']}, SciPy {mach['scipy']}, "
@@ -322,14 +459,16 @@ def to_markdown(results: dict[str, Any]) -> str:
             "",
             "The paper's claim: the time each gradient method needs to first reach BPLS's test "
             "accuracy, as a multiple of BPLS's training time, and its accuracy at BPLS's time "
-            "(medians over seeds).",
+            "(medians over seeds). \"Reached in\" counts the seeds on which it reached that "
+            "accuracy within its epochs; \"never\" is the median when it did not on at least "
+            "half of them (the lower median, never counted lowest).",
             "",
             "| method | BPLS accuracy % | BPLS time s | reached in | time to reach / BPLS time "
             "| accuracy at BPLS time % |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for row in results["claim"]:
-            ratio = "never" if row["time_ratio"] is None else f"{row['time_ratio']:.1f}x"
+            ratio = "never" if row["time_ratio"] is None else _ratio(row["time_ratio"])
             lines.append(
                 f"| {row['label']} | {_pct(row['bpls_accuracy'])} | {_secs(row['bpls_time'])} "
                 f"| {row['reached']}/{row['seeds']} seeds | {ratio} "
@@ -353,7 +492,8 @@ def to_markdown(results: dict[str, Any]) -> str:
             "",
             "Warm starts: the epochs and time a gradient method needs to reach its own final "
             "test accuracy, from its usual initialisation and from BPLS's network (whose "
-            "accuracy and time are the start; medians over seeds).",
+            "accuracy and time are the start; medians over seeds; \"never\": the warm start "
+            "did not reach the target within its epochs on at least half of the seeds).",
             "",
             "| method | target % | alone: epochs | alone: time s | BPLS start % | BPLS time s "
             "| warm: epochs | warm: time s | epochs saved |",

@@ -267,6 +267,8 @@ def benchmark(
     validation split (:func:`tune`), or the middle of each grid is used when ``tune_params``
     is False. Each method is warmed up once, untimed, on a few samples. The runs are ordered
     seed by seed, so a change of machine load during the benchmark touches every method.
+    ``progress`` draws a tqdm bar of the runs on standard error, naming the run under way
+    and the test accuracy, time and training loss of the one before.
     """
     from tqdm.auto import tqdm
 
@@ -293,7 +295,8 @@ def benchmark(
     records: list[Record] = []
     tuning: dict[str, Any] = {}
     tiny = Dataset(data.X_train[:256], data.y_train[:256], data.X_test[:64], data.y_test[:64])
-    with tqdm(total=n_jobs, desc=f"bench {dataset}", disable=not progress, leave=False) as bar:
+    with tqdm(total=n_jobs, desc=f"lsqnet bench {dataset}", disable=not progress,
+              leave=False) as bar:
         for key, (name, cfg) in variants.items():
             bar.set_postfix_str(f"tune {key}")
             if tune_params:
@@ -306,12 +309,15 @@ def benchmark(
             run(name, tiny, 0, replace(cfg, epochs=1, max_iter=1),
                 params=tuning[key]["chosen"])  # warm-up, untimed
             bar.update()
+        last = ""  # the result of the run before: its test accuracy, time and loss
         for seed in seeds:
             for key, (name, cfg) in variants.items():
-                bar.set_postfix_str(f"{key} seed {seed}")
-                records.append(
-                    run(name, data, seed, cfg, dataset=dataset, params=tuning[key]["chosen"])
-                )
+                bar.set_postfix_str(f"{key} seed {seed}{last}")
+                record = run(name, data, seed, cfg, dataset=dataset, params=tuning[key]["chosen"])
+                records.append(record)
+                last = (f"; last: {key} {100 * record.test_accuracy:.2f} % in "
+                        f"{record.train_time:.2f} s, {record.loss_name} loss "
+                        f"{record.train_loss:.4g}")
                 bar.update()
     closed_form = [m for m in METHODS if METHODS[m].closed_form]
     pure = [r for r in records if METHODS[r.method].warm_start is None]
