@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,8 @@ from ..streaming import (
     fit_bpls_chunked,
     sampled_inputs,
 )
+from ..training import levenberg_marquardt
+from ..training.sources import InMemory
 from ._chunked import ChunkedFits
 from ._common import Targets, check_monitor, invalid, unchanged_on_error
 from ._persist import save
@@ -46,7 +49,11 @@ from ._tensors import (
     TensorFits,
 )
 
-__all__ = ["BaseBPLS"]
+__all__ = ["DEFAULT_MAX_ITER", "METHODS", "BaseBPLS"]
+
+#: The training methods the estimators' ``method`` names, and each one's steps by default.
+METHODS = ("bpls", "lm")
+DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200}
 
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
@@ -60,7 +67,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         output_activation: str = "identity",
         alpha: float = 1.0,
         solver: str = "auto",
-        max_iter: int = 10,
+        method: str = "bpls",
+        max_iter: int | None = None,
         tol: float = 1e-4,
         init: str = "fan_in",
         init_scale: float = 1.0,
@@ -83,6 +91,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.output_activation = output_activation
         self.alpha = alpha
         self.solver = solver
+        self.method = method
         self.max_iter = max_iter
         self.tol = tol
         self.init = init
@@ -104,8 +113,15 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     # -- validation ----------------------------------------------------------------------
     _output_activations: tuple[str, ...] = ()
 
+    def _max_iter(self) -> int:
+        """``max_iter`` checked; None is the method's default."""
+        if self.max_iter is None:
+            return DEFAULT_MAX_ITER[self.method]
+        return check_scalar(self.max_iter, "max_iter", type(self).__name__, kind=int, low=0)
+
     def _validate_params_(self) -> BPLSOptions:
         owner = type(self).__name__
+        check_option(self.method, "method", owner, METHODS)
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
@@ -157,7 +173,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 self.iteration_rule, "iteration_rule", owner, ITERATION_RULES
             ),
             backprop_ridge=check_scalar(self.backprop_ridge, "backprop_ridge", owner, low=0.0),
-            max_iter=check_scalar(self.max_iter, "max_iter", owner, kind=int, low=0),
+            max_iter=self._max_iter(),
             tol=check_scalar(self.tol, "tol", owner, low=0.0),
             refit_output=bool(self.refit_output),
             output_iter=check_scalar(self.output_iter, "output_iter", owner, kind=int, low=0),
@@ -244,6 +260,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         hook = hook if verbose or monitor is not None else None
         for name, value in targets.attributes.items():  # classes_ for monitors during fit
             setattr(self, name, value)
+        if self.method == "lm":
+            return self._fit_lm(
+                InMemory(X, Y, labels) if source is None else source, network, targets, hook,
+                ledger, getattr(samples, "passes", 0),
+            )
         if source is None:
             result = fit_bpls(X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger)
         else:
@@ -251,7 +272,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 source, network, opts, classification=targets.classification,
                 monitor=hook, ledger=ledger, init_passes=getattr(samples, "passes", 0),
             )
-        self._set_fitted(result.network, targets, result)
+        self._set_fitted(result.network, targets, result.solver)
         self.n_iter_ = result.n_iter
         self.history_ = result.history
         self.loss_ = result.loss
@@ -269,14 +290,40 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             self._partial_ledger = copy.deepcopy(result.ledger)
         return self
 
-    def _set_fitted(self, network: Network, targets: Targets, result: Any) -> None:
+    def _fit_lm(self, source, network, targets, hook, ledger, init_passes):
+        """The fit of ``method="lm"``: the output layer solved, then Levenberg–Marquardt."""
+        opts = self._options
+        if targets.classification:
+            loss = "softmax" if self.output_activation == "softmax" else "sigmoid"
+        else:
+            loss = "squared_error"
+        lm_opts = levenberg_marquardt.LMOptions(
+            alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol, loss=loss
+        )
+        start = replace(opts, max_iter=0, refit_output=True, output_iter=0)
+        best, history, ledger = levenberg_marquardt.fit(
+            source, network, lm_opts, classification=targets.classification, monitor=hook,
+            ledger=ledger, init_passes=init_passes, start=start,
+        )
+        self._set_fitted(best.network, targets, "cholesky")
+        self.n_iter_ = len(history)
+        self.history_ = history
+        self.loss_ = best.loss
+        self.flops_ = ledger.total
+        self.flops_exact_ = ledger.exact
+        self.solver_ = "cholesky"
+        self.__dict__.pop("_partial_stats", None)
+        self.__dict__.pop("_partial_ledger", None)
+        return self
+
+    def _set_fitted(self, network: Network, targets: Targets, solver: str) -> None:
         xp = get_namespace(network.layers[0].weight)
         for i, layer in enumerate(network.layers):
             finite = xp.all(xp.isfinite(layer.weight)) and xp.all(xp.isfinite(layer.bias))
             if not bool(finite):
                 raise LSQNetError(
                     f"{type(self).__name__}: layer {i} has non-finite weights after fitting "
-                    f"(sizes {network.sizes}, solver {result.solver!r}). Increase alpha or "
+                    f"(sizes {network.sizes}, solver {solver!r}). Increase alpha or "
                     f"scale X."
                 )
         self.network_ = network

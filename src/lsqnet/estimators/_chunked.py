@@ -346,7 +346,7 @@ class ChunkedFits:
                 )
                 network = Network((layer,))
                 loss, acc = loss_and_accuracy(network.forward(X), Y, labels)
-            self._set_fitted(network, targets, r)
+            self._set_fitted(network, targets, r.solver)
             history = [] if first else list(self.history_)
             elapsed = time.perf_counter() - started + (history[-1]["time"] if history else 0.0)
             history.append({

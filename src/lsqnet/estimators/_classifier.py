@@ -58,7 +58,8 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         output_activation: str = "sigmoid",
         alpha: float = 1.0,
         solver: str = "auto",
-        max_iter: int = 10,
+        method: str = "bpls",
+        max_iter: int | None = None,
         tol: float = 1e-4,
         init: str = "fan_in",
         init_scale: float = 1.0,
@@ -78,7 +79,8 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
     ) -> None:
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
-            output_activation=output_activation, alpha=alpha, solver=solver, max_iter=max_iter,
+            output_activation=output_activation, alpha=alpha, solver=solver, method=method,
+            max_iter=max_iter,
             tol=tol, init=init, init_scale=init_scale, image_shape=image_shape,
             patch_size=patch_size,
             target_eps=target_eps,

@@ -45,9 +45,19 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     alpha : float, default=1.0
         Ridge penalty of every layer's least-squares solve (not on intercepts).
     solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
-    max_iter : int, default=10
-        Maximum number of backward sweeps; 0 (with ``refit_output=True``) solves only the
-        output layer, on the initial hidden layers (an extreme learning machine).
+    method : {"bpls", "lm"}, default="bpls"
+        How the layers are trained. ``"bpls"``: backward sweeps of layer-by-layer least
+        squares (arXiv 2401.06699; :mod:`lsqnet.bpls`). ``"lm"``: Levenberg–Marquardt steps
+        on every layer at once, each a damped least-squares solve of the Gauss–Newton system
+        of all parameters, accepted only if it lowers the objective (the squared error, or
+        for a classifier the cross-entropy, plus ``alpha / 2`` times the squared weights),
+        after the output layer is solved on the initial hidden layers; for networks of up to
+        a few thousand parameters (:mod:`lsqnet.training.levenberg_marquardt`). NumPy data
+        only (in memory, ``batch_size``, ``fit_chunks`` or Dask).
+    max_iter : int or None, default=None
+        Maximum number of backward sweeps (``"bpls"``; None: 10) or Levenberg–Marquardt
+        steps (``"lm"``; None: 200); for ``"bpls"``, 0 (with ``refit_output=True``) solves
+        only the output layer, on the initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
         Relative improvement of the training loss below which sweeps stop.
     init : {"fan_in", "uniform", "samples", "patches", "contrasts", "auto"}, default="fan_in"

@@ -1,0 +1,503 @@
+r"""Levenberg–Marquardt: every layer of a small network trained at once by damped least squares.
+
+There is no closed form for the zero of the gradient of a network with a non-linear layer
+(seed 002), but a sequence of linear least-squares problems finds it. Each step linearises
+the network's outputs around the current parameters :math:`\theta` (all weights and biases of
+all layers, ``p`` numbers) and solves the damped Gauss–Newton system
+
+.. math:: (J^\top H J + \alpha P + \lambda D)\,\delta = -(J^\top e + \alpha P \theta)
+
+where ``J`` is the Jacobian of the network's outputs (regression) or of its output
+pre-activations (classification) with respect to :math:`\theta`, ``e`` the residual, ``H``
+the curvature of the loss in those outputs, ``P`` the diagonal that selects the weights (the
+ridge ``alpha`` never penalises biases) and ``D`` Marquardt's scaling, the diagonal of the
+undamped matrix. The objective is
+
+- regression: :math:`\tfrac12 \sum_i \|f(z_i) - y_i\|^2 + \tfrac{\alpha}{2} \sum_l \|W_l\|^2`,
+  ``e = f(z) - y``, ``H = I`` (Gauss–Newton on the squared error);
+- classification, softmax outputs: the summed cross-entropy plus the same ridge term,
+  ``e = p - y`` and ``H = diag(p) - p p^T`` for each sample (the Fisher form of Gauss–Newton,
+  exact for the cross-entropy of a softmax, so the damped step is a trust-region Newton step
+  in the logits); sigmoid outputs: the summed binary cross-entropies, ``H = diag(p (1-p))``.
+
+A step is accepted only if it lowers the objective; otherwise :math:`\lambda` grows fourfold
+and the system is solved again (at most :data:`MAX_TRIALS` times, each a forward pass and a
+Cholesky solve of size ``p``); after a success :math:`\lambda` shrinks threefold. The
+objective therefore never increases over accepted steps. If no trial lowers it, the fit has
+reached a (numerical) minimum and stops. Hagan and Menhaj, "Training feedforward networks
+with the Marquardt algorithm", IEEE Trans. Neural Networks 5(6), 1994.
+
+:math:`J^\top H J` and :math:`J^\top e` are sums over samples: each chunk of the source adds its
+own, built in blocks of rows from the per-layer products of the inputs and the
+back-propagated derivatives, so memory holds one block of ``J`` (at most
+:data:`BLOCK_ENTRIES` numbers) and the ``p x p`` matrix, whatever the number of samples.
+A step costs about :math:`2 n k p^2` operations (``k`` outputs) and a factorisation of size
+``p``: the method suits networks of up to a few thousand parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _flops
+from .. import activations as _activations
+from .._array_api import cho_factor, cho_solve
+from ..layers import Dense
+from ..network import Network
+from ._layer import LayerCache
+from ._loop import History, Iterate, Metrics, Step, run
+from .bpls import BPLSOptions, Sweeps
+from .sources import DataSource, Passes
+
+__all__ = [
+    "BLOCK_ENTRIES",
+    "DAMPING",
+    "LOSSES",
+    "MAX_TRIALS",
+    "LMOptions",
+    "LevenbergMarquardt",
+    "count_flops",
+    "fit",
+    "n_parameters",
+    "pass_flops",
+    "solve_flops",
+    "step_flops",
+    "trial_flops",
+    "value_flops",
+]
+
+#: The losses, by output activation: Gauss–Newton on the squared error, or the Fisher form
+#: for the cross-entropy of softmax and sigmoid outputs (classifiers).
+LOSSES = ("squared_error", "softmax", "sigmoid")
+
+#: Most damped solves tried in one step before the fit stops (no lower objective found).
+MAX_TRIALS = 12
+
+#: Most entries of one block of the Jacobian held at once (rows x parameters).
+BLOCK_ENTRIES = 2**21
+
+#: The damping's start, growth on a rejected trial, shrinking on an accepted one, and floor.
+DAMPING = (1e-3, 4.0, 3.0, 1e-12)
+
+
+@dataclass(frozen=True)
+class LMOptions:
+    """The settings of a Levenberg–Marquardt fit.
+
+    Attributes
+    ----------
+    alpha : float
+        Ridge penalty ``alpha / 2 * sum |W_l|^2`` on every layer's weights (not biases).
+    max_iter : int
+        Most accepted steps.
+    tol : float
+        Stop when a step lowers the objective by less than ``tol`` times it.
+    loss : {"squared_error", "softmax", "sigmoid"}
+        What the steps minimise (see the module).
+    """
+
+    alpha: float = 1.0
+    max_iter: int = 100
+    tol: float = 1e-6
+    loss: str = "squared_error"
+
+
+def n_parameters(sizes: tuple[int, ...] | list[int]) -> int:
+    """The weights and biases of a network of ``sizes`` (n_in, hidden..., n_out)."""
+    return sum((p + 1) * q for p, q in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def _flatten(network: Network) -> np.ndarray:
+    return np.concatenate([
+        np.concatenate([np.asarray(layer.weight, np.float64).ravel(),
+                        np.asarray(layer.bias, np.float64)])
+        for layer in network.layers
+    ])
+
+
+def _unflatten(theta: np.ndarray, like: Network) -> Network:
+    layers, at = [], 0
+    for layer in like.layers:
+        p, q = layer.n_in, layer.n_out
+        W = theta[at: at + p * q].reshape(p, q)
+        b = theta[at + p * q: at + (p + 1) * q]
+        at += (p + 1) * q
+        dtype = layer.weight.dtype
+        layers.append(Dense(W.astype(dtype), b.astype(dtype), layer.activation))
+    return Network(tuple(layers))
+
+
+def _penalty_mask(sizes: list[int]) -> np.ndarray:
+    """1 for weights, 0 for biases, in the order of :func:`_flatten`."""
+    return np.concatenate([
+        np.concatenate([np.ones(p * q), np.zeros(q)])
+        for p, q in zip(sizes[:-1], sizes[1:], strict=True)
+    ])
+
+
+def _forward(network: Network, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every layer's input and pre-activation (float64), for the derivatives."""
+    acts, pre = [X], []
+    for layer in network.layers:
+        Z = acts[-1] @ np.asarray(layer.weight, np.float64) + np.asarray(layer.bias, np.float64)
+        pre.append(Z)
+        acts.append(_activations.get(layer.activation).forward(Z))
+    return acts, pre
+
+
+def _data_objective(loss: str, out: np.ndarray, Y: np.ndarray) -> float:
+    """The loss part of the objective, summed over the rows."""
+    if loss == "squared_error":
+        return 0.5 * float(np.sum((out - Y) ** 2))
+    tiny = np.finfo(np.float64).tiny
+    total = -float(np.sum(Y * np.log(np.maximum(out, tiny))))
+    if loss == "sigmoid":
+        total -= float(np.sum((1 - Y) * np.log(np.maximum(1 - out, tiny))))
+    return total
+
+
+def value_flops(n: int, sizes: list[int], loss: str) -> int:
+    """The operations of the objective's pass over ``n`` rows: the forward pass, the loss, and
+    the training metrics (squared error; accuracy for the cross-entropies, which are the
+    classifiers')."""
+    forward = sum(
+        _flops.gemm(n, p, q) + 2 * n * q for p, q in zip(sizes[:-1], sizes[1:], strict=True)
+    )
+    per_output = {"squared_error": 3, "softmax": 3, "sigmoid": 8}[loss]
+    metrics = 3 if loss == "squared_error" else 4
+    return forward + (per_output + metrics) * n * sizes[-1]
+
+
+def pass_flops(n: int, sizes: list[int], loss: str) -> int:
+    """The operations of the curvature pass over ``n`` rows: the objective's pass, the
+    residual and the loss's curvature weights, then for each output the back-propagated
+    derivatives, the Jacobian's rows and their products ``J^T H J`` and ``J^T e`` (and for
+    softmax outputs the correction ``- S^T S``)."""
+    p = n_parameters(sizes)
+    k = sizes[-1]
+    per_output = 0
+    for layer in range(len(sizes) - 1, 0, -1):  # the layer's block of J, then one back
+        a, b = sizes[layer - 1], sizes[layer]
+        per_output += n * a * b
+        if layer > 1:
+            per_output += _flops.gemm(n, b, a) + 2 * n * a
+    per_output += n * p + _flops.gemm(p, n, p) + _flops.gemm(p, n, 1)
+    total = value_flops(n, sizes, loss) + 3 * n * k + k * per_output
+    if loss == "softmax":
+        total += k * n * p + _flops.gemm(p, n, p) + p * p
+    return total
+
+
+def step_flops(p: int) -> int:
+    """The operations that set up a step's damped system: the penalised matrix, gradient and
+    Marquardt's scaling."""
+    return 5 * p
+
+
+def solve_flops(p: int) -> int:
+    """The operations of one damped solve of size ``p``: the damped matrix's diagonal, its
+    Cholesky factorisation, the two triangular solves and the trial parameters."""
+    return p + _flops.potrf(p) + _flops.potrs(p, 1) + p
+
+
+def trial_flops(n: int, sizes: list[int], loss: str) -> int:
+    """The operations of one trial over ``n`` rows: the damped solve, then the objective's
+    pass and penalty."""
+    p = n_parameters(sizes)
+    return solve_flops(p) + value_flops(n, sizes, loss) + 3 * p
+
+
+def count_flops(n: int, sizes: list[int], loss: str, trials: list[int],
+                accepted: list[bool]) -> int:
+    """The operations of a fit over ``n`` samples whose steps tried ``trials[i]`` damped
+    solves and were ``accepted[i]`` (the history's ``trials`` and ``accepted``): the start's
+    curvature pass and penalty, then for each step its set-up and trials, and for an
+    accepted one the curvature pass at the new parameters. Exact unless a factorisation
+    failed (the ledger then says it is inexact)."""
+    p = n_parameters(sizes)
+    total = pass_flops(n, sizes, loss) + 3 * p
+    for tried, ok in zip(trials, accepted, strict=True):
+        total += step_flops(p) + tried * trial_flops(n, sizes, loss)
+        total += pass_flops(n, sizes, loss) if ok else 0
+    return total
+
+
+@dataclass(frozen=True)
+class _Value:
+    """The objective's data part and the training metrics, summed over chunks."""
+
+    objective: float
+    metrics: Metrics
+
+    def __add__(self, other: _Value) -> _Value:
+        return _Value(self.objective + other.objective, self.metrics + other.metrics)
+
+
+@dataclass(frozen=True)
+class _Curvature:
+    """``J^T H J``, ``J^T e``, the objective's data part and the metrics, summed over chunks."""
+
+    JtHJ: np.ndarray
+    Jte: np.ndarray
+    value: _Value
+
+    def __add__(self, other: _Curvature) -> _Curvature:
+        return _Curvature(self.JtHJ + other.JtHJ, self.Jte + other.Jte, self.value + other.value)
+
+
+class LevenbergMarquardt:
+    """The method (``start``/``step``/``iterate``, :mod:`lsqnet.training._loop`).
+
+    After each step, :attr:`trials` holds the damped solves it tried and :attr:`accepted`
+    whether one lowered the objective.
+    """
+
+    def __init__(self, opts: LMOptions, classification: bool) -> None:
+        self.opts = opts
+        self.classification = classification
+        self.trials = 0
+        self.accepted = False
+
+    # -- the passes over the data ------------------------------------------------------
+    def _value(self, network: Network) -> Callable[..., _Value]:
+        loss = self.opts.loss
+        out_act = _activations.get(network.layers[-1].activation)
+        sizes = list(network.sizes)
+
+        def value(X, Y, labels, start) -> _Value:
+            X64 = np.asarray(X, np.float64)
+            Y64 = np.asarray(Y, np.float64)
+            _, pre = _forward(network, X64)
+            out = out_act.forward(pre[-1])
+            metrics = _metrics(out, Y64, labels)  # records its own operations
+            _flops.record("lm", value_flops(X64.shape[0], sizes, loss)
+                          - _metrics_flops(X64.shape[0], sizes[-1], loss))
+            return _Value(_data_objective(loss, out, Y64), metrics)
+
+        return value
+
+    def _curvature(self, network: Network) -> Callable[..., _Curvature]:
+        loss = self.opts.loss
+        layers = network.layers
+        out_act = _activations.get(layers[-1].activation)
+        sizes = list(network.sizes)
+        p = n_parameters(sizes)
+        k = sizes[-1]
+        block = max(1, BLOCK_ENTRIES // p)
+
+        def curvature(X, Y, labels, start) -> _Curvature:
+            X64 = np.asarray(X, np.float64)
+            Y64 = np.asarray(Y, np.float64)
+            JtHJ = np.zeros((p, p))
+            Jte = np.zeros(p)
+            total = None
+            for lo in range(0, X64.shape[0], block):
+                rows = slice(lo, lo + block)
+                acts, pre = _forward(network, X64[rows])
+                Z = pre[-1]
+                out = out_act.forward(Z)
+                Yb = Y64[rows]
+                e = out - Yb
+                if loss == "squared_error":  # J of the outputs: f'(z) at the output layer
+                    slope, weights = out_act.derivative(Z), np.ones_like(Z)
+                elif loss == "softmax":  # J of the logits; H = diag(p) - p p^T
+                    slope, weights = np.ones_like(Z), out
+                else:  # sigmoid: H = diag(p (1 - p))
+                    slope, weights = np.ones_like(Z), out * (1 - out)
+                S = np.zeros((Z.shape[0], p)) if loss == "softmax" else None
+                for j in range(k):
+                    J = _jacobian_rows(layers, acts, pre, j, slope[:, j])
+                    Jw = J * weights[:, j: j + 1]
+                    JtHJ += Jw.T @ J
+                    Jte += J.T @ e[:, j]
+                    if S is not None:
+                        S += Jw
+                if S is not None:
+                    JtHJ -= S.T @ S
+                _flops.record("lm", pass_flops(Z.shape[0], sizes, loss)
+                              - _metrics_flops(Z.shape[0], k, loss))
+                part = _Value(
+                    _data_objective(loss, out, Yb),
+                    _metrics(out, Yb, None if labels is None else labels[rows]),
+                )
+                total = part if total is None else total + part
+            return _Curvature(JtHJ, Jte, total)
+
+        return curvature
+
+    def _objective(self, data: float, theta: np.ndarray, mask: np.ndarray) -> float:
+        """The objective: the loss part plus the ridge on the weights."""
+        _flops.record("lm", 3 * theta.shape[0])
+        return data + 0.5 * self.opts.alpha * float(np.sum(mask * theta * theta))
+
+    def _iterate(self, network: Network, value: _Value) -> Iterate:
+        loss, acc = value.metrics.values(self.classification)
+        return Iterate(network, None, acc if self.classification else 0.0, loss)
+
+    # -- the method --------------------------------------------------------------------
+    def start(self, source: DataSource, iterate: Iterate) -> tuple[dict[str, Any], float]:
+        network = iterate.network
+        theta, mask = _flatten(network), _penalty_mask(list(network.sizes))
+        curv = source.map_sum(self._curvature(network))
+        n = curv.value.metrics.n_samples
+        objective = self._objective(curv.value.objective, theta, mask)
+        state = dict(
+            network=network, theta=theta, mask=mask, curvature=curv, damping=DAMPING[0],
+            objective=objective, n=n, iterate=self._iterate(network, curv.value),
+        )
+        return state, objective / n
+
+    def iterate(self, state: dict[str, Any]) -> Iterate:
+        return state["iterate"]
+
+    def step(self, source: DataSource, state: dict[str, Any]) -> tuple[dict[str, Any], Step]:
+        alpha = self.opts.alpha
+        theta, mask, curv = state["theta"], state["mask"], state["curvature"]
+        p = theta.shape[0]
+        _flops.record("lm", step_flops(p))
+        A = curv.JtHJ + alpha * np.diag(mask)
+        g = curv.Jte + alpha * mask * theta
+        scale = np.diag(A).copy()
+        scale = np.maximum(scale, max(float(np.mean(scale)), np.finfo(np.float64).tiny) * 1e-9)
+        damping = state["damping"]
+        _, grow, shrink, least = DAMPING
+        accepted = None
+        self.trials = 0
+        while self.trials < MAX_TRIALS and accepted is None:
+            self.trials += 1
+            try:
+                factor = cho_factor(np, A + damping * np.diag(scale))
+            except np.linalg.LinAlgError:  # not positive definite to working precision
+                _flops.mark_inexact()
+                damping *= grow
+                continue
+            trial = theta - cho_solve(np, factor, g)
+            network = _unflatten(trial, state["network"])
+            value = source.map_sum(self._value(network))
+            objective = self._objective(value.objective, trial, mask)
+            _flops.record("lm", solve_flops(p))
+            if math.isfinite(objective) and objective < state["objective"]:
+                accepted = (trial, network, value, objective)
+            else:
+                damping *= grow
+        self.accepted = accepted is not None
+        n = state["n"]
+        if accepted is None:  # no damping lowers the objective: a (numerical) minimum
+            network = state["network"]
+            loss, acc = curv.value.metrics.values(self.classification)
+            step = Step(network, len(network.layers), n, loss, acc, state["objective"] / n,
+                        True, "cholesky")
+            return state, step
+        theta, network, value, objective = accepted
+        curv = source.map_sum(self._curvature(network))
+        new = {
+            **state, "theta": theta, "network": network, "curvature": curv,
+            "damping": max(damping / shrink, least), "objective": objective,
+            "iterate": self._iterate(network, value),
+        }
+        loss, acc = value.metrics.values(self.classification)
+        step = Step(network, len(network.layers), n, loss, acc, objective / n, False, "cholesky")
+        return new, step
+
+
+def _metrics_flops(n: int, k: int, loss: str) -> int:
+    """What :class:`~lsqnet.training._loop.Metrics` records for ``n`` rows of ``k`` outputs."""
+    return (3 if loss == "squared_error" else 4) * n * k
+
+
+def _metrics(out: np.ndarray, Y: np.ndarray, labels: Any) -> Metrics:
+    return Metrics.of(out, Y, None if labels is None else np.asarray(labels))
+
+
+def _jacobian_rows(
+    layers: tuple[Dense, ...], acts: list[np.ndarray], pre: list[np.ndarray], j: int,
+    slope: np.ndarray,
+) -> np.ndarray:
+    """The rows of ``J`` for output ``j`` of a block: ``d out_j / d theta`` (n_rows, p), in
+    the order of :func:`_flatten`, by back-propagation from the output layer."""
+    n = slope.shape[0]
+    delta = np.zeros((n, layers[-1].n_out))
+    delta[:, j] = slope
+    blocks = []
+    for idx in range(len(layers) - 1, -1, -1):
+        a = acts[idx]
+        blocks.append(np.concatenate(
+            [(a[:, :, None] * delta[:, None, :]).reshape(n, -1), delta], axis=1
+        ))
+        if idx > 0:
+            W = np.asarray(layers[idx].weight, np.float64)
+            act = _activations.get(layers[idx - 1].activation)
+            delta = (delta @ W.T) * act.derivative(pre[idx - 1])
+    return np.concatenate(blocks[::-1], axis=1)
+
+
+def fit(
+    source: DataSource,
+    network: Network,
+    opts: LMOptions,
+    *,
+    classification: bool,
+    monitor: Callable[[dict[str, float], Network], bool | None] | None = None,
+    ledger: _flops.FlopLedger | None = None,
+    init_passes: int = 0,
+    start: BPLSOptions | None = None,
+) -> tuple[Iterate, list[dict[str, float]], _flops.FlopLedger]:
+    """Train every layer of ``network`` on ``source`` by Levenberg–Marquardt steps.
+
+    With ``start``, the output layer is first solved by least squares on the initial hidden
+    layers (a BPLS output refit with those options: one history entry), so that the steps
+    begin from the best output layer for the initial units.
+
+    Returns the last accepted step's iterate (the lowest objective; the start if no step
+    lowered it), the history (one entry per step: ``loss``, ``accuracy``, ``time``,
+    ``flops``; for the steps also ``objective`` (per sample), ``trials`` (damped solves
+    tried) and ``accepted``; ``passes`` for a streamed source) and the ledger.
+    """
+    X = getattr(source, "X", None)
+    if X is not None and not isinstance(X, np.ndarray):
+        raise ValueError(
+            "method='lm' computes with NumPy: fit NumPy arrays (or chunks of them); tensors "
+            "are fitted by method='bpls'."
+        )
+    history = History(monitor)
+    if not source.resident:
+        source = Passes(source, init_passes)
+    method = LevenbergMarquardt(opts, classification)
+
+    def record(step: Step) -> bool:
+        fields = dict(
+            layers=step.layers, n_samples=step.n_samples, loss=step.loss,
+            accuracy=step.accuracy, objective=step.objective, trials=method.trials,
+            accepted=method.accepted, flops=ledger.total,
+        )
+        if isinstance(source, Passes):
+            fields["passes"] = source.count
+        return history.record(step.network, **fields)
+
+    def record_start(step: Step) -> bool:
+        fields = dict(
+            layers=step.layers, n_samples=step.n_samples, loss=step.loss,
+            accuracy=step.accuracy, flops=ledger.total,
+        )
+        if isinstance(source, Passes):
+            fields["passes"] = source.count
+        return history.record(step.network, **fields)
+
+    with _flops.counting(ledger) as ledger:
+        begin = Iterate(network, network.forward_all(source.X) if source.resident else None)
+        if start is not None:
+            refit = Sweeps(start, classification, output=LayerCache(), n_layers=1)
+            begin, _, stopped = run(refit, source, begin, max_steps=1, tol=0.0,
+                                    record=record_start)
+            if stopped:
+                return begin, history.entries, ledger
+        outcome = run(
+            method, source, Iterate(begin.network), max_steps=opts.max_iter, tol=opts.tol,
+            record=record, keep="last",
+        )
+    return outcome.best, history.entries, ledger
