@@ -1,0 +1,622 @@
+r"""Kronecker-factored least-squares steps for wide networks, as a training method.
+
+Every layer ``l`` (inputs ``a``, weights and bias ``W~ = [W; b]``, pre-activations
+``z = [a 1] W~``) is trained by steps whose curvature is the Kronecker product of two small
+Gram matrices (K-FAC: Martens and Grosse 2015, arXiv 1503.05671):
+
+.. math:: \Delta \tilde W = -\eta\, (A + \gamma_A I)^{-1}\, \nabla_{\tilde W}\,
+          (G + \gamma_G I)^{-1},
+
+with ``A = E[[a 1]^T [a 1]]`` the layer's input Gram and ``G = E[g^T g]`` the Gram of the
+back-propagated errors ``g`` (the per-sample gradients of the loss in ``z``: ``P - Y`` at a
+softmax or sigmoid output fitted to the cross-entropy, ``(out - Y) f'(z)`` for the squared
+error), ``\nabla`` the mini-batch gradient of the objective below, and the damping
+``gamma = sqrt(damping) * mean(diag)`` of each factor. ``A (x) G`` approximates the
+(empirical) Fisher matrix of the layer, so the step is the least-squares solution of the
+layer's linearised problem with Kronecker-factored curvature: two small solves per layer
+instead of one of size ``p``. The first layer's ``A`` is the Gram of the training inputs
+(of ``gram_rows`` rows drawn once, or all), computed and inverted once; the other factors are
+running averages (``decay``) over mini-batches of ``batch_size`` rows, inverted every
+``update_every`` mini-batches.
+
+One step of the method (:class:`KroneckerSteps`) is ``batches_per_step`` such mini-batch
+updates (an epoch by default), after which the output layer is solved on the evaluation rows
+(variable projection: ``project_iter`` cross-entropy least-squares steps of
+:class:`~lsqnet.training.cross_entropy.CrossEntropySteps` for a softmax or sigmoid output, the
+exact ridge solve for an identity output in regression). The step is then accepted only if it
+lowers the objective
+
+.. math:: J = \frac{1}{n} \Big(\sum_i \ell_i + \frac{\alpha \beta}{2} \sum_l |W_l|^2\Big)
+
+(``ell`` the cross-entropy of a classifier, with ``beta`` the curvature bound of
+:data:`~lsqnet.training.cross_entropy.CURVATURE_BOUNDS`, or half the squared error of a
+regression, ``beta = 1``; biases are not penalised; the same objective the cross-entropy
+steps minimise, up to the constant penalty of the hidden layers). A step that does not lower
+it is taken again from the same state over the same mini-batches with the damping multiplied
+and the step size divided by ``retry_factor``, at most ``max_retries`` times; it is never
+kept. When every retry fails the state is unchanged and the fit stops. After an accepted
+step damping and step size move back toward their initial values by the same factor.
+
+The objective is measured on the evaluation rows: all training rows (``eval_rows=None``,
+the default), or a fixed subset of ``eval_rows`` rows drawn once from the seed. On the subset
+the guarantee is exact for the subset's objective, an unbiased estimate of the training
+objective that costs ``eval_rows / n`` of a full forward pass per step; the final
+cross-entropy steps (``output_iter``) always run on all training rows.
+
+:func:`fit` chains the stages: the steps (``max_iter``, stopping when the objective improves
+by less than ``tol``, relative), then the cross-entropy steps of the output layer on the
+training data, all through :func:`lsqnet.training._loop.run`. Data must be in memory
+(:class:`~lsqnet.training.sources.InMemory`, NumPy arrays or tensors of an array API library
+such as PyTorch); float32 data stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _flops
+from .. import activations as _activations
+from .._array_api import device, get_namespace, is_numpy
+from ..layers import Dense
+from ..network import Network
+from ..solvers._policy import most_robust
+from ._layer import LayerCache, solve_data
+from ._loop import History, Iterate, Step, loss_and_accuracy, run
+from .bpls import BPLSOptions, BPLSResult
+from .cross_entropy import (
+    CURVATURE_BOUNDS,
+    CrossEntropySteps,
+    cross_entropy,
+    refine_output,
+)
+from .sources import DataSource, InMemory
+
+__all__ = [
+    "KFACOptions",
+    "KroneckerSteps",
+    "damped_inverse",
+    "fit",
+    "kronecker_direction",
+    "objective_value",
+]
+
+
+@dataclass(frozen=True)
+class KFACOptions:
+    """The settings of the Kronecker-factored steps (see the module).
+
+    Attributes
+    ----------
+    alpha : float
+        Ridge penalty on every layer's weights (not biases), in the units of BPLS's ``alpha``:
+        ``alpha beta |W|^2 / 2`` added to the summed loss.
+    max_iter : int
+        Maximum number of steps (each ``batches_per_step`` mini-batch updates).
+    tol : float
+        Stop when the objective improves by less than ``tol`` (relative), in the steps and in
+        the final cross-entropy steps.
+    batch_size : int
+        Rows of each mini-batch.
+    batches_per_step : int or None
+        Mini-batch updates per step (None: one pass over the training rows).
+    damping : float
+        Initial damping ``lambda``; each factor gets ``sqrt(lambda) * mean(diag)`` added.
+    step_size : float
+        Initial step size ``eta``.
+    decay : float
+        Weight of the old value in the running averages of the factors.
+    update_every : int
+        Mini-batch updates between two inversions of the running factors.
+    gram_rows : int or None
+        Rows (drawn once) of the first layer's input Gram; None: all training rows.
+    eval_rows : int or None
+        Rows (drawn once) on which the objective is measured and the output layer solved
+        after every step; None: all training rows.
+    project_iter : int
+        Cross-entropy steps of the output layer after every step (classifiers); for a
+        regression with an identity output, any positive value solves the output layer
+        exactly. 0: no projection.
+    max_retries : int
+        Retries of a step that did not lower the objective.
+    retry_factor : float
+        Multiplies the damping and divides the step size at each retry (> 1).
+    output_iter : int
+        Cross-entropy steps of the output layer on all training rows at the end.
+    random_state : int
+        Seed of the mini-batch order and of the rows drawn.
+    """
+
+    alpha: float = 1.0
+    max_iter: int = 3
+    tol: float = 1e-4
+    batch_size: int = 1000
+    batches_per_step: int | None = None
+    damping: float = 1.0
+    step_size: float = 0.03
+    decay: float = 0.95
+    update_every: int = 20
+    gram_rows: int | None = 20000
+    eval_rows: int | None = None
+    project_iter: int = 3
+    max_retries: int = 4
+    retry_factor: float = 2.0
+    output_iter: int = 10
+    random_state: int = 0
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("alpha", self.alpha, 0.0, False), ("tol", self.tol, 0.0, False),
+            ("damping", self.damping, 0.0, True), ("step_size", self.step_size, 0.0, True),
+            ("retry_factor", self.retry_factor, 1.0, True),
+        ]
+        for name, value, low, strict in checks:
+            if not (isinstance(value, (int, float)) and math.isfinite(value)) or (
+                value <= low if strict else value < low
+            ):
+                bound = f"> {low}" if strict else f">= {low}"
+                raise ValueError(
+                    f"KFACOptions: {name} must be a finite number {bound}; got {value!r}."
+                )
+        if not (isinstance(self.decay, (int, float)) and 0.0 <= self.decay < 1.0):
+            raise ValueError(f"KFACOptions: decay must be in [0, 1); got {self.decay!r}.")
+        counts = [
+            ("max_iter", self.max_iter, 0), ("batch_size", self.batch_size, 1),
+            ("update_every", self.update_every, 1), ("project_iter", self.project_iter, 0),
+            ("max_retries", self.max_retries, 0), ("output_iter", self.output_iter, 0),
+            ("batches_per_step", self.batches_per_step, 1), ("gram_rows", self.gram_rows, 1),
+            ("eval_rows", self.eval_rows, 1),
+        ]
+        for name, value, low in counts:
+            if value is None and name in ("batches_per_step", "gram_rows", "eval_rows"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                extra = " or None" if name in ("batches_per_step", "gram_rows", "eval_rows") else ""
+                raise ValueError(
+                    f"KFACOptions: {name} must be an integer >= {low}{extra}; got {value!r}."
+                )
+
+
+def damped_inverse(F: Any, damping: float) -> Any:
+    """``(F + gamma I)^{-1}`` with ``gamma = sqrt(damping) * mean(diag F)`` (at least the
+    dtype's smallest normal number, so an all-zero factor stays invertible)."""
+    xp = get_namespace(F)
+    k = F.shape[0]
+    diag = xp.linalg.diagonal(F)
+    gamma = math.sqrt(damping) * max(float(xp.mean(diag)), float(xp.finfo(F.dtype).tiny) * 1e6)
+    eye = xp.eye(k, dtype=F.dtype, device=device(F))
+    _flops.record("factor", 2 * k**3)
+    return xp.linalg.inv(F + gamma * eye)
+
+
+def kronecker_direction(grad: Any, A_inv: Any, G_inv: Any) -> Any:
+    """``A_inv @ grad @ G_inv``: the Kronecker-factored preconditioning of a layer's
+    gradient ``grad`` (rows: inputs and bias; columns: outputs)."""
+    p, q = grad.shape
+    _flops.record("gemm", _flops.gemm(p, p, q) + _flops.gemm(p, q, q))
+    return (A_inv @ grad) @ G_inv
+
+
+def _gram(a: Any) -> Any:
+    """``a^T a`` (a contiguous copy of ``a^T`` first for NumPy, whose ``a.T @ a`` of a tall
+    float32 array is several times slower)."""
+    xp = get_namespace(a)
+    n, k = a.shape
+    _flops.record("gemm", _flops.gemm(k, n, k))
+    if is_numpy(xp):
+        return np.ascontiguousarray(a.T) @ a
+    return a.T @ a
+
+
+def _with_ones(a: Any) -> Any:
+    xp = get_namespace(a)
+    ones = xp.ones((a.shape[0], 1), dtype=a.dtype, device=device(a))
+    return xp.concat([a, ones], axis=1)
+
+
+def _penalty(network: Network) -> float:
+    """``sum_l |W_l|^2`` in float64."""
+    total = 0.0
+    for layer in network.layers:
+        xp = get_namespace(layer.weight)
+        total += float(xp.sum(layer.weight * layer.weight, dtype=xp.float64))
+        _flops.record("metrics", 2 * layer.weight.shape[0] * layer.weight.shape[1])
+    return total
+
+
+def _beta(network: Network, classification: bool) -> float:
+    return CURVATURE_BOUNDS[network.layers[-1].activation] if classification else 1.0
+
+
+def objective_value(
+    network: Network, out: Any, Y: Any, alpha: float, classification: bool
+) -> float:
+    """The objective of the module (``J``) of ``network`` whose outputs on the rows of
+    targets ``Y`` are ``out``."""
+    xp = get_namespace(out)
+    n = Y.shape[0]
+    beta = _beta(network, classification)
+    if classification:
+        loss = cross_entropy(out, Y, network.layers[-1].activation)
+    else:
+        loss = 0.5 * float(xp.sum((out - Y) ** 2, dtype=xp.float64)) / n
+        _flops.record("metrics", 3 * out.shape[0] * out.shape[1])
+    return loss + alpha * beta * _penalty(network) / (2 * n)
+
+
+def _derivative(name: str, Z: Any, out: Any) -> Any:
+    """``f'(Z)`` of a hidden activation, from its outputs ``out`` where that is cheaper
+    (tanh: ``1 - out^2``; sigmoid: ``out (1 - out)``; relu: ``out > 0``)."""
+    _flops.record("elementwise", 2 * _flops.elementwise(*Z.shape))
+    if name == "tanh":
+        return 1 - out * out
+    if name == "sigmoid":
+        return out * (1 - out)
+    if name == "relu":
+        xp = get_namespace(out)
+        return xp.astype(out > 0, out.dtype)
+    return _activations.get(name).derivative(Z)
+
+
+def _forward(network: Network, X: Any) -> list[Any]:
+    """``[X, h_1, ..., h_L]`` by plain products (the layers' weights are dense here)."""
+    acts = [X]
+    for layer in network.layers:
+        Z = acts[-1] @ layer.weight
+        Z += layer.bias
+        _flops.record("gemm", _flops.gemm(Z.shape[0], layer.n_in, layer.n_out))
+        acts.append(_activations.get(layer.activation).forward_(Z))
+        _flops.record("elementwise", 2 * _flops.elementwise(*Z.shape))
+    return acts
+
+
+@dataclass(frozen=True)
+class _Factors:
+    """The Kronecker factors: running ``A`` of the layers above the first (index 0 unused),
+    running ``G`` of every layer, their damped inverses, and the updates made."""
+
+    A: tuple[Any, ...]
+    G: tuple[Any, ...]
+    A_inv: tuple[Any, ...]
+    G_inv: tuple[Any, ...]
+    damping: float
+    updates: int = 0
+
+
+@dataclass(frozen=True)
+class _State:
+    iterate: Iterate
+    objective: float
+    factors: _Factors | None
+    damping: float
+    step_size: float
+    epoch: int = 0
+    offset: int = 0  # rows of the epoch's order used so far
+    retries: int = 0  # retries of the step that made this state
+
+
+class KroneckerSteps:
+    """Kronecker-factored least-squares steps as a training method (see the module).
+
+    ``eval_source`` holds the evaluation rows (the training rows, or a fixed subset of them),
+    ``A0`` the first layer's input Gram (inputs and a column of ones, per row).
+    """
+
+    def __init__(
+        self, opts: KFACOptions, classification: bool, *, eval_source: InMemory, A0: Any,
+    ) -> None:
+        self.opts = opts
+        self.classification = classification
+        self.eval_source = eval_source
+        self.A0 = A0
+        self._A0_inv: dict[float, Any] = {}  # by damping: inverted once for each value
+        self.ce_opts = BPLSOptions(alpha=opts.alpha, tol=opts.tol, output_iter=opts.project_iter)
+        #: The state the last step made (its retries, damping and step size).
+        self.last: _State | None = None
+
+    def A0_inv(self, damping: float) -> Any:
+        if damping not in self._A0_inv:
+            self._A0_inv[damping] = damped_inverse(self.A0, damping)
+        return self._A0_inv[damping]
+
+    def iterate(self, state: _State) -> Iterate:
+        return state.iterate
+
+    def start(self, source: DataSource, iterate: Iterate) -> tuple[_State, float]:
+        network = Network(tuple(
+            Dense(layer.weight, layer.bias, layer.activation) for layer in iterate.network.layers
+        ))
+        ev = self.eval_source
+        acts = _forward(network, ev.X)
+        objective = objective_value(network, acts[-1], ev.Y, self.opts.alpha, self.classification)
+        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels)
+        it = Iterate(network, acts, acc if self.classification else 0.0, loss)
+        return _State(it, objective, None, self.opts.damping, self.opts.step_size), objective
+
+    # -- one step -------------------------------------------------------------------------
+
+    def step(self, source: DataSource, state: _State) -> tuple[_State, Step]:
+        opts = self.opts
+        damping, step_size = state.damping, state.step_size
+        for retry in range(opts.max_retries + 1):
+            proposal = self._propose(source, state, damping, step_size)
+            if proposal.objective < state.objective:
+                new = _State(
+                    proposal.iterate, proposal.objective, proposal.factors,
+                    max(damping / opts.retry_factor, opts.damping),
+                    min(step_size * opts.retry_factor, opts.step_size),
+                    proposal.epoch, proposal.offset, retry,
+                )
+                self.last = new
+                return new, self._report(new, source, converged=False)
+            damping *= opts.retry_factor
+            step_size /= opts.retry_factor
+        # every retry failed: the state stays, and the fit stops (the objective did not move)
+        kept = _State(
+            state.iterate, state.objective, state.factors, state.damping, state.step_size,
+            state.epoch, state.offset, opts.max_retries + 1,
+        )
+        self.last = kept
+        return kept, self._report(kept, source, converged=True)
+
+    def _report(self, state: _State, source: DataSource, converged: bool) -> Step:
+        it = state.iterate
+        n_used = self._batches(source) * self.opts.batch_size
+        return Step(
+            it.network, len(it.network.layers), min(n_used, int(source.X.shape[0])), it.loss,
+            it.score if self.classification else float("nan"), state.objective, converged,
+            "cholesky",
+        )
+
+    def _batches(self, source: DataSource) -> int:
+        n = int(source.X.shape[0])
+        if self.opts.batches_per_step is not None:
+            return self.opts.batches_per_step
+        return max(1, -(-n // self.opts.batch_size))
+
+    def _order(self, source: DataSource, epoch: int) -> np.ndarray:
+        n = int(source.X.shape[0])
+        return np.random.default_rng([self.opts.random_state, epoch]).permutation(n)
+
+    def _propose(
+        self, source: DataSource, state: _State, damping: float, step_size: float
+    ) -> _State:
+        """``batches_per_step`` mini-batch updates from ``state``, then the output layer's
+        projection and the objective on the evaluation rows (a candidate state)."""
+        opts = self.opts
+        X, Y = source.X, source.Y
+        xp = get_namespace(X)
+        on = device(X)
+        n = int(X.shape[0])
+        layers = [(layer.weight, layer.bias) for layer in state.iterate.network.layers]
+        acts_names = [layer.activation for layer in state.iterate.network.layers]
+        factors = state.factors
+        rescale = factors is not None and damping != factors.damping
+        epoch, offset = state.epoch, state.offset
+        order = self._order(source, epoch)
+        coef = opts.alpha * _beta(state.iterate.network, self.classification) / n
+        for _ in range(self._batches(source)):
+            if offset >= n:
+                epoch, offset = epoch + 1, 0
+                order = self._order(source, epoch)
+            rows = order[offset: offset + opts.batch_size]
+            offset += rows.shape[0]
+            idx = xp.asarray(rows, device=on) if not is_numpy(xp) else rows
+            Xb, Yb = xp.take(X, idx, axis=0), xp.take(Y, idx, axis=0)
+            factors = self._update(
+                layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale
+            )
+            rescale = False
+        network = Network(tuple(
+            Dense(W, b, name) for (W, b), name in zip(layers, acts_names, strict=True)
+        ))
+        iterate, objective = self._project(network)
+        return _State(iterate, objective, factors, damping, step_size, epoch, offset)
+
+    def _update(self, layers, names, Xb, Yb, factors, damping, step_size, coef, rescale):
+        """One mini-batch: forward, errors, factors, and every layer's step (in place in
+        ``layers``); returns the factors."""
+        b = Xb.shape[0]
+        acts, Zs = [Xb], []
+        for (W, bias), name in zip(layers, names, strict=True):
+            Z = acts[-1] @ W
+            Z += bias
+            _flops.record("gemm", _flops.gemm(b, W.shape[0], W.shape[1]))
+            Zs.append(Z)
+            acts.append(_activations.get(name).forward(Z))
+        out_act = _activations.get(names[-1])
+        if self.classification:
+            g = acts[-1] - Yb  # the cross-entropy's gradient in the output pre-activations
+        else:
+            g = (acts[-1] - Yb) * out_act.derivative(Zs[-1])
+        top = len(layers) - 1
+        errors = [None] * len(layers)
+        errors[top] = g
+        for i in range(top, 0, -1):
+            W = layers[i][0]
+            back = errors[i] @ W.T
+            _flops.record("gemm", _flops.gemm(b, W.shape[1], W.shape[0]))
+            errors[i - 1] = back * _derivative(names[i - 1], Zs[i - 1], acts[i])
+        # the factors of this batch, folded into the running averages
+        A_new = [None] + [_gram(_with_ones(a)) / b for a in acts[1:-1]]
+        G_new = [_gram(e) / b for e in errors]
+        if factors is None:
+            A, G, updates = A_new, G_new, 0
+        else:
+            d = self.opts.decay
+            A = [None] + [
+                d * a + (1 - d) * an for a, an in zip(factors.A[1:], A_new[1:], strict=True)
+            ]
+            G = [d * a + (1 - d) * an for a, an in zip(factors.G, G_new, strict=True)]
+            updates = factors.updates
+        if factors is None or rescale or updates % self.opts.update_every == 0:
+            A_inv = [self.A0_inv(damping)] + [damped_inverse(a, damping) for a in A[1:]]
+            G_inv = [damped_inverse(gg, damping) for gg in G]
+        else:
+            A_inv, G_inv = list(factors.A_inv), list(factors.G_inv)
+        for i, (W, bias) in enumerate(layers):
+            a1 = _with_ones(acts[i])
+            grad = a1.T @ errors[i]
+            grad /= b
+            _flops.record("gemm", _flops.gemm(a1.shape[1], b, W.shape[1]))
+            grad[:-1] += coef * W
+            step = kronecker_direction(grad, A_inv[i], G_inv[i])
+            layers[i] = (W - step_size * step[:-1], bias - step_size * step[-1])
+        return _Factors(tuple(A), tuple(G), tuple(A_inv), tuple(G_inv), damping, updates + 1)
+
+    def _project(self, network: Network) -> tuple[Iterate, float]:
+        """The output layer solved on the evaluation rows; the iterate and its objective."""
+        ev = self.eval_source
+        acts = _forward(network, ev.X)
+        out = network.layers[-1]
+        name = out.activation
+        if self.classification and name in CURVATURE_BOUNDS and self.opts.project_iter:
+            method = CrossEntropySteps(self.ce_opts, LayerCache(), True)
+            st, _ = method.start(ev, Iterate(network, acts))
+            for _ in range(self.opts.project_iter):
+                st, _ = method.step(ev, st)
+            network, acts = st.iterate.network, st.iterate.acts
+        elif not self.classification and name == "identity" and self.opts.project_iter:
+            H = acts[-2]
+            xp = get_namespace(H)
+            r = solve_data(H, ev.Y, _activations.get(name), self.ce_opts, None)
+            layer = Dense(
+                xp.astype(r.coef, H.dtype, copy=False), xp.astype(r.intercept, H.dtype), name
+            )
+            network = Network((*network.layers[:-1], layer))
+            acts = [*acts[:-1], acts[-2] @ layer.weight + layer.bias]
+        objective = objective_value(network, acts[-1], ev.Y, self.opts.alpha, self.classification)
+        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels)
+        return Iterate(network, acts, acc if self.classification else 0.0, loss), objective
+
+
+def _rows(n: int, wanted: int | None, seed: int, salt: int) -> np.ndarray | None:
+    """``wanted`` of ``n`` rows drawn once (sorted), or None for all."""
+    if wanted is None or wanted >= n:
+        return None
+    rng = np.random.default_rng([seed, salt])
+    return np.sort(rng.choice(n, size=wanted, replace=False))
+
+
+def _check(source: Any, network: Network, classification: bool) -> None:
+    if not getattr(source, "resident", False) or not isinstance(source, InMemory):
+        raise ValueError(
+            f"KFAC training needs the data in memory (lsqnet.training.InMemory); got "
+            f"{type(source).__name__}. Load the chunks into arrays, or train streamed data "
+            f"with lsqnet.training.bpls.fit."
+        )
+    if len(network.layers) < 2:
+        raise ValueError(
+            "KFAC training needs a network with at least one hidden layer; for a single layer "
+            "use lsqnet.training.bpls.fit (its output solve is exact)."
+        )
+    for layer in network.layers[:-1]:
+        if _activations.get(layer.activation).rowwise:
+            raise ValueError(
+                f"KFAC training needs elementwise hidden activations; got "
+                f"{layer.activation!r} in a hidden layer."
+            )
+    out = network.layers[-1].activation
+    if classification and out not in CURVATURE_BOUNDS:
+        raise ValueError(
+            f"A KFAC classifier fits the cross-entropy: its output activation must be one of "
+            f"{sorted(CURVATURE_BOUNDS)}; got {out!r}."
+        )
+    X, Y = source.X, source.Y
+    n = int(X.shape[0])
+    if n < 2:
+        raise ValueError(f"KFAC training needs at least 2 samples; got {n}.")
+    if X.shape[1] != network.layers[0].n_in or Y.shape[1] != network.layers[-1].n_out:
+        raise ValueError(
+            f"KFAC training: X has {X.shape[1]} columns and Y {Y.shape[1]}; the network maps "
+            f"{network.layers[0].n_in} inputs to {network.layers[-1].n_out} outputs."
+        )
+    xp = get_namespace(X)
+    for name, arr in (("X", X), ("Y", Y)):
+        if not bool(xp.all(xp.isfinite(arr))):
+            raise ValueError(f"KFAC training: {name} contains NaN or infinity.")
+
+
+def fit(
+    source: DataSource,
+    network: Network,
+    opts: KFACOptions,
+    *,
+    classification: bool,
+    monitor: Callable[[dict[str, float], Network], bool | None] | None = None,
+    ledger: _flops.FlopLedger | None = None,
+    init_passes: int = 0,
+) -> BPLSResult:
+    """Train ``network`` on ``source`` (in memory) by Kronecker-factored steps, then the
+    cross-entropy steps of the output layer (classifiers, ``output_iter``).
+
+    History entries record ``iteration``, ``layers``, ``n_samples``, ``loss`` and
+    ``accuracy`` (on the evaluation rows during the steps, on all training rows in the
+    cross-entropy steps), ``objective`` (the module's ``J``, non-increasing over the
+    entries), ``retries`` (of the step), ``damping``, ``step_size``, ``flops`` and ``time``.
+    ``init_passes`` is accepted for the signature of :func:`lsqnet.training.bpls.fit`; data
+    in memory makes no passes to count.
+    """
+    if not isinstance(opts, KFACOptions):
+        raise TypeError(f"opts must be a KFACOptions; got {type(opts).__name__}.")
+    _check(source, network, classification)
+    history = History(monitor)
+    X, Y, labels = source.X, source.Y, source.labels
+    xp = get_namespace(X)
+    n = int(X.shape[0])
+
+    def take(arr: Any, rows: np.ndarray | None) -> Any:
+        if rows is None or arr is None:
+            return arr
+        return xp.take(arr, rows if is_numpy(xp) else xp.asarray(rows, device=device(arr)), axis=0)
+
+    with _flops.counting(ledger) as ledger:
+        gram = _rows(n, opts.gram_rows, opts.random_state, 1)
+        Xg = take(X, gram)
+        A0 = _gram(_with_ones(Xg)) / Xg.shape[0]
+        ev_rows = _rows(n, opts.eval_rows, opts.random_state, 2)
+        ev = source if ev_rows is None else InMemory(
+            take(X, ev_rows), take(Y, ev_rows), take(labels, ev_rows)
+        )
+        method = KroneckerSteps(opts, classification, eval_source=ev, A0=A0)
+        beta = _beta(network, classification)
+
+        def record(step: Step) -> bool:
+            state = method.last
+            fields = dict(
+                layers=step.layers, n_samples=step.n_samples, loss=step.loss,
+                accuracy=step.accuracy, objective=step.objective, flops=ledger.total,
+            )
+            if state is not None:
+                fields.update(
+                    retries=state.retries, damping=state.damping, step_size=state.step_size
+                )
+            return history.record(step.network, **fields)
+
+        best, solvers, stop = run(
+            method, source, Iterate(network), max_steps=opts.max_iter, tol=opts.tol,
+            record=record, keep="last",
+        )
+        if opts.output_iter and not stop and classification:
+            method.last = None
+            net = best.network
+            acts = best.acts if ev_rows is None and best.acts is not None else _forward(net, X)
+            hidden = opts.alpha * beta * _penalty(Network(net.layers[:-1])) / (2 * n)
+
+            def record_ce(step: Step) -> bool:  # the whole objective: the hidden layers' penalty
+                return record(step._replace(objective=step.objective + hidden))
+
+            ce_opts = BPLSOptions(alpha=opts.alpha, tol=opts.tol, output_iter=opts.output_iter)
+            best, used, stop = refine_output(
+                source, Iterate(net, acts, best.score, best.loss), ce_opts, LayerCache(),
+                classification=True, record=record_ce,
+            )
+            solvers += used
+    return BPLSResult(
+        best.network, history.entries, len(history.entries),
+        most_robust(["cholesky", *solvers]), ledger, None, loss=best.loss,
+    )
