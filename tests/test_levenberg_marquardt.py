@@ -131,8 +131,10 @@ def test_the_objective_never_rises_over_accepted_steps(seed, hidden, task, alpha
     objectives = [e["objective"] for e in history]
     assert all(np.isfinite(objectives))
     assert all(b <= a for a, b in zip(objectives, objectives[1:], strict=False))
-    for e, before in zip(history[1:], objectives, strict=False):  # accepted steps lower it
-        assert (e["objective"] < before) == e["accepted"]
+    for e, before in zip(history[1:], objectives, strict=False):
+        # an accepted step lowered it (per sample, rounding may show it as equal); a step
+        # with no accepted trial keeps the network and its objective
+        assert e["objective"] <= before if e["accepted"] else e["objective"] == before
     assert 1 <= max(e["trials"] for e in history) <= lm.MAX_TRIALS
 
 

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.linalg.blas
 
 from .. import _flops
 from .. import activations as _activations
@@ -176,8 +177,9 @@ def value_flops(n: int, sizes: list[int], loss: str) -> int:
 def pass_flops(n: int, sizes: list[int], loss: str) -> int:
     """The operations of the curvature pass over ``n`` rows: the objective's pass, the
     residual and the loss's curvature weights, then for each output the back-propagated
-    derivatives, the Jacobian's rows and their products ``J^T H J`` and ``J^T e`` (and for
-    softmax outputs the correction ``- S^T S``)."""
+    derivatives, the Jacobian's rows and their products ``J^T H J`` (a rank-``n`` update of
+    its upper triangle) and ``J^T e`` (and for softmax outputs the correction ``- S^T S``),
+    and the lower triangle copied."""
     p = n_parameters(sizes)
     k = sizes[-1]
     per_output = 0
@@ -186,10 +188,12 @@ def pass_flops(n: int, sizes: list[int], loss: str) -> int:
         per_output += n * a * b
         if layer > 1:
             per_output += _flops.gemm(n, b, a) + 2 * n * a
-    per_output += n * p + _flops.gemm(p, n, p) + _flops.gemm(p, n, 1)
-    total = value_flops(n, sizes, loss) + 3 * n * k + k * per_output
-    if loss == "softmax":
-        total += k * n * p + _flops.gemm(p, n, p) + p * p
+    per_output += _flops.syrk(n, p) + _flops.gemm(p, n, 1)
+    total = value_flops(n, sizes, loss) + 3 * n * k + k * per_output + p * p
+    if loss != "squared_error":  # the square roots of H's weights, and J scaled by them
+        total += k * n + k * n * p
+    if loss == "softmax":  # S = sum_j p_j J_j and - S^T S
+        total += 2 * k * n * p + _flops.syrk(n, p)
     return total
 
 
@@ -293,7 +297,7 @@ class LevenbergMarquardt:
         def curvature(X, Y, labels, start) -> _Curvature:
             X64 = np.asarray(X, np.float64)
             Y64 = np.asarray(Y, np.float64)
-            JtHJ = np.zeros((p, p))
+            JtHJ = np.zeros((p, p), order="F")  # its upper triangle, by rank-k updates
             Jte = np.zeros(p)
             total = None
             for lo in range(0, X64.shape[0], block):
@@ -304,21 +308,22 @@ class LevenbergMarquardt:
                 Yb = Y64[rows]
                 e = out - Yb
                 if loss == "squared_error":  # J of the outputs: f'(z) at the output layer
-                    slope, weights = out_act.derivative(Z), np.ones_like(Z)
+                    slope, root = out_act.derivative(Z), None
                 elif loss == "softmax":  # J of the logits; H = diag(p) - p p^T
-                    slope, weights = np.ones_like(Z), out
+                    slope, root = np.ones_like(Z), np.sqrt(out)
                 else:  # sigmoid: H = diag(p (1 - p))
-                    slope, weights = np.ones_like(Z), out * (1 - out)
+                    slope, root = np.ones_like(Z), np.sqrt(out * (1 - out))
                 S = np.zeros((Z.shape[0], p)) if loss == "softmax" else None
                 for j in range(k):
                     J = _jacobian_rows(layers, acts, pre, j, slope[:, j])
-                    Jw = J * weights[:, j: j + 1]
-                    JtHJ += Jw.T @ J
                     Jte += J.T @ e[:, j]
                     if S is not None:
-                        S += Jw
+                        S += J * out[:, j: j + 1]
+                    if root is not None:
+                        J *= root[:, j: j + 1]
+                    JtHJ = _add_gram(JtHJ, J, 1.0)
                 if S is not None:
-                    JtHJ -= S.T @ S
+                    JtHJ = _add_gram(JtHJ, S, -1.0)
                 _flops.record("lm", pass_flops(Z.shape[0], sizes, loss)
                               - _metrics_flops(Z.shape[0], k, loss))
                 part = _Value(
@@ -326,6 +331,7 @@ class LevenbergMarquardt:
                     _metrics(out, Yb, None if labels is None else labels[rows]),
                 )
                 total = part if total is None else total + part
+            JtHJ = np.triu(JtHJ) + np.triu(JtHJ, 1).T
             return _Curvature(JtHJ, Jte, total)
 
         return curvature
@@ -403,6 +409,13 @@ class LevenbergMarquardt:
         loss, acc = value.metrics.values(self.classification)
         step = Step(network, len(network.layers), n, loss, acc, objective / n, False, "cholesky")
         return new, step
+
+
+def _add_gram(C: np.ndarray, A: np.ndarray, alpha: float) -> np.ndarray:
+    """``C + alpha A^T A`` in ``C``'s upper triangle (BLAS ``syrk``; ``C`` Fortran-ordered)."""
+    return scipy.linalg.blas.dsyrk(
+        alpha, np.asarray(A, np.float64).T, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1
+    )
 
 
 def _metrics_flops(n: int, k: int, loss: str) -> int:
