@@ -17,7 +17,7 @@ from lsqnet.network import Network, init_network
 from lsqnet.streaming import ArrayChunks
 from lsqnet.training import InMemory
 from lsqnet.training.bpls import BPLSResult
-from lsqnet.training.kfac import KFACOptions, fit, objective_value
+from lsqnet.training.kfac import KFACOptions, damped_inverse, fit, objective_value
 
 
 def _blobs(n, d, k, seed, dtype=np.float64):
@@ -264,3 +264,14 @@ def test_max_iter_zero_runs_only_the_cross_entropy_steps():
                  classification=True)
     assert [e["layers"] for e in result.history] == [1, 1, 1]
     np.testing.assert_array_equal(result.network.layers[0].weight, net.layers[0].weight)
+
+
+def test_damped_inverse_is_the_inverse_of_the_damped_factor():
+    rng = np.random.default_rng(9)
+    a = rng.normal(size=(30, 6))
+    F = a.T @ a / 30
+    inverse, solver = damped_inverse(F, 0.25)
+    damped = F + 0.5 * np.mean(np.diag(F)) * np.eye(6)
+    assert solver == "cholesky"
+    tol = 1e2 * np.finfo(np.float64).eps * np.linalg.cond(damped)
+    np.testing.assert_allclose(inverse @ damped, np.eye(6), atol=tol)

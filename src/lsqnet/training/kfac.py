@@ -15,9 +15,10 @@ error), ``\nabla`` the mini-batch gradient of the objective below, and the dampi
 (empirical) Fisher matrix of the layer, so the step is the least-squares solution of the
 layer's linearised problem with Kronecker-factored curvature: two small solves per layer
 instead of one of size ``p``. The first layer's ``A`` is the Gram of the training inputs
-(of ``gram_rows`` rows drawn once, or all), computed and inverted once; the other factors are
-running averages (``decay``) over mini-batches of ``batch_size`` rows, inverted every
-``update_every`` mini-batches.
+(of ``gram_rows`` rows drawn once, or all), computed once and inverted through its Cholesky
+factor once for each damping value the fit uses; the other factors are running averages
+(``decay``) over mini-batches of ``batch_size`` rows, inverted every ``update_every``
+mini-batches.
 
 One step of the method (:class:`KroneckerSteps`) is ``batches_per_step`` such mini-batch
 updates (an epoch by default), after which the output layer is solved on the evaluation rows
@@ -61,7 +62,7 @@ import numpy as np
 
 from .. import _flops
 from .. import activations as _activations
-from .._array_api import device, get_namespace, is_numpy
+from .._array_api import cho_factor, cho_solve, device, eigh, get_namespace, is_numpy
 from ..layers import Dense
 from ..network import Network
 from ..solvers._policy import most_robust
@@ -132,20 +133,20 @@ class KFACOptions:
     """
 
     alpha: float = 1.0
-    max_iter: int = 3
+    max_iter: int = 2
     tol: float = 1e-4
-    batch_size: int = 1000
+    batch_size: int = 500
     batches_per_step: int | None = None
     damping: float = 1.0
     step_size: float = 0.03
     decay: float = 0.95
     update_every: int = 20
-    gram_rows: int | None = 20000
+    gram_rows: int | None = 10000
     eval_rows: int | None = None
     project_iter: int = 3
     max_retries: int = 4
     retry_factor: float = 2.0
-    output_iter: int = 10
+    output_iter: int = 5
     random_state: int = 0
 
     def __post_init__(self) -> None:
@@ -181,16 +182,25 @@ class KFACOptions:
                 )
 
 
-def damped_inverse(F: Any, damping: float) -> Any:
-    """``(F + gamma I)^{-1}`` with ``gamma = sqrt(damping) * mean(diag F)`` (at least the
-    dtype's smallest normal number, so an all-zero factor stays invertible)."""
+def damped_inverse(F: Any, damping: float) -> tuple[Any, str]:
+    """``(F + gamma I)^{-1}`` with ``gamma = sqrt(damping) * mean(diag F)`` (at least a
+    millionfold the dtype's smallest normal number, so an all-zero factor stays invertible),
+    and the solver that gave it: ``"cholesky"``, or ``"eigh"`` (eigenvalues kept at or above
+    ``gamma``) when rounding left the damped factor without a Cholesky factor."""
     xp = get_namespace(F)
     k = F.shape[0]
     diag = xp.linalg.diagonal(F)
     gamma = math.sqrt(damping) * max(float(xp.mean(diag)), float(xp.finfo(F.dtype).tiny) * 1e6)
     eye = xp.eye(k, dtype=F.dtype, device=device(F))
-    _flops.record("factor", 2 * k**3)
-    return xp.linalg.inv(F + gamma * eye)
+    damped = F + gamma * eye
+    try:
+        inverse = cho_solve(xp, cho_factor(xp, damped), eye)
+        _flops.record("factor", _flops.potrf(k) + _flops.potrs(k, k))
+        return inverse, "cholesky"
+    except np.linalg.LinAlgError:
+        w, V = eigh(xp, F + gamma * eye)
+        _flops.record("factor", 9 * k**3 + _flops.gemm(k, k, k))
+        return (V / xp.clip(w, min=gamma)) @ V.T, "eigh"
 
 
 def kronecker_direction(grad: Any, A_inv: Any, G_inv: Any) -> Any:
@@ -212,10 +222,23 @@ def _gram(a: Any) -> Any:
     return a.T @ a
 
 
-def _with_ones(a: Any) -> Any:
+def _augmented_gram(a: Any) -> Any:
+    """``[a 1]^T [a 1]``, by blocks (``a`` is not copied with a column of ones)."""
     xp = get_namespace(a)
-    ones = xp.ones((a.shape[0], 1), dtype=a.dtype, device=device(a))
-    return xp.concat([a, ones], axis=1)
+    n = a.shape[0]
+    sums = xp.sum(a, axis=0)
+    _flops.record("elementwise", _flops.elementwise(*a.shape))
+    count = xp.asarray([[float(n)]], dtype=a.dtype, device=device(a))
+    upper = xp.concat([_gram(a), sums[:, None]], axis=1)
+    return xp.concat([upper, xp.concat([sums[None, :], count], axis=1)], axis=0)
+
+
+def _augmented_gradient(a: Any, errors: Any) -> Any:
+    """``[a 1]^T errors``: the weights' rows, then the bias row."""
+    xp = get_namespace(a)
+    _flops.record("gemm", _flops.gemm(a.shape[1], a.shape[0], errors.shape[1]))
+    _flops.record("elementwise", _flops.elementwise(*errors.shape))
+    return xp.concat([a.T @ errors, xp.sum(errors, axis=0)[None, :]], axis=0)
 
 
 def _penalty(network: Network) -> float:
@@ -284,6 +307,7 @@ class _Factors:
     A_inv: tuple[Any, ...]
     G_inv: tuple[Any, ...]
     damping: float
+    solver: str = "cholesky"  # the most robust solver of the inversions so far
     updates: int = 0
 
 
@@ -297,6 +321,7 @@ class _State:
     epoch: int = 0
     offset: int = 0  # rows of the epoch's order used so far
     retries: int = 0  # retries of the step that made this state
+    cache: LayerCache | None = None  # the output layer's statistics of the projection
 
 
 class KroneckerSteps:
@@ -313,12 +338,12 @@ class KroneckerSteps:
         self.classification = classification
         self.eval_source = eval_source
         self.A0 = A0
-        self._A0_inv: dict[float, Any] = {}  # by damping: inverted once for each value
+        self._A0_inv: dict[float, tuple[Any, str]] = {}  # by damping: one inversion each
         self.ce_opts = BPLSOptions(alpha=opts.alpha, tol=opts.tol, output_iter=opts.project_iter)
         #: The state the last step made (its retries, damping and step size).
         self.last: _State | None = None
 
-    def A0_inv(self, damping: float) -> Any:
+    def A0_inv(self, damping: float) -> tuple[Any, str]:
         if damping not in self._A0_inv:
             self._A0_inv[damping] = damped_inverse(self.A0, damping)
         return self._A0_inv[damping]
@@ -349,7 +374,7 @@ class KroneckerSteps:
                     proposal.iterate, proposal.objective, proposal.factors,
                     max(damping / opts.retry_factor, opts.damping),
                     min(step_size * opts.retry_factor, opts.step_size),
-                    proposal.epoch, proposal.offset, retry,
+                    proposal.epoch, proposal.offset, retry, proposal.cache,
                 )
                 self.last = new
                 return new, self._report(new, source, converged=False)
@@ -358,7 +383,7 @@ class KroneckerSteps:
         # every retry failed: the state stays, and the fit stops (the objective did not move)
         kept = _State(
             state.iterate, state.objective, state.factors, state.damping, state.step_size,
-            state.epoch, state.offset, opts.max_retries + 1,
+            state.epoch, state.offset, opts.max_retries + 1, state.cache,
         )
         self.last = kept
         return kept, self._report(kept, source, converged=True)
@@ -369,7 +394,7 @@ class KroneckerSteps:
         return Step(
             it.network, len(it.network.layers), min(n_used, int(source.X.shape[0])), it.loss,
             it.score if self.classification else float("nan"), state.objective, converged,
-            "cholesky",
+            "cholesky" if state.factors is None else state.factors.solver,
         )
 
     def _batches(self, source: DataSource) -> int:
@@ -414,8 +439,8 @@ class KroneckerSteps:
         network = Network(tuple(
             Dense(W, b, name) for (W, b), name in zip(layers, acts_names, strict=True)
         ))
-        iterate, objective = self._project(network)
-        return _State(iterate, objective, factors, damping, step_size, epoch, offset)
+        iterate, objective, cache = self._project(network)
+        return _State(iterate, objective, factors, damping, step_size, epoch, offset, cache=cache)
 
     def _update(self, layers, names, Xb, Yb, factors, damping, step_size, coef, rescale):
         """One mini-batch: forward, errors, factors, and every layer's step (in place in
@@ -442,40 +467,46 @@ class KroneckerSteps:
             _flops.record("gemm", _flops.gemm(b, W.shape[1], W.shape[0]))
             errors[i - 1] = back * _derivative(names[i - 1], Zs[i - 1], acts[i])
         # the factors of this batch, folded into the running averages
-        A_new = [None] + [_gram(_with_ones(a)) / b for a in acts[1:-1]]
+        A_new = [None] + [_augmented_gram(a) / b for a in acts[1:-1]]
         G_new = [_gram(e) / b for e in errors]
         if factors is None:
-            A, G, updates = A_new, G_new, 0
+            A, G, updates, solver = A_new, G_new, 0, "cholesky"
         else:
             d = self.opts.decay
             A = [None] + [
                 d * a + (1 - d) * an for a, an in zip(factors.A[1:], A_new[1:], strict=True)
             ]
             G = [d * a + (1 - d) * an for a, an in zip(factors.G, G_new, strict=True)]
-            updates = factors.updates
+            updates, solver = factors.updates, factors.solver
         if factors is None or rescale or updates % self.opts.update_every == 0:
-            A_inv = [self.A0_inv(damping)] + [damped_inverse(a, damping) for a in A[1:]]
-            G_inv = [damped_inverse(gg, damping) for gg in G]
+            inverses = [self.A0_inv(damping)] + [damped_inverse(a, damping) for a in A[1:]]
+            inverses += [damped_inverse(gg, damping) for gg in G]
+            A_inv = [inv for inv, _ in inverses[: len(layers)]]
+            G_inv = [inv for inv, _ in inverses[len(layers):]]
+            solver = most_robust([solver, *(used for _, used in inverses)])
         else:
             A_inv, G_inv = list(factors.A_inv), list(factors.G_inv)
         for i, (W, bias) in enumerate(layers):
-            a1 = _with_ones(acts[i])
-            grad = a1.T @ errors[i]
+            grad = _augmented_gradient(acts[i], errors[i])
             grad /= b
-            _flops.record("gemm", _flops.gemm(a1.shape[1], b, W.shape[1]))
             grad[:-1] += coef * W
             step = kronecker_direction(grad, A_inv[i], G_inv[i])
             layers[i] = (W - step_size * step[:-1], bias - step_size * step[-1])
-        return _Factors(tuple(A), tuple(G), tuple(A_inv), tuple(G_inv), damping, updates + 1)
+        return _Factors(
+            tuple(A), tuple(G), tuple(A_inv), tuple(G_inv), damping, solver, updates + 1
+        )
 
-    def _project(self, network: Network) -> tuple[Iterate, float]:
-        """The output layer solved on the evaluation rows; the iterate and its objective."""
+    def _project(self, network: Network) -> tuple[Iterate, float, LayerCache | None]:
+        """The output layer solved on the evaluation rows; the iterate, its objective and the
+        output layer's factorised statistics (None without cross-entropy steps)."""
         ev = self.eval_source
         acts = _forward(network, ev.X)
         out = network.layers[-1]
         name = out.activation
+        cache = None
         if self.classification and name in CURVATURE_BOUNDS and self.opts.project_iter:
-            method = CrossEntropySteps(self.ce_opts, LayerCache(), True)
+            cache = LayerCache()
+            method = CrossEntropySteps(self.ce_opts, cache, True)
             st, _ = method.start(ev, Iterate(network, acts))
             for _ in range(self.opts.project_iter):
                 st, _ = method.step(ev, st)
@@ -491,7 +522,8 @@ class KroneckerSteps:
             acts = [*acts[:-1], acts[-2] @ layer.weight + layer.bias]
         objective = objective_value(network, acts[-1], ev.Y, self.opts.alpha, self.classification)
         loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels)
-        return Iterate(network, acts, acc if self.classification else 0.0, loss), objective
+        iterate = Iterate(network, acts, acc if self.classification else 0.0, loss)
+        return iterate, objective, cache
 
 
 def _rows(n: int, wanted: int | None, seed: int, salt: int) -> np.ndarray | None:
@@ -577,7 +609,7 @@ def fit(
     with _flops.counting(ledger) as ledger:
         gram = _rows(n, opts.gram_rows, opts.random_state, 1)
         Xg = take(X, gram)
-        A0 = _gram(_with_ones(Xg)) / Xg.shape[0]
+        A0 = _augmented_gram(Xg) / Xg.shape[0]
         ev_rows = _rows(n, opts.eval_rows, opts.random_state, 2)
         ev = source if ev_rows is None else InMemory(
             take(X, ev_rows), take(Y, ev_rows), take(labels, ev_rows)
@@ -602,6 +634,8 @@ def fit(
             record=record, keep="last",
         )
         if opts.output_iter and not stop and classification:
+            # on the same rows the projection's statistics of the output layer serve again
+            kept = None if method.last is None or ev_rows is not None else method.last.cache
             method.last = None
             net = best.network
             acts = best.acts if ev_rows is None and best.acts is not None else _forward(net, X)
@@ -612,7 +646,7 @@ def fit(
 
             ce_opts = BPLSOptions(alpha=opts.alpha, tol=opts.tol, output_iter=opts.output_iter)
             best, used, stop = refine_output(
-                source, Iterate(net, acts, best.score, best.loss), ce_opts, LayerCache(),
+                source, Iterate(net, acts, best.score, best.loss), ce_opts, kept or LayerCache(),
                 classification=True, record=record_ce,
             )
             solvers += used
