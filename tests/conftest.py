@@ -133,4 +133,6 @@ def predicted_flops(est, sizes, n, classification):
         init=est.init,
         image_shape=est.image_shape,
         patch_size=est.patch_size,
+        # a safeguarded fit records the objective evaluations of its sweeps and refit
+        trials=[h["trials"] for h in est.history_ if "trials" in h] or None,
     )

@@ -28,6 +28,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -44,7 +46,7 @@ from lsqnet import (
     fit_layer,
     training,
 )
-from lsqnet.bpls import BPLSOptions, backward_sweep, class_targets, fit_bpls
+from lsqnet.bpls import MAX_TRIALS, BPLSOptions, backward_sweep, class_targets, fit_bpls
 from lsqnet.exceptions import SolverFallbackWarning
 from lsqnet.network import init_network
 
@@ -435,16 +437,23 @@ def test_count_flops_single_layer_by_hand(rng):
     expected = forward + targets + gram + factor + solve + forward + metrics
     assert expected == 200
     assert count_flops(3, [2, 1], alpha=1.0, activations=["identity"]) == 200
+    # the safeguard: the start's objective (metrics, penalty 2 p q), the proposal's penalty
+    guarded = expected + (metrics + 2 * p * q) + 2 * p * q
+    assert guarded == 217
+    assert count_flops(3, [2, 1], alpha=1.0, activations=["identity"], trials=[1]) == 217
 
     X = rng.standard_normal((3, 2))
     y = rng.standard_normal(3)
     reg = BPLSRegressor(
         hidden_layer_sizes=(), output_activation="identity", alpha=1.0, max_iter=1
     ).fit(X, y)
-    assert reg.flops_exact_ and reg.flops_ == 200
+    assert reg.history_[0]["trials"] == 1
+    assert reg.flops_exact_ and reg.flops_ == 217
     # ... and by operation kind, straight from the ledger of the trainer.
     net = init_network([2, 1], "identity", "identity", "fan_in", rng, np.float64)
-    result = fit_bpls(X, y[:, None], net, BPLSOptions(alpha=1.0, max_iter=1))
+    literal = BPLSOptions(alpha=1.0, max_iter=1, safeguard=False)
+    result = fit_bpls(X, y[:, None], net, literal)
+    assert result.ledger.total == 200
     assert dict(result.ledger.counts) == {
         "gemm": 12 + 12 + 12 + 12,  # 2 forward passes, sum of A, A^T B
         "elementwise": 6 + 6 + 3 + 3,  # 2 forward passes, clip, inverse
@@ -457,6 +466,9 @@ def test_count_flops_single_layer_by_hand(rng):
         "potrs": 8,
         "metrics": 9,
     }
+    safe = fit_bpls(X, y[:, None], net, dataclasses.replace(literal, safeguard=True))
+    assert [h["trials"] for h in safe.history] == [1]
+    assert dict(safe.ledger.counts) == {**result.ledger.counts, "metrics": 9 + 9 + 4 + 4}
 
 
 def test_count_flops_two_layers_by_hand(rng):
@@ -501,6 +513,15 @@ def test_count_flops_two_layers_by_hand(rng):
         activations=["tanh", "identity"],
     )
     assert got == 930
+    # the safeguard: the start's objective (metrics 12, penalty 2 (2 * 3 + 3 * 1) = 18) and
+    # the proposal's penalty; each shorter step moves both layers (3 (6 + 3) + 3 (3 + 1)),
+    # runs the forward pass again and evaluates the objective (metrics and penalty)
+    guarded = expected + (metrics + 18) + 18
+    shorter = 39 + forward + metrics + 18
+    assert (guarded, shorter) == (978, 173)
+    kwargs = dict(alpha=1.0, backprop_ridge=1e-3, activations=["tanh", "identity"])
+    assert count_flops(n, [2, 3, 1], trials=[1], **kwargs) == 978
+    assert count_flops(n, [2, 3, 1], trials=[3], **kwargs) == 978 + 2 * 173
     X = rng.standard_normal((n, 2))
     y = 0.5 * rng.standard_normal(n)
     reg = BPLSRegressor(
@@ -512,7 +533,10 @@ def test_count_flops_two_layers_by_hand(rng):
         max_iter=1,
         random_state=0,
     ).fit(X, y)
-    assert reg.flops_exact_ and reg.flops_ == 930
+    assert reg.flops_exact_ and reg.flops_ == count_flops(
+        n, [2, 3, 1], trials=[reg.history_[0]["trials"]], **kwargs
+    )
+    assert reg.history_[0]["trials"] == 1 and reg.flops_ == 978
 
 
 def test_count_flops_n_iter_and_sequence_agree():
@@ -562,32 +586,34 @@ def test_single_layer_overflow_is_an_error_like_fit_layer(rng):
 # --------------------------------------------------------------------------------------------
 
 
-def _paper_params(**overrides):
-    opts = BPLSOptions.paper(**overrides)
-    assert (opts.iteration_rule, opts.hidden_target, opts.alpha) == ("misclassified", "min_norm", 0)
-    return dataclasses.asdict(opts)
-
-
 @pytest.mark.filterwarnings("ignore::lsqnet.exceptions.SolverFallbackWarning")
 def test_paper_settings_on_digits(digits):
     X_train, X_test, y_train, y_test = digits
-    clf = BPLSClassifier(
-        hidden_layer_sizes=(256,), init="uniform", random_state=0, **_paper_params(max_iter=4)
-    ).fit(X_train, y_train)
+    opts = BPLSOptions.paper(max_iter=4)
+    assert (opts.iteration_rule, opts.hidden_target, opts.alpha, opts.safeguard) == (
+        "misclassified", "min_norm", 0, False
+    )
+    start = init_network(
+        [64, 256, 10], "tanh", "sigmoid", "uniform", np.random.default_rng(0), np.float64
+    )
+    Y = class_targets(y_train, 10, "sigmoid", np.float64)
+    result = fit_bpls(X_train, Y, start, opts, labels=y_train)
     n = X_train.shape[0]
-    history = clf.history_
+    history = result.history
     trace = [(h["n_samples"], round(h["accuracy"], 4)) for h in history]
-    test_acc = clf.score(X_test, y_test)
+    test_acc = np.mean(np.argmax(result.network.forward(X_test), axis=1) == y_test)
     print(
         f"\npaper settings on digits: test accuracy {test_acc:.4f}; (n_samples, train acc) {trace}"
     )
-    assert len(history) == clf.n_iter_ >= 2
+    assert len(history) == result.n_iter >= 2
+    assert all(set(h) == HISTORY_KEYS for h in history)  # no objective: every sweep kept
     assert history[0]["n_samples"] == n
     for prev, entry in zip(history, history[1:], strict=False):
         n_wrong = n - round(prev["accuracy"] * n)
         assert entry["n_samples"] == n_wrong
         assert 0 < entry["n_samples"] < n
-    assert clf.score(X_train, y_train) == max(h["accuracy"] for h in history)  # best iterate
+    train_acc = np.mean(np.argmax(result.network.forward(X_train), axis=1) == y_train)
+    assert train_acc == max(h["accuracy"] for h in history)  # best iterate
     assert test_acc > 0.85
 
 
@@ -636,7 +662,8 @@ def test_history_entries(rng, est_cls):
     history = est.history_
     assert len(history) == est.n_iter_ >= 2
     for i, entry in enumerate(history, start=1):
-        assert set(entry) == HISTORY_KEYS
+        assert set(entry) == HISTORY_KEYS | {"objective", "trials", "accepted"}
+        assert 1 <= entry["trials"] <= MAX_TRIALS and entry["accepted"] in (True, False)
         assert entry["iteration"] == i
         assert entry["n_samples"] == X.shape[0]
         assert np.isfinite(entry["loss"]) and entry["loss"] >= 0
@@ -649,7 +676,10 @@ def test_history_entries(rng, est_cls):
     assert times[0] > 0 and all(b > a for a, b in zip(times, times[1:], strict=False))
     assert flops[0] > 0 and all(b > a for a, b in zip(flops, flops[1:], strict=False))
     assert flops[-1] == est.flops_
-    assert est.loss_ == min(h["loss"] for h in history)
+    # the safeguard keeps the last network kept, whose objective is the lowest
+    objective = [h["objective"] for h in history]
+    assert all(b <= a for a, b in zip(objective, objective[1:], strict=False))
+    assert est.loss_ == history[-1]["loss"]
 
 
 def test_history_loss_is_training_mse(rng):
@@ -911,3 +941,202 @@ def test_the_loop_stops_on_the_monitor_and_on_convergence():
     assert len(steps) == 2 and outcome.stopped
     outcome, steps = _run(_ScriptedMethod([5.0, 4.0, 3.0], [None] * 3, converged_at=1))
     assert len(steps) == 1 and not outcome.stopped
+
+
+# --------------------------------------------------------------------------------------------
+# 12. The safeguard: a sweep is a proposal, kept only if it lowers the training objective
+# --------------------------------------------------------------------------------------------
+
+
+def _training_objective(network, X, Y, loss, alpha):
+    """The objective per sample, from the network's outputs: half the squared error, or the
+    (softmax or binary) cross-entropy, plus alpha / 2 times the squared weights."""
+    out = network.forward(X)
+    tiny = np.finfo(np.float64).tiny
+    if loss == "squared_error":
+        data = 0.5 * np.sum((out - Y) ** 2)
+    else:
+        data = -np.sum(Y * np.log(np.maximum(out, tiny)))
+        if loss == "sigmoid":
+            data -= np.sum((1 - Y) * np.log(np.maximum(1 - out, tiny)))
+    ridge = 0.5 * alpha * sum(np.sum(layer.weight**2) for layer in network.layers)
+    return (data + ridge) / X.shape[0]
+
+
+def _teacher_5_20_1(seed):
+    """The 5-20-1 tanh teacher: inputs N(0, I_5), y = tanh(X W1 + b1) w2 + 0.05 e; 3000 rows,
+    2000 to train and 1000 to test."""
+    rng = np.random.default_rng(seed)
+    W1, b1 = rng.standard_normal((5, 20)), rng.standard_normal(20)
+    w2 = rng.standard_normal(20) / np.sqrt(20)
+    X = rng.standard_normal((3000, 5))
+    y = np.tanh(X @ W1 + b1) @ w2 + 0.05 * rng.standard_normal(3000)
+    return X[:2000], y[:2000], X[2000:], y[2000:]
+
+
+def _check_guarded_history(history, networks, X, Y, loss, alpha):
+    """Every entry's objective is its network's (computed here); accepted steps lower it,
+    a step that keeps nothing keeps the network and ends its stage."""
+    objective = [h["objective"] for h in history]
+    for entry, network in zip(history, networks, strict=True):
+        expected = _training_objective(network, X, Y, loss, alpha)
+        assert_allclose(entry["objective"], expected, rtol=1e-10)
+        assert 1 <= entry["trials"] <= MAX_TRIALS
+    for i in range(1, len(history)):
+        if history[i]["accepted"]:
+            assert objective[i] < objective[i - 1]
+        else:
+            assert objective[i] == objective[i - 1]
+            assert history[i]["trials"] == MAX_TRIALS
+            for a, b in zip(networks[i].layers, networks[i - 1].layers, strict=True):
+                assert_array_equal(a.weight, b.weight)
+                assert_array_equal(a.bias, b.bias)
+    for i, entry in enumerate(history[:-1]):  # a rejected sweep is the last of the sweeps
+        if not entry["accepted"]:
+            assert history[i + 1]["layers"] == 1 == len(history) - 1 - i
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    hidden=st.lists(st.integers(1, 6), min_size=0, max_size=2),
+    task=st.sampled_from(["squared_error", "softmax", "sigmoid"]),
+    alpha=st.sampled_from([1e-3, 1.0]),
+    n=st.integers(8, 60),
+    chunked=st.booleans(),
+    rule=st.sampled_from(["all", "misclassified"]),
+    refit=st.booleans(),
+)
+def test_the_objective_never_rises_over_accepted_sweeps(
+    seed, hidden, task, alpha, n, chunked, rule, refit
+):
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(1, 5))
+    X = rng.standard_normal((n, d)) * rng.uniform(0.3, 3.0)
+    params = dict(
+        hidden_layer_sizes=tuple(hidden), alpha=alpha, max_iter=6, tol=0.0, random_state=seed,
+        refit_output=refit, batch_size=max(1, n // 3) if chunked else None,
+    )
+    if task == "squared_error":
+        y = np.tanh(X @ rng.standard_normal(d)) + 0.1 * rng.standard_normal(n)
+        est = BPLSRegressor(**params)
+    else:
+        y = rng.integers(0, int(rng.integers(2, 5)), n)
+        y[:2] = [0, 1]  # at least two classes
+        est = BPLSClassifier(output_activation=task, iteration_rule=rule, **params)
+    networks = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverFallbackWarning)
+        est.fit(X, y, monitor=lambda entry, network: networks.append(network))
+    if task == "squared_error":
+        Y = y[:, None]
+    else:
+        classes = est.classes_
+        Y = class_targets(np.searchsorted(classes, y), len(classes), task, np.float64)
+    _check_guarded_history(est.history_, networks, X, Y, task, alpha)
+    for a, b in zip(est.coefs_, networks[-1].layers, strict=True):  # the last network kept
+        assert_array_equal(a, b.weight)
+    assert est.n_iter_ == len(est.history_) == len(networks)
+
+
+def test_the_second_sweep_no_longer_raises_the_objective_on_a_teacher():
+    """5-20-1 tanh teacher, 64 tanh units: the literal second sweep fits worse than the
+    first; under the safeguard a half step toward it is kept, which fits better."""
+    X, y, _, _ = _teacher_5_20_1(0)
+    Y = y[:, None]
+    start = init_network(
+        (5, 64, 1), "tanh", "identity", "fan_in", np.random.default_rng(1), np.float64
+    )
+    literal_nets, guarded_nets = [], []
+    literal = fit_bpls(
+        X, Y, start, BPLSOptions(max_iter=2, tol=0.0, safeguard=False),
+        monitor=lambda entry, network: literal_nets.append(network),
+    )
+    before = [_training_objective(net, X, Y, "squared_error", 1.0) for net in literal_nets]
+    assert len(before) == 2 and before[1] > before[0]  # what the literal sweeps do
+    assert all(set(h) == HISTORY_KEYS for h in literal.history)
+    guarded = fit_bpls(
+        X, Y, start, BPLSOptions(max_iter=2, tol=0.0),
+        monitor=lambda entry, network: guarded_nets.append(network),
+    )
+    _check_guarded_history(guarded.history, guarded_nets, X, Y, "squared_error", 1.0)
+    assert [(h["trials"], h["accepted"]) for h in guarded.history] == [(1, True), (2, True)]
+    objective = [h["objective"] for h in guarded.history]
+    assert objective[0] == pytest.approx(before[0], rel=1e-12)  # the same first sweep
+    assert objective[1] < objective[0]
+    # the step kept is half of the literal second sweep, layer by layer
+    for mid, a, b in zip(
+        guarded_nets[1].layers, literal_nets[0].layers, literal_nets[1].layers, strict=True
+    ):
+        assert_allclose(mid.weight, (a.weight + b.weight) / 2, rtol=1e-9, atol=1e-12)
+        assert_allclose(mid.bias, (a.bias + b.bias) / 2, rtol=1e-9, atol=1e-12)
+    assert guarded.network is guarded_nets[-1]
+
+
+def test_paper_options_keep_every_sweep():
+    """Without the safeguard each sweep is the literal backward sweep of the previous network,
+    kept even when it raises the objective (the misclassified rule: no tol rule either)."""
+    X, y, _, _ = _teacher_5_20_1(0)
+    labels = (y > np.median(y)).astype(np.intp)
+    Y = class_targets(labels, 2, "sigmoid", np.float64)
+    opts = BPLSOptions.paper(
+        max_iter=5, alpha=1e-3, backprop_ridge=1e-3, iteration_rule="all", tol=0.0
+    )
+    assert not opts.safeguard
+    start = init_network(
+        (5, 32, 2), "tanh", "sigmoid", "uniform", np.random.default_rng(0), np.float64
+    )
+    networks = []
+    result = fit_bpls(X, Y, start, opts, labels=labels,
+                      monitor=lambda entry, network: networks.append(network))
+    net = start
+    for network in networks:  # each sweep from the one before, never damped
+        net, _ = backward_sweep(net, net.forward_all(X), Y, opts)
+        for a, b in zip(network.layers, net.layers, strict=True):
+            assert_allclose(a.weight, b.weight, rtol=1e-9, atol=1e-9 * np.abs(b.weight).max())
+    losses = [h["loss"] for h in result.history]
+    assert len(losses) >= 2 and any(b > a for a, b in zip(losses, losses[1:], strict=False))
+    objective = [_training_objective(n, X, Y, "sigmoid", 1e-3) for n in networks]
+    assert any(b > a for a, b in zip(objective, objective[1:], strict=False))
+    accuracy = [h["accuracy"] for h in result.history]
+    assert result.network is networks[int(np.argmax(accuracy))]  # the best iterate by accuracy
+
+
+@pytest.mark.parametrize("how", ["batch_size", "fit_chunks"])
+def test_safeguarded_chunks_equal_in_memory(how):
+    X, y, _, _ = _teacher_5_20_1(2)
+    params = dict(hidden_layer_sizes=(64,), random_state=2)
+    ref = BPLSRegressor(**params).fit(X, y)
+    if how == "batch_size":
+        got = BPLSRegressor(batch_size=300, **params).fit(X, y)
+    else:
+        got = BPLSRegressor(**params).fit_chunks(
+            [(X[i:i + 300], y[i:i + 300]) for i in range(0, len(X), 300)]
+        )
+    trials = [h["trials"] for h in ref.history_]
+    assert max(trials) > 1 and not ref.history_[-1]["accepted"]  # shorter steps, a stop
+    assert [h["trials"] for h in got.history_] == trials
+    assert [h["accepted"] for h in got.history_] == [h["accepted"] for h in ref.history_]
+    assert_allclose([h["objective"] for h in got.history_],
+                    [h["objective"] for h in ref.history_], rtol=1e-10)
+    for a, b in zip(got.coefs_ + got.intercepts_, ref.coefs_ + ref.intercepts_, strict=True):
+        assert_allclose(a, b, rtol=0, atol=1e-8 * max(np.abs(b).max(), 1.0))
+    # two layers: two passes for the sweep (the first also measures the start's objective),
+    # then one per evaluation of the objective
+    assert [h["passes"] for h in got.history_] == list(np.cumsum([2 + t for t in trials]))
+
+
+def test_count_flops_of_shorter_steps_and_a_stop():
+    X, y, _, _ = _teacher_5_20_1(2)
+    est = BPLSRegressor(hidden_layer_sizes=(64,), random_state=2, refit_output=True).fit(X, y)
+    trials = [h["trials"] for h in est.history_]
+    assert max(trials) > 1 and not all(h["accepted"] for h in est.history_)
+    assert est.flops_exact_
+    assert predicted_flops(est, [5, 64, 1], X.shape[0], False) == est.flops_
+    kwargs = dict(n_iter=len(trials) - 1, refit_output=True, activations=["tanh", "identity"])
+    with pytest.raises(ValueError, match="trials must hold one count"):
+        count_flops(X.shape[0], [5, 64, 1], trials=trials[:-1], **kwargs)
+    with pytest.raises(ValueError, match="trials must hold one count"):
+        count_flops(X.shape[0], [5, 64, 1], trials=[0] * len(trials), **kwargs)
+    fewer = count_flops(X.shape[0], [5, 64, 1], trials=[1] * len(trials), **kwargs)
+    assert fewer < est.flops_

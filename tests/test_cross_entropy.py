@@ -150,6 +150,7 @@ def test_count_flops_with_output_iter(digits, sizes, params, out):
         activations=[est.activation] * len(sizes) + [out], classification=True,
         reuse_first_gram=est.iteration_rule == "all", refit_output=est.refit_output,
         output_iter=3, init=est.init, image_shape=est.image_shape,
+        trials=[h["trials"] for h in est.history_ if "trials" in h],  # sweeps' and refit's
     )
     assert predicted == est.flops_
 

@@ -38,11 +38,13 @@ from .training.bpls import (
     HIDDEN_TARGETS,
     ITERATION_RULES,
     LAYER_METHODS,
+    MAX_TRIALS,
     BPLSOptions,
     BPLSResult,
     backward_sweep,
     class_targets,
     fit,
+    objective_loss,
     pre_activation_targets,
 )
 from .training.cross_entropy import (
@@ -59,6 +61,7 @@ __all__ = [
     "HIDDEN_TARGETS",
     "ITERATION_RULES",
     "LAYER_METHODS",
+    "MAX_TRIALS",
     "STEP_MULTIPLES",
     "BPLSOptions",
     "BPLSResult",
@@ -86,18 +89,25 @@ def fit_bpls(
 ) -> BPLSResult:
     """Train ``network`` on validated ``X`` (n, d) and output-space targets ``Y`` (n, k).
 
-    ``labels`` (class indices, n) marks a classification problem: accuracy is recorded,
-    ``iteration_rule`` applies, and the iterate with the best training accuracy (then loss) is
-    returned. For regression the iterate with the lowest training loss is returned.
+    ``labels`` (class indices, n) marks a classification problem: accuracy is recorded and
+    ``iteration_rule`` applies.
 
-    Sweeps stop after ``max_iter``, when every training sample is classified correctly, or
-    (except under the ``"misclassified"`` rule, whose loss is not monotone) when the training
-    loss improves by less than ``tol`` relative to the previous sweep. With ``refit_output``,
-    the output layer of the best iterate is then solved once more (a step of its own).
+    With ``opts.safeguard`` (the default) every sweep is a proposal, kept only if it lowers
+    the training objective (:mod:`lsqnet.training.bpls`), else the largest shorter step toward
+    it that does; the last network kept is returned. Sweeps stop after ``max_iter``, when
+    every training sample is classified correctly, when no step toward a sweep lowers the
+    objective, or when it improves by less than ``tol`` relative to the previous sweep.
+    Without the safeguard (``BPLSOptions.paper()``) every sweep is kept, the iterate with the
+    best training accuracy (then loss; for regression the lowest loss) is returned, and the
+    ``tol`` rule compares the training loss (except under the ``"misclassified"`` rule, whose
+    loss is not monotone). With ``refit_output``, the output layer of that network is then
+    solved once more (a step of its own, a proposal too under the safeguard).
     ``history`` has one entry per step: ``iteration``, ``layers`` (solved by the step),
     ``n_samples`` (used by it), ``loss`` (training mean squared error in output space),
     ``accuracy`` (NaN for regression), ``time`` (seconds of training since the start) and
-    ``flops`` (cumulative, including what ``ledger`` held already).
+    ``flops`` (cumulative, including what ``ledger`` held already); under the safeguard the
+    sweeps and the refit also record ``objective`` (per sample, of the network kept after
+    the step), ``trials`` (evaluations of the objective) and ``accepted``.
 
     ``monitor(entry, network)``, if given, is called after every step with the history entry
     and that step's network (scikit-learn's gradient boosting has the same hook). The time it
@@ -142,6 +152,7 @@ def count_flops(
     init: str | FeatureMap = "fan_in",
     image_shape: tuple[int, int] | None = None,
     patch_size: tuple[float, float] = PATCH_SIZE,
+    trials: Sequence[int] | None = None,
 ) -> int:
     r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
 
@@ -204,6 +215,17 @@ def count_flops(
         The image shape of ``init="patches"`` and ``"contrasts"``.
     patch_size : (float, float), default=(0.25, 0.5)
         The window sizes of the image maps (``"contrasts"``' solves depend on them).
+    trials : sequence of int, default=None
+        For a fit with ``BPLSOptions.safeguard`` (the estimators' default): the evaluations
+        of the objective made by each sweep, then by the refit (the history's ``trials``,
+        one per sweep and one for ``refit_output``). The objective of the start network
+        (once, before the first step): the metrics, the cross-entropy (``4 n k``; a
+        sigmoid's ``10 n k``; none for the squared error of a regressor, which the
+        metrics' sum gives) and the penalty ``sum_l 2 p q``. The first trial of a step is
+        the forward pass and metrics counted above, plus the cross-entropy and penalty;
+        each later one moves the solved layers (``3 (p q + q)`` each), then a forward pass
+        of them, the metrics, the cross-entropy and the penalty. None: a fit without the
+        safeguard (``BPLSOptions.paper()``).
 
     Returns
     -------
@@ -236,6 +258,37 @@ def count_flops(
     )
     metrics = 3 * n_all * k_out + (n_all * k_out if classification else 0)
     total = forward
+    guarded = trials is not None
+    if guarded:
+        trials = [int(t) for t in trials]
+        expected = len(counts) + int(refit_output)
+        if len(trials) != expected or any(t < 1 or t > MAX_TRIALS for t in trials):
+            raise ValueError(
+                f"count_flops: trials must hold one count in [1, {MAX_TRIALS}] per sweep "
+                f"({len(counts)}) and one for refit_output ({int(refit_output)}): {expected} "
+                f"in all (the history's 'trials'); got {trials!r}."
+            )
+        out_act = (activations or ["tanh"] * n_layers)[-1]
+        loss = objective_loss(out_act, classification)
+        cross = {"squared_error": 0, "softmax": 4, "sigmoid": 10}[loss] * n_all * k_out
+        penalty = sum(2 * p * q for p, q in zip(sizes[:-1], sizes[1:], strict=True))
+        value = metrics + cross + penalty  # an objective, from the outputs
+
+        def shorter(tried: int, layers: range) -> int:
+            """The trials after a step's first: move, forward pass, objective."""
+            each = value + sum(
+                3 * (sizes[i] * sizes[i + 1] + sizes[i + 1]) + _flops.gemm(
+                    n_all, sizes[i], sizes[i + 1]
+                ) + 2 * n_all * sizes[i + 1]
+                for i in layers
+            )
+            return (tried - 1) * each
+
+        total += value if trials else 0  # the start network's objective
+        for tried in trials[: len(counts)]:
+            total += cross + penalty + shorter(tried, range(n_layers))
+        if refit_output:
+            total += cross + penalty + shorter(trials[-1], range(n_layers - 1, n_layers))
     for it, n in enumerate(counts):
         for layer in range(n_layers - 1, -1, -1):
             p, q = sizes[layer], sizes[layer + 1]

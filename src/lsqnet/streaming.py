@@ -12,7 +12,10 @@ Passes over the data: a backward sweep of a network with ``L`` layers makes ``L`
 the layer being solved, each chunk goes forward through the network as it was at the start
 of the sweep and its targets come back down through the layers solved so far; the chunk's
 statistics of that layer are added up), then one pass for the training loss and accuracy of
-the new network. A fit makes ``max_iter * (L + 1)`` passes at most, two more with
+the new network (the first sweep's first pass also measures the start network's training
+objective; every shorter step that the safeguard of ``BPLSOptions`` tries after a sweep
+that did not lower it is one more pass). A fit makes ``max_iter * (L + MAX_TRIALS)``
+passes at most (``max_iter * (L + 1)`` without the safeguard), ``MAX_TRIALS + 1`` more with
 ``refit_output``, two before the first sweep with ``init="samples"`` (the sample count
 and mean, then the chosen samples), and two per step of ``output_iter`` (the working
 targets' cross terms, then the trial steps' cross-entropies). Memory holds one chunk and

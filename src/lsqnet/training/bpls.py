@@ -11,6 +11,25 @@ least-squares problem is gathered over the source by one walk down the layers
 - a streamed source walks each chunk down to the layer being solved and sums its Gram
   statistics: one pass per layer, then one for the training loss.
 
+A sweep solves each layer's least-squares problem in the space of its pre-activations, with
+the targets of the layers above: nothing guarantees that the network it returns fits the data
+better than the one it started from (a second sweep often fits worse). With
+``BPLSOptions.safeguard`` (the default) every sweep, and the output refit, is therefore a
+*proposal*: it is kept only if it lowers the training objective
+
+.. math:: \frac1n \Big(\sum_i \ell(f(x_i), y_i) + \frac{\alpha}{2} \sum_l \|W_l\|_F^2\Big)
+
+(:func:`objective_loss` names ``\ell``: half the squared error of the outputs for regression,
+the cross-entropy of sigmoid or softmax outputs for a classifier; ``alpha`` is the ridge of
+the layer solves, the biases are not penalised; the same objective as
+:mod:`lsqnet.training.levenberg_marquardt`). Otherwise shorter steps between the current and
+the proposed weights are tried (half, a quarter, ... of the step, every layer the sweep
+solved moved by the same fraction), at most :data:`MAX_TRIALS` evaluations of the objective
+in all, each a forward pass (a pass over a streamed source). If none lowers the objective,
+the network is kept as it was and the stage stops: the objective never increases over the
+steps of a fit. ``BPLSOptions.paper()`` turns the safeguard off (every sweep kept, the
+iterate with the best training accuracy, then loss, returned), as the paper describes.
+
 :class:`Sweeps` is the method (``start``/``step``), :func:`fit` the whole fit: sweeps, the
 optional output refit, then the optional cross-entropy steps
 (:mod:`lsqnet.training.cross_entropy`), all through :func:`lsqnet.training._loop.run`.
@@ -18,6 +37,7 @@ optional output refit, then the optional cross-entropy steps
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,13 +53,14 @@ from ..solvers import GramStats
 from ..solvers._policy import most_robust
 from ._layer import LayerCache, solve_data, solve_summed
 from ._loop import History, Iterate, Metrics, Step, loss_and_accuracy, run
-from .cross_entropy import refine_output
+from .cross_entropy import CURVATURE_BOUNDS, cross_entropy, refine_output
 from .sources import DataSource, InMemory, Pair, Passes
 
 __all__ = [
     "HIDDEN_TARGETS",
     "ITERATION_RULES",
     "LAYER_METHODS",
+    "MAX_TRIALS",
     "BPLSOptions",
     "BPLSResult",
     "Sweeps",
@@ -47,6 +68,7 @@ __all__ = [
     "check_chunked_options",
     "class_targets",
     "fit",
+    "objective_loss",
     "pre_activation_targets",
     "walk",
 ]
@@ -54,6 +76,10 @@ __all__ = [
 ITERATION_RULES = ("all", "misclassified")
 HIDDEN_TARGETS = ("closest", "min_norm")
 LAYER_METHODS = ("inverse", "weighted")
+
+#: Most evaluations of the objective in one safeguarded step: the proposal, then a half, a
+#: quarter, ... of it (the last tried is ``2 ** -(MAX_TRIALS - 1)`` of the step).
+MAX_TRIALS = 6
 
 
 @dataclass(frozen=True)
@@ -81,7 +107,8 @@ class BPLSOptions:
     max_iter : int
         Maximum number of backward sweeps (0: none, with ``refit_output``).
     tol : float
-        Stop when the training loss improves by less than ``tol`` (relative).
+        Stop when the training objective (with ``safeguard``; else the training loss)
+        improves by less than ``tol`` (relative) from one sweep to the next.
     refit_output : bool
         After the sweeps, solve the output layer once more on the returned network's final
         hidden activations (each sweep leaves the output layer fitted to the hidden layers
@@ -92,6 +119,12 @@ class BPLSOptions:
         softmax) to the cross-entropy instead of the squared error of its inverted targets
         (:func:`lsqnet.training.cross_entropy.refine_output`); they stop early when the
         cross-entropy improves by less than ``tol`` (relative). 0: none.
+    safeguard : bool
+        Keep a sweep (and the output refit) only if it lowers the training objective, else
+        the largest of at most :data:`MAX_TRIALS` - 1 shorter steps toward it that does, else
+        stop with the network unchanged (see the module): the objective never increases, and
+        the fit returns the last network kept. False: every sweep is kept and the iterate
+        with the best training accuracy (then loss) is returned, as in the paper.
     """
 
     alpha: float = 1.0
@@ -105,13 +138,17 @@ class BPLSOptions:
     tol: float = 1e-4
     refit_output: bool = False
     output_iter: int = 0
+    safeguard: bool = True
 
     @classmethod
     def paper(cls, **overrides: Any) -> BPLSOptions:
-        """The settings that follow the paper's description literally."""
+        """The settings that follow the paper's description literally: no ridge, minimum-norm
+        hidden targets, later sweeps on the misclassified samples, and every sweep kept
+        (``safeguard=False``: a sweep may raise the training objective; the iterate with the
+        best training accuracy is returned)."""
         base = dict(
             alpha=0.0, solver="auto", hidden_target="min_norm", layer_method="inverse",
-            iteration_rule="misclassified", backprop_ridge=0.0,
+            iteration_rule="misclassified", backprop_ridge=0.0, safeguard=False,
         )
         base.update(overrides)
         return cls(**base)
@@ -231,31 +268,46 @@ def _streamed_sweep(
     restrict: bool,
     first: LayerCache | None,
     output: LayerCache | None,
-) -> tuple[Network, str, int]:
+    measure: str | None = None,
+) -> tuple[Network, str, int, _Value | None]:
     """:func:`backward_sweep` over a streamed source: a pass per layer, in which every chunk
     walks down to the layer (through the layers solved so far) and adds its statistics.
-    ``restrict``: only the samples ``network`` misclassifies. Returns the network, the
-    solver and the samples used."""
+    ``restrict``: only the samples ``network`` misclassifies. ``measure`` (a loss of
+    :func:`objective_loss`; not with ``restrict``): the first pass also sums the loss and
+    metrics of ``network``. Returns the network, the solver, the samples used and those sums
+    (None without ``measure``)."""
+    if measure is not None and restrict:
+        raise ValueError("a restricted sweep cannot measure the objective on every sample")
     layers = list(network.layers)
     top = len(layers) - 1
-    solvers, n_used = [], 0
+    solvers, n_used, value = [], 0, None
     for idx in range(top, top - n_layers, -1):
         cache = _cache_for(idx, top, first, output)
         known = cache is not None and cache.filled  # its Gram matrix: only targets change
+        measured = measure if idx == top else None
 
-        def chunk_stats(X, Y, labels, start, idx=idx, known=known):
+        def chunk_stats(X, Y, labels, start, idx=idx, known=known, measured=measured):
             if restrict:
                 keep = np.argmax(network.forward(X), axis=1) != labels
                 X, Y = X[keep], Y[keep]
+            acts = network.forward_all(X)
             # walk down to layer idx through the layers solved so far: its problem comes last
-            *_, (_, H, T) = walk(network, layers, network.forward_all(X), Y, opts, idx)
+            *_, (_, H, T) = walk(network, layers, acts, Y, opts, idx)
             if known:
-                return Pair(GramStats.target_terms(H, T), H.shape[0])
-            # each chunk's sums around its own means (Chan): they add up without the float32
-            # centring noise of plain sums; a layer's activations (idx > 0) are ours to shift
-            return Pair(GramStats.around_means(H, T, overwrite_a=idx > 0), H.shape[0])
+                stats = Pair(GramStats.target_terms(H, T), H.shape[0])
+            else:
+                # each chunk's sums around its own means (Chan): they add up without the
+                # float32 centring noise of plain sums; a layer's activations (idx > 0) are
+                # ours to shift
+                stats = Pair(GramStats.around_means(H, T, overwrite_a=idx > 0), H.shape[0])
+            if measured is None:
+                return stats
+            return Pair(stats, _Value.of(acts[-1], Y, labels, measured))
 
-        stats, count = source.map_sum(chunk_stats).values
+        summed = source.map_sum(chunk_stats)
+        if measured is not None:
+            summed, value = summed.values
+        stats, count = summed.values
         n_used = count if idx == top else n_used
         if stats.n_samples == 0 and not known:
             solvers.append("cholesky")  # every sample classified correctly: nothing to fit
@@ -266,13 +318,76 @@ def _streamed_sweep(
         layers[idx] = Dense(
             r.coef.astype(dtype, copy=False), r.intercept.astype(dtype), layers[idx].activation
         )
-    return Network(tuple(layers)), most_robust(solvers), n_used
+    return Network(tuple(layers)), most_robust(solvers), n_used, value
+
+
+def objective_loss(activation: str, classification: bool) -> str:
+    """The loss of the training objective for outputs ``activation``: the cross-entropy
+    (``"softmax"`` or ``"sigmoid"``) for a classifier with such outputs, else
+    ``"squared_error"`` (half the squared error of the outputs)."""
+    if classification and activation in CURVATURE_BOUNDS:
+        return activation
+    return "squared_error"
+
+
+@dataclass(frozen=True)
+class _Value:
+    """The loss part of the objective (summed over samples) and the training metrics, summed
+    over chunks."""
+
+    loss: float
+    metrics: Metrics
+
+    @classmethod
+    def of(cls, out: Any, Y: Any, labels: Any, loss: str) -> _Value:
+        """The sums of one chunk's outputs ``out`` (operations recorded: the metrics', and
+        the cross-entropy's). Errors too large for the dtype make the sums infinite, without
+        a warning: an objective that is not finite is never lower than another."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean_squared, acc = loss_and_accuracy(out, Y, labels)
+            n, k = Y.shape
+            correct = 0 if labels is None else int(round(acc * n))
+            metrics = Metrics(mean_squared * n * k, correct, n, n * k)
+            if loss == "squared_error":
+                return cls(0.5 * metrics.squared_error, metrics)
+            return cls(cross_entropy(out, Y, loss) * metrics.n_samples, metrics)
+
+    def __add__(self, other: _Value) -> _Value:
+        return _Value(self.loss + other.loss, self.metrics + other.metrics)
+
+
+def _penalty(network: Network, alpha: float) -> float:
+    """The ridge term of the objective, ``alpha / 2 * sum_l |W_l|^2`` (biases free), with its
+    ``2 p q`` operations per layer of ``p`` inputs and ``q`` outputs recorded."""
+    total = 0.0
+    for layer in network.layers:
+        xp = get_namespace(layer.weight)
+        with np.errstate(over="ignore"):  # too large for the dtype: infinite, never kept
+            total += float(xp.sum(layer.weight * layer.weight, dtype=xp.float64))
+        _flops.record("metrics", 2 * layer.n_in * layer.n_out)
+    return 0.5 * alpha * total
+
+
+def _between(current: Network, proposal: Network, fraction: float, below: int) -> Network:
+    """``current`` moved by ``fraction`` of the way to ``proposal`` in the weights and biases
+    of its layers from ``below`` up (the others are the same in both)."""
+    layers = list(current.layers)
+    for idx in range(below, len(layers)):
+        a, b = current.layers[idx], proposal.layers[idx]
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite step is not kept
+            layers[idx] = Dense(
+                a.weight + fraction * (b.weight - a.weight),
+                a.bias + fraction * (b.bias - a.bias), a.activation,
+            )
+        _flops.record("elementwise", 3 * (a.n_in * a.n_out + a.n_out))
+    return Network(tuple(layers))
 
 
 @dataclass(frozen=True)
 class _SweepState:
     iterate: Iterate
     restrict: bool = False  # the next sweep uses the misclassified samples only
+    objective: float | None = None  # of iterate's network, per sample (safeguard)
 
 
 class Sweeps:
@@ -281,21 +396,33 @@ class Sweeps:
     ``n_layers`` solves only that many layers from the output down (None: all; 1: the
     output refit). ``first`` and ``output`` keep the first and the output layer's
     statistics. Under ``iteration_rule="misclassified"`` (classification), sweeps after the
-    first use the samples the network misclassifies, and the ``tol`` rule does not apply
-    (that loss is not monotone).
+    first use the samples the network misclassifies.
+
+    With ``opts.safeguard`` each sweep is a proposal, kept only if it lowers the training
+    objective (see the module); ``objective`` is the objective (per sample) of the network
+    the steps start from, if known (else the first step computes it). After each step
+    :attr:`trials` holds the evaluations of the objective it made, :attr:`accepted` whether
+    it kept a new network and :attr:`objective` the objective of the network kept. A step
+    that keeps nothing reports ``converged``: the stage stops. Without the safeguard every
+    sweep is kept (``trials`` 1), and under the ``"misclassified"`` rule the ``tol`` rule
+    does not apply (that loss is not monotone).
     """
 
     def __init__(
         self, opts: BPLSOptions, classification: bool, *, first: LayerCache | None = None,
         output: LayerCache | None = None, n_layers: int | None = None,
+        objective: float | None = None,
     ) -> None:
         self.opts = opts
         self.classification = classification
         self.first, self.output, self.n_layers = first, output, n_layers
         self.misclassified = classification and opts.iteration_rule == "misclassified"
+        self.objective = objective
+        self.trials = 0
+        self.accepted = False
 
     def start(self, source: DataSource, iterate: Iterate) -> tuple[_SweepState, None]:
-        return _SweepState(iterate), None
+        return _SweepState(iterate, objective=self.objective), None
 
     def iterate(self, state: _SweepState) -> Iterate:
         return state.iterate
@@ -303,12 +430,15 @@ class Sweeps:
     def step(self, source: DataSource, state: _SweepState) -> tuple[_SweepState, Step]:
         network = state.iterate.network
         n_layers = self.n_layers or len(network.layers)
+        if self.opts.safeguard:
+            return self._guarded_step(source, state, n_layers)
+        self.trials, self.accepted = 1, True
         if source.resident:
             new, solver, n_used, acts, (loss, acc), converged = self._resident_step(
                 source, state, n_layers
             )
         else:
-            new, solver, n_used = _streamed_sweep(
+            new, solver, n_used, _ = _streamed_sweep(
                 source, network, self.opts, n_layers, state.restrict, self.first, self.output
             )
             acts = None
@@ -343,6 +473,88 @@ class Sweeps:
         )
         return new, solver, int(Y.shape[0]), acts, (loss, acc), converged
 
+    # -- the safeguard -------------------------------------------------------------------
+    def _objective(self, value: _Value, network: Network) -> float:
+        """The objective per sample of ``network`` whose loss and metrics are ``value``."""
+        return (value.loss + _penalty(network, self.opts.alpha)) / value.metrics.n_samples
+
+    def _iterate(self, network: Network, acts: Any, value: _Value) -> Iterate:
+        loss, acc = value.metrics.values(self.classification)
+        return Iterate(network, acts, acc if self.classification else 0.0, loss)
+
+    def _guarded_step(
+        self, source: DataSource, state: _SweepState, n_layers: int
+    ) -> tuple[_SweepState, Step]:
+        """A sweep as a proposal: the largest of the steps toward it (1, 1/2, ...) that
+        lowers the objective, or none."""
+        network = state.iterate.network
+        loss = objective_loss(network.layers[-1].activation, self.classification)
+        below = len(network.layers) - n_layers
+        resident = source.resident
+        current, iterate = state.objective, state.iterate
+        if resident:
+            xp = get_namespace(source.X)
+            acts, Y, labels = iterate.acts, source.Y, source.labels
+            if current is None:
+                value = _Value.of(acts[-1], Y, labels, loss)
+                current, iterate = self._objective(value, network), self._iterate(
+                    network, acts, value
+                )
+            if state.restrict:
+                rows = xp.nonzero(xp.argmax(acts[-1], axis=1) != labels)[0]
+                acts, Y = [xp.take(a, rows, axis=0) for a in acts], xp.take(Y, rows, axis=0)
+            proposal, solver = backward_sweep(
+                network, acts, Y, self.opts, self.first, n_layers, self.output
+            )
+            n_used = int(Y.shape[0])
+        else:
+            proposal, solver, n_used, value = _streamed_sweep(
+                source, network, self.opts, n_layers, state.restrict, self.first, self.output,
+                measure=loss if current is None else None,
+            )
+            if current is None:
+                current, iterate = self._objective(value, network), self._iterate(
+                    network, None, value
+                )
+
+        def evaluate(candidate: Network) -> tuple[Any, _Value]:
+            if resident:
+                out = list(iterate.acts[: below + 1])
+                for layer in candidate.layers[below:]:
+                    out.append(apply_layer(layer, out[-1]))
+                return out, _Value.of(out[-1], source.Y, source.labels, loss)
+            return None, source.map_sum(
+                lambda X, Y, labels, start: _Value.of(candidate.forward(X), Y, labels, loss)
+            )
+
+        kept, fraction = None, 1.0
+        self.trials = 0
+        while self.trials < MAX_TRIALS and kept is None:
+            self.trials += 1
+            candidate = proposal if fraction == 1.0 else _between(
+                network, proposal, fraction, below
+            )
+            out, value = evaluate(candidate)
+            objective = self._objective(value, candidate)
+            if math.isfinite(objective) and objective < current:
+                kept = (candidate, out, value, objective)
+            fraction /= 2
+        self.accepted = kept is not None
+        if kept is None:  # no step toward the proposal lowers the objective: stop here
+            self.objective = current
+            acc = iterate.score if self.classification else float("nan")
+            state = _SweepState(iterate, state.restrict, current)
+            step = Step(network, n_layers, n_used, iterate.loss, acc, current, True, solver)
+            return state, step
+        candidate, out, value, objective = kept
+        self.objective = objective
+        iterate = self._iterate(candidate, out, value)
+        loss_, acc = value.metrics.values(self.classification)
+        converged = self.classification and value.metrics.correct == value.metrics.n_samples
+        state = _SweepState(iterate, self.misclassified, objective)
+        step = Step(candidate, n_layers, n_used, loss_, acc, objective, converged, solver)
+        return state, step
+
 
 def check_chunked_options(opts: BPLSOptions) -> None:
     """Raise unless ``opts`` can be solved from summed Gram statistics."""
@@ -373,7 +585,11 @@ def fit(
     from the best iterate of those before it (see :func:`lsqnet.bpls.fit_bpls`).
 
     History entries of a streamed source also record ``passes``, the passes over the data
-    made so far, counting the ``init_passes`` made to initialise ``network``.
+    made so far, counting the ``init_passes`` made to initialise ``network``. With
+    ``opts.safeguard``, the entries of the sweeps and of the refit also record ``objective``
+    (the training objective per sample of the network kept after the step), ``trials`` (its
+    evaluations of the objective) and ``accepted`` (whether it kept a new network; the stage
+    stops after a step that did not), and each stage returns its last network kept.
     """
     history = History(monitor)
     if not source.resident:
@@ -384,31 +600,44 @@ def fit(
     # every solve left
     output = first if len(network.layers) == 1 and first is not None else LayerCache()
 
-    def record(step: Step) -> bool:
-        fields = dict(
-            layers=step.layers, n_samples=step.n_samples, loss=step.loss,
-            accuracy=step.accuracy, flops=ledger.total,
-        )
-        if isinstance(source, Passes):
-            fields["passes"] = source.count
-        return history.record(step.network, **fields)
+    def recorder(method: Sweeps | None) -> Callable[[Step], bool]:
+        def record(step: Step) -> bool:
+            fields = dict(
+                layers=step.layers, n_samples=step.n_samples, loss=step.loss,
+                accuracy=step.accuracy, flops=ledger.total,
+            )
+            if method is not None and opts.safeguard:
+                fields.update(
+                    objective=step.objective, trials=method.trials, accepted=method.accepted
+                )
+            if isinstance(source, Passes):
+                fields["passes"] = source.count
+            return history.record(step.network, **fields)
 
+        return record
+
+    keep = "last" if opts.safeguard else "best"
     with _flops.counting(ledger) as ledger:
         acts = network.forward_all(source.X) if source.resident else None
         sweeps = Sweeps(opts, classification, first=first)
         best, solvers, stop = run(
             sweeps, source, Iterate(network, acts), max_steps=opts.max_iter, tol=opts.tol,
-            record=record,
+            record=recorder(sweeps), keep=keep,
         )
         if opts.refit_output and not stop:
-            refit = Sweeps(opts, classification, output=output, n_layers=1)
+            # the sweeps' last network kept is ``best``: its objective is known
+            refit = Sweeps(
+                opts, classification, output=output, n_layers=1, objective=sweeps.objective
+            )
             best, used, stop = run(
-                refit, source, best, max_steps=1, tol=opts.tol, record=record
+                refit, source, best, max_steps=1, tol=opts.tol, record=recorder(refit),
+                keep=keep,
             )
             solvers += used
         if opts.output_iter and not stop:
             best, used, stop = refine_output(
-                source, best, opts, output, classification=classification, record=record
+                source, best, opts, output, classification=classification,
+                record=recorder(None),
             )
             solvers += used
     return BPLSResult(
