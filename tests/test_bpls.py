@@ -1140,3 +1140,18 @@ def test_count_flops_of_shorter_steps_and_a_stop():
         count_flops(X.shape[0], [5, 64, 1], trials=[0] * len(trials), **kwargs)
     fewer = count_flops(X.shape[0], [5, 64, 1], trials=[1] * len(trials), **kwargs)
     assert fewer < est.flops_
+
+
+def test_paper_preset_keeps_every_sweep_and_defaults_guard_them():
+    """The "paper" preset is literal (safeguard=False: no objective, trials or accepted in
+    its history); the estimators' default guards every sweep."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16, y[:300]
+    paper = BPLSClassifier.from_preset("paper", random_state=0, max_iter=3).fit(X, y)
+    assert paper.safeguard is False
+    assert all("objective" not in entry for entry in paper.history_)
+    guarded = BPLSClassifier(hidden_layer_sizes=(16,), max_iter=3, random_state=0).fit(X, y)
+    objectives = [entry["objective"] for entry in guarded.history_]
+    assert all(b <= a for a, b in zip(objectives, objectives[1:], strict=False))
+    with pytest.raises(TypeError, match="'safeguard' parameter of BPLSClassifier must be a bool"):
+        BPLSClassifier(safeguard="yes").fit(X, y)

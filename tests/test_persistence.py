@@ -696,7 +696,7 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     est, (_, arrays) = regressor, saved
     meta = _metadata(arrays)
     meta["format_version"] = 1
-    for key in (*missing, "image_shape"):
+    for key in (*missing, "image_shape", "method", "safeguard"):
         del meta["params"][key]
     old = tmp_path / "v1.npz"
     _write_npz(old, arrays, meta)
@@ -718,10 +718,11 @@ def test_files_need_every_parameter_of_their_version(version, saved, tmp_path):
     _assert_bad_file(bad, "its params are")
 
 
-def test_current_files_need_image_shape(saved, tmp_path):
+@pytest.mark.parametrize("key", ["image_shape", "method", "safeguard"])
+def test_current_files_need_the_parameters_older_files_lack(key, saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)
-    del meta["params"]["image_shape"]
+    del meta["params"][key]
     bad = tmp_path / "incomplete.npz"
     _write_npz(bad, arrays, meta)
     _assert_bad_file(bad, "its params are")
@@ -736,7 +737,8 @@ def test_version_2_files_load_with_the_image_shape_they_trained_with(
     init, n_features, expected, tmp_path
 ):
     # Version 2 files were written before image_shape existed, when the image maps took the
-    # features as a square image: they load with that shape, and predict as they did.
+    # features as a square image, and before method and safeguard (BPLS kept every sweep):
+    # they load with the shape and settings they trained with, and predict as they did.
     rng = np.random.default_rng(0)
     X = rng.random((60, n_features))
     y = (X[:, 0] > 0.5).astype(int)
@@ -750,13 +752,15 @@ def test_version_2_files_load_with_the_image_shape_they_trained_with(
     arrays = _read_npz(path)
     meta = _metadata(arrays)
     meta["format_version"] = 2
-    del meta["params"]["image_shape"]
+    for key in ("image_shape", "method", "safeguard"):
+        del meta["params"][key]
     old = tmp_path / "v2.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)
     assert loaded.image_shape == expected
+    assert (loaded.method, loaded.safeguard) == ("bpls", False)
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
-    assert clone(loaded).fit(X, y).get_params() == est.get_params()
+    assert clone(loaded).fit(X, y).get_params() == {**est.get_params(), "safeguard": False}
 
 
 def _top(meta, key, value):

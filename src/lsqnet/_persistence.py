@@ -85,9 +85,10 @@ keeps reading every older version. ``lsqnet_version`` is never used to decide an
 
 Versions 1 and 2 differ only in their parameters, read with the values with which the lsqnet
 that wrote the file trained: version 1 may lack ``output_iter`` (0) and ``patch_size``
-((0.25, 0.5)); neither has ``image_shape``, which is ``(side, side)`` for the image maps
-``init="patches"`` and ``"contrasts"`` (those versions took the features as a square image
-of ``side * side`` pixels) and None otherwise.
+((0.25, 0.5)); neither has ``method`` ("bpls"), ``safeguard`` (False: every sweep was
+kept) or ``image_shape``, which is ``(side, side)`` for the image maps ``init="patches"``
+and ``"contrasts"`` (those versions took the features as a square image of ``side * side``
+pixels) and None otherwise.
 """
 
 from __future__ import annotations
@@ -132,6 +133,10 @@ FORMAT_VERSION = 3
 
 #: The parameters a version-1 file may lack, with the behaviour of the lsqnet that wrote it.
 _PARAMS_AFTER_VERSION_1 = {"output_iter": 0, "patch_size": [0.25, 0.5]}
+
+#: The parameters a file of version 1 or 2 lacks besides ``image_shape``: it trained by BPLS
+#: with every sweep kept.
+_PARAMS_AFTER_VERSION_2 = {"method": "bpls", "safeguard": False}
 
 _METADATA = "metadata"
 _CLASSES = "classes"
@@ -583,7 +588,7 @@ def _check_metadata(meta: dict[str, Any], schemas: Mapping[str, EstimatorSchema]
     if meta["format_version"] == 1 and isinstance(params, dict):
         meta["params"] = params = {**_PARAMS_AFTER_VERSION_1, **params}
     if meta["format_version"] <= 2 and isinstance(params, dict) and "image_shape" not in params:
-        meta["params"] = {**params, "image_shape": _square_image(meta)}
+        meta["params"] = {**params, **_PARAMS_AFTER_VERSION_2, "image_shape": _square_image(meta)}
     for section, keys in (
         ("params", set(schema.params)),
         ("attributes", set(ATTRIBUTES) | set(schema.attributes)),

@@ -80,6 +80,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
+        safeguard: bool = True,
         output_iter: int = 0,
         batch_size: int | None = None,
         random_state: Any = None,
@@ -104,6 +105,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.iteration_rule = iteration_rule
         self.backprop_ridge = backprop_ridge
         self.refit_output = refit_output
+        self.safeguard = safeguard
         self.output_iter = output_iter
         self.batch_size = batch_size
         self.random_state = random_state
@@ -149,11 +151,12 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self._patch_size = check_patch_size(self.patch_size, owner)
         if self.image_shape is not None:
             check_image_shape(self.image_shape, owner)
-        if not isinstance(self.refit_output, bool | np.bool_):
-            raise TypeError(
-                f"The 'refit_output' parameter of {owner} must be a bool. "
-                f"Got {self.refit_output!r} instead."
-            )
+        for flag in ("refit_output", "safeguard"):
+            if not isinstance(getattr(self, flag), bool | np.bool_):
+                raise TypeError(
+                    f"The {flag!r} parameter of {owner} must be a bool. "
+                    f"Got {getattr(self, flag)!r} instead."
+                )
         if self.dtype is not None:
             check_option(self.dtype, "dtype", owner, ("float32", "float64"))
         if self.batch_size is not None:
@@ -176,6 +179,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             max_iter=self._max_iter(),
             tol=check_scalar(self.tol, "tol", owner, low=0.0),
             refit_output=bool(self.refit_output),
+            safeguard=bool(self.safeguard),
             output_iter=check_scalar(self.output_iter, "output_iter", owner, kind=int, low=0),
         )
         if opts.output_iter and self.output_activation not in CURVATURE_BOUNDS:

@@ -71,6 +71,7 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         iteration_rule: str = "all",
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
+        safeguard: bool = True,
         output_iter: int = 0,
         batch_size: int | None = None,
         random_state: Any = None,
@@ -86,7 +87,8 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
             target_eps=target_eps,
             hidden_target=hidden_target, layer_method=layer_method,
             iteration_rule=iteration_rule, backprop_ridge=backprop_ridge,
-            refit_output=refit_output, output_iter=output_iter, batch_size=batch_size,
+            refit_output=refit_output, safeguard=safeguard, output_iter=output_iter,
+            batch_size=batch_size,
             random_state=random_state,
             dtype=dtype, verbose=verbose,
         )

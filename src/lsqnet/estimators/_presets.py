@@ -29,7 +29,7 @@ __all__ = ["PRESETS"]
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType(dict(
         init="uniform", alpha=0.0, hidden_target="min_norm", iteration_rule="misclassified",
-        backprop_ridge=0.0, max_iter=10,
+        backprop_ridge=0.0, max_iter=10, safeguard=False,
     )),
     "instant": MappingProxyType(dict(
         hidden_layer_sizes=(384,), activation="relu", init="auto", max_iter=0,

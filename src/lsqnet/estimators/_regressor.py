@@ -89,6 +89,13 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     backprop_ridge : float, default=1e-3
     refit_output : bool, default=False
         After the sweeps, solve the output layer once more on the final hidden layers.
+    safeguard : bool, default=True
+        BPLS sweeps (and the output refit) are proposals: one is kept only if it lowers the
+        training objective (half the squared error, or a classifier's cross-entropy, plus
+        ``alpha / 2`` times the squared weights, per sample), else the largest of a few
+        halved steps toward it that does, else the sweeps stop with the network unchanged
+        (:class:`lsqnet.bpls.BPLSOptions`). ``False`` keeps every sweep, as the BPLS paper
+        does, and returns the sweep with the best training accuracy (then loss).
     output_iter : int, default=0
         Then at most that many least-squares steps fitting the output layer to the
         cross-entropy instead of the squared error (output_activation "sigmoid" or
