@@ -32,6 +32,11 @@ CONFIGS = {
     "kfac-1": (dict(max_iter=1), False),  # one pass over the data, then the output steps
     "kfac": ({}, False),  # the defaults (two passes)
     "kfac-1-torch": (dict(max_iter=1), True),  # one pass, on PyTorch tensors
+    # half a pass, the objective and the output solve on half the rows, no final steps
+    "kfac-half": (
+        dict(max_iter=1, batches_per_step=60, gram_rows=5000, eval_rows=30000, output_iter=0),
+        False,
+    ),
 }
 
 
@@ -103,7 +108,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--activation", default="tanh", choices=["tanh", "relu"])
-    parser.add_argument("--configs", nargs="+", default=["kfac-1", "kfac"], choices=list(CONFIGS))
+    parser.add_argument(
+        "--configs", nargs="+", default=["kfac-1", "kfac", "kfac-half"], choices=list(CONFIGS)
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default="benchmarks/results/kfac.json")
     args = parser.parse_args()

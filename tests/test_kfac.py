@@ -162,8 +162,11 @@ def test_every_retry_failing_keeps_the_state_and_stops():
     damping=st.sampled_from([1e-4, 1.0, 10.0]),
     activation=st.sampled_from(["tanh", "relu", "sigmoid"]),
     regression=st.booleans(),
+    output=st.sampled_from(["softmax", "sigmoid"]),
 )
-def test_property_objective_never_rises(seed, d, h, k, n, step, damping, activation, regression):
+def test_property_objective_never_rises(
+    seed, d, h, k, n, step, damping, activation, regression, output
+):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
     if regression:
@@ -171,8 +174,8 @@ def test_property_objective_never_rises(seed, d, h, k, n, step, damping, activat
         labels, out = None, "identity"
     else:
         labels = rng.integers(0, k, size=n)
-        Y = class_targets(labels, k, "softmax", np.float64)
-        out = "softmax"
+        Y = class_targets(labels, k, output, np.float64)
+        out = output
     net = init_network((d, h, k), activation, out, "fan_in", rng, np.float64)
     opts = KFACOptions(
         max_iter=4, batch_size=max(1, n // 3), step_size=step, damping=damping, tol=0.0,

@@ -36,12 +36,15 @@ steps minimise, up to the constant penalty of the hidden layers). A step that do
 it is taken again from the same state over the same mini-batches with the damping multiplied
 and the step size divided by ``retry_factor``, at most ``max_retries`` times; it is never
 kept. When every retry fails the state is unchanged and the fit stops. After an accepted
-step damping and step size move back toward their initial values by the same factor.
+step the damping moves back toward its initial value by the same factor, and the step size
+toward a ceiling that starts at ``step_size`` and is multiplied by ``step_decay`` after every
+accepted step.
 
 The objective is measured on the evaluation rows: all training rows (``eval_rows=None``,
 the default), or a fixed subset of ``eval_rows`` rows drawn once from the seed. On the subset
-the guarantee is exact for the subset's objective, an unbiased estimate of the training
-objective that costs ``eval_rows / n`` of a full forward pass per step; the final
+the guarantee is exact for the subset's objective (an estimate of the training objective
+from a fixed random sample, which costs ``eval_rows / n`` of a full forward pass per step,
+and on which the output layer is then fitted); the final
 cross-entropy steps (``output_iter``) always run on all training rows.
 
 :func:`fit` chains the stages: the steps (``max_iter``, stopping when the objective improves
@@ -55,7 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -90,6 +93,12 @@ __all__ = [
 @dataclass(frozen=True)
 class KFACOptions:
     """The settings of the Kronecker-factored steps (see the module).
+
+    The defaults were chosen on a validation split (the last 10000 training images) of
+    MNIST and Fashion-MNIST with a 784-256-10 tanh/softmax network: a batch of 500 rows
+    beat 250 and 1000; with it the step size 0.03 beat 0.05 and the damping 1 beat 0.3; and
+    halving the step size after the first pass (``step_decay``) avoided the rejected second
+    pass that a constant step size met on MNIST.
 
     Attributes
     ----------
@@ -126,6 +135,8 @@ class KFACOptions:
         Retries of a step that did not lower the objective.
     retry_factor : float
         Multiplies the damping and divides the step size at each retry (> 1).
+    step_decay : float
+        Multiplies the largest step size allowed after every accepted step (in (0, 1]).
     output_iter : int
         Cross-entropy steps of the output layer on all training rows at the end.
     random_state : int
@@ -146,6 +157,7 @@ class KFACOptions:
     project_iter: int = 3
     max_retries: int = 4
     retry_factor: float = 2.0
+    step_decay: float = 0.5
     output_iter: int = 5
     random_state: int = 0
 
@@ -163,6 +175,10 @@ class KFACOptions:
                 raise ValueError(
                     f"KFACOptions: {name} must be a finite number {bound}; got {value!r}."
                 )
+        if not (isinstance(self.step_decay, (int, float)) and 0.0 < self.step_decay <= 1.0):
+            raise ValueError(
+                f"KFACOptions: step_decay must be in (0, 1]; got {self.step_decay!r}."
+            )
         if not (isinstance(self.decay, (int, float)) and 0.0 <= self.decay < 1.0):
             raise ValueError(f"KFACOptions: decay must be in [0, 1); got {self.decay!r}.")
         counts = [
@@ -321,6 +337,7 @@ class _State:
     epoch: int = 0
     offset: int = 0  # rows of the epoch's order used so far
     retries: int = 0  # retries of the step that made this state
+    ceiling: float = math.inf  # the largest step size the next step may use
     cache: LayerCache | None = None  # the output layer's statistics of the projection
 
 
@@ -360,7 +377,9 @@ class KroneckerSteps:
         objective = objective_value(network, acts[-1], ev.Y, self.opts.alpha, self.classification)
         loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels)
         it = Iterate(network, acts, acc if self.classification else 0.0, loss)
-        return _State(it, objective, None, self.opts.damping, self.opts.step_size), objective
+        opts = self.opts
+        state = _State(it, objective, None, opts.damping, opts.step_size, ceiling=opts.step_size)
+        return state, objective
 
     # -- one step -------------------------------------------------------------------------
 
@@ -370,21 +389,18 @@ class KroneckerSteps:
         for retry in range(opts.max_retries + 1):
             proposal = self._propose(source, state, damping, step_size)
             if proposal.objective < state.objective:
-                new = _State(
-                    proposal.iterate, proposal.objective, proposal.factors,
-                    max(damping / opts.retry_factor, opts.damping),
-                    min(step_size * opts.retry_factor, opts.step_size),
-                    proposal.epoch, proposal.offset, retry, proposal.cache,
+                ceiling = state.ceiling * opts.step_decay
+                new = replace(
+                    proposal, damping=max(damping / opts.retry_factor, opts.damping),
+                    step_size=min(step_size * opts.retry_factor, ceiling), retries=retry,
+                    ceiling=ceiling,
                 )
                 self.last = new
                 return new, self._report(new, source, converged=False)
             damping *= opts.retry_factor
             step_size /= opts.retry_factor
         # every retry failed: the state stays, and the fit stops (the objective did not move)
-        kept = _State(
-            state.iterate, state.objective, state.factors, state.damping, state.step_size,
-            state.epoch, state.offset, opts.max_retries + 1, state.cache,
-        )
+        kept = replace(state, retries=opts.max_retries + 1)
         self.last = kept
         return kept, self._report(kept, source, converged=True)
 
