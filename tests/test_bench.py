@@ -49,7 +49,7 @@ from lsqnet.bench import (
     warm_start,
     write_results,
 )
-from lsqnet.bench._closed_form import PATCH_UNITS
+from lsqnet.bench._closed_form import KFAC_UNITS, PATCH_UNITS
 from lsqnet.datasets import Dataset
 from lsqnet.estimators import PRESETS
 from lsqnet.features import PATCH_SIZE
@@ -168,6 +168,11 @@ def test_run_records_every_method(method, digits, config):
         assert params["optimizer"] == f"torch.optim.{OPTIMIZERS[optimizer][0]}"
         assert params["batch_size"] == config.batch_size
         assert record.loss_name == "cross_entropy"
+    elif method == "kfac":  # every step, then the returned network
+        assert steps == [*range(1, steps[-1] + 1), steps[-1]]
+        assert {k: params[k] for k in KFAC_UNITS} == KFAC_UNITS
+        assert params["hidden_layer_sizes"] == config.hidden
+        assert record.loss_name == "mse"
     elif method.startswith("bpls"):
         sweeps = steps[-1]
         # sweeps, the output refit, the cross-entropy steps

@@ -381,7 +381,7 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     attrs = meta["attributes"]
     assert set(attrs) == {
         "n_features_in_", "n_layers_", "n_outputs_", "n_iter_", "loss_", "flops_",
-        "flops_exact_", "solver_", "out_activation_", "history_",
+        "flops_exact_", "solver_", "method_", "out_activation_", "history_",
     }
     assert attrs["n_layers_"] == 3
     assert attrs["n_outputs_"] == 3
@@ -698,6 +698,7 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     meta["format_version"] = 1
     for key in (*missing, "image_shape", "method", "safeguard"):
         del meta["params"][key]
+    del meta["attributes"]["method_"]
     old = tmp_path / "v1.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)
@@ -754,11 +755,12 @@ def test_version_2_files_load_with_the_image_shape_they_trained_with(
     meta["format_version"] = 2
     for key in ("image_shape", "method", "safeguard"):
         del meta["params"][key]
+    del meta["attributes"]["method_"]
     old = tmp_path / "v2.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)
     assert loaded.image_shape == expected
-    assert (loaded.method, loaded.safeguard) == ("bpls", False)
+    assert (loaded.method, loaded.safeguard, loaded.method_) == ("bpls", False, "bpls")
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
     assert clone(loaded).fit(X, y).get_params() == {**est.get_params(), "safeguard": False}
 
@@ -826,6 +828,7 @@ _BAD_METADATA = {
     "loss-str": (_section("attributes", "loss_", "low"), "loss_ must be a number"),
     "exact-int": (_section("attributes", "flops_exact_", 1), "flops_exact_ must be true"),
     "solver-null": (_section("attributes", "solver_", None), "solver_ must be a string"),
+    "method-number": (_section("attributes", "method_", 3), "method_ must be a string"),
     "history-dict": (_section("attributes", "history_", {}), "history_ must be a list"),
     "history-nested": (
         _section("attributes", "history_", [{"loss": [1]}]), "history_ must be a list"

@@ -58,7 +58,8 @@ The JSON object has exactly these keys:
     :data:`lsqnet.activations.ACTIVATIONS`).
 ``"attributes"``
     The scalar fitted attributes ``n_features_in_``, ``n_layers_``, ``n_outputs_``,
-    ``n_iter_``, ``loss_``, ``flops_``, ``flops_exact_``, ``solver_``, ``out_activation_``
+    ``n_iter_``, ``loss_``, ``flops_``, ``flops_exact_``, ``solver_``, ``method_`` (files of
+    versions 1 and 2 lack it and load with ``"bpls"``), ``out_activation_``
     and ``history_`` (a list of objects), plus ``_y_1d`` for regressors (whether ``fit`` saw
     a 1-D ``y``, which makes ``predict`` return a 1-D array).
 ``"classes_object"``
@@ -163,6 +164,7 @@ ATTRIBUTES = (
     "flops_",
     "flops_exact_",
     "solver_",
+    "method_",
     "out_activation_",
     "history_",
 )
@@ -340,6 +342,8 @@ def _check_attributes(
         raise InvalidRecord(f"flops_exact_ must be true or false; got {attrs['flops_exact_']!r}.")
     if not isinstance(attrs["solver_"], str):
         raise InvalidRecord(f"solver_ must be a string; got {attrs['solver_']!r}.")
+    if not isinstance(attrs["method_"], str):
+        raise InvalidRecord(f"method_ must be a string; got {attrs['method_']!r}.")
     out = attrs["out_activation_"]
     if not isinstance(out, str) or out not in schema.output_activations:
         valid = ", ".join(repr(act) for act in schema.output_activations)
@@ -589,6 +593,9 @@ def _check_metadata(meta: dict[str, Any], schemas: Mapping[str, EstimatorSchema]
         meta["params"] = params = {**_PARAMS_AFTER_VERSION_1, **params}
     if meta["format_version"] <= 2 and isinstance(params, dict) and "image_shape" not in params:
         meta["params"] = {**params, **_PARAMS_AFTER_VERSION_2, "image_shape": _square_image(meta)}
+    attributes = meta.get("attributes")
+    if meta["format_version"] <= 2 and isinstance(attributes, dict):
+        meta["attributes"] = {"method_": "bpls", **attributes}
     for section, keys in (
         ("params", set(schema.params)),
         ("attributes", set(ATTRIBUTES) | set(schema.attributes)),

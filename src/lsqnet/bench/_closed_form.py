@@ -14,7 +14,7 @@ from ..layers import fit_layer
 from ..network import init_network
 from ._harness import BenchConfig, Recorder
 
-__all__ = ["PATCH_UNITS", "train_bpls", "train_elm", "train_ridge"]
+__all__ = ["KFAC_UNITS", "PATCH_UNITS", "train_bpls", "train_elm", "train_ridge"]
 
 #: The settings of the ``bpls-patches`` method: only the output layer solved, on one layer of
 #: ReLU local receptive fields (``init="patches"``) of the architecture's width, then fitted
@@ -23,6 +23,12 @@ PATCH_UNITS = {
     "activation": "relu", "init": "patches", "max_iter": 0, "refit_output": True,
     "output_activation": "softmax", "output_iter": 3,
 }
+
+
+#: The settings of the ``kfac`` method: every layer of the config's network trained by
+#: Kronecker-factored least-squares steps (:mod:`lsqnet.training.kfac`) for its default number
+#: of passes, with a softmax output fitted to the cross-entropy.
+KFAC_UNITS = {"method": "kfac", "max_iter": None, "output_activation": "softmax"}
 
 
 def _one_hot(y: np.ndarray, dtype) -> np.ndarray:

@@ -19,7 +19,7 @@ from .. import datasets
 from ..datasets import Dataset
 from ..estimators import PRESETS
 from ..features import PATCH_SIZE
-from ._closed_form import PATCH_UNITS, train_bpls, train_elm, train_ridge
+from ._closed_form import KFAC_UNITS, PATCH_UNITS, train_bpls, train_elm, train_ridge
 from ._gradient import OPTIMIZERS, train_gradient, train_warm_start
 from ._harness import BenchConfig, Record, Recorder, label, machine, peak_memory
 from ._report import SCHEMA, claim, frontier, summarize, warm_start
@@ -103,6 +103,11 @@ METHODS: dict[str, Method] = {
         "BPLSClassifier's output layer on ReLU local receptive fields (init='patches' or "
         "'contrasts'), "
         "then three cross-entropy steps (output_iter=3)",
+    ),
+    "kfac": Method(
+        "kfac", functools.partial(train_bpls, overrides=KFAC_UNITS), ({},), True, None,
+        "every layer trained by Kronecker-factored least-squares steps "
+        "(BPLSClassifier(method='kfac'), softmax output, its default passes)",
     ),
     "elm": Method(
         "elm", train_elm, _ALPHAS, True, 1,

@@ -39,7 +39,7 @@ from ..streaming import (
     fit_bpls_chunked,
     sampled_inputs,
 )
-from ..training import levenberg_marquardt
+from ..training import kfac, levenberg_marquardt
 from ..training.sources import InMemory
 from ._chunked import ChunkedFits
 from ._common import Targets, check_monitor, invalid, unchanged_on_error
@@ -52,8 +52,11 @@ from ._tensors import (
 __all__ = ["DEFAULT_MAX_ITER", "METHODS", "BaseBPLS"]
 
 #: The training methods the estimators' ``method`` names, and each one's steps by default.
-METHODS = ("bpls", "lm")
-DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200}
+METHODS = ("auto", "bpls", "lm", "kfac")
+DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200, "kfac": kfac.KFACOptions().max_iter}
+
+#: ``method="auto"`` trains networks of at most this many parameters by Levenberg–Marquardt.
+LM_MAX_PARAMETERS = 2000
 
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
@@ -115,10 +118,12 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     # -- validation ----------------------------------------------------------------------
     _output_activations: tuple[str, ...] = ()
 
-    def _max_iter(self) -> int:
-        """``max_iter`` checked; None is the method's default."""
+    def _max_iter(self, method: str | None = None) -> int:
+        """``max_iter`` checked; None is the default of ``method`` (the resolved one; before
+        ``fit`` knows the sizes, BPLS's)."""
         if self.max_iter is None:
-            return DEFAULT_MAX_ITER[self.method]
+            method = method or self.method
+            return DEFAULT_MAX_ITER["bpls" if method == "auto" else method]
         return check_scalar(self.max_iter, "max_iter", type(self).__name__, kind=int, low=0)
 
     def _validate_params_(self) -> BPLSOptions:
@@ -264,11 +269,17 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         hook = hook if verbose or monitor is not None else None
         for name, value in targets.attributes.items():  # classes_ for monitors during fit
             setattr(self, name, value)
-        if self.method == "lm":
+        method = self._resolve_method(sizes, targets, X, source)
+        if method != "bpls" and self.max_iter is None:
+            opts = replace(opts, max_iter=self._max_iter(method))
+            self._options = opts
+        if method == "lm":
             return self._fit_lm(
                 InMemory(X, Y, labels) if source is None else source, network, targets, hook,
                 ledger, getattr(samples, "passes", 0),
             )
+        if method == "kfac":
+            return self._fit_kfac(InMemory(X, Y, labels), network, targets, hook, ledger, rng)
         if source is None:
             result = fit_bpls(X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger)
         else:
@@ -292,6 +303,56 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         ):
             self._partial_stats = result.first_layer_stats
             self._partial_ledger = copy.deepcopy(result.ledger)
+        return self
+
+    def _resolve_method(self, sizes, targets, X, source) -> str:
+        """The method a fit uses: ``method``, or for ``"auto"`` Levenberg–Marquardt up to
+        :data:`LM_MAX_PARAMETERS` parameters, Kronecker-factored steps for wider classifiers
+        with hidden layers and NumPy data in memory, BPLS otherwise. Records ``method_``."""
+        method = self.method
+        owner = type(self).__name__
+        numpy_data = source is not None or isinstance(X, np.ndarray)
+        if method == "auto":
+            if levenberg_marquardt.n_parameters(sizes) <= LM_MAX_PARAMETERS and numpy_data:
+                method = "lm"
+            elif targets.classification and len(sizes) > 2 and source is None and numpy_data:
+                method = "kfac"
+            else:
+                method = "bpls"
+        if method == "kfac" and source is not None:
+            raise ValueError(
+                f"{owner}: method='kfac' trains on data in memory; with batch_size, Dask "
+                f"arrays or fit_chunks use method='bpls' or method='lm'."
+            )
+        if method == "kfac" and len(sizes) < 3:
+            raise ValueError(
+                f"{owner}: method='kfac' trains hidden layers; hidden_layer_sizes=() has none "
+                f"(its single layer is solved exactly by method='bpls')."
+            )
+        self.method_ = method
+        return method
+
+    def _fit_kfac(self, source, network, targets, hook, ledger, rng):
+        """The fit of ``method="kfac"`` (data in memory)."""
+        opts = self._options
+        kfac_opts = kfac.KFACOptions(
+            alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol,
+            output_iter=opts.output_iter or kfac.KFACOptions().output_iter,
+            random_state=int(rng.integers(2**31)),
+        )
+        result = kfac.fit(
+            source, network, kfac_opts, classification=targets.classification, monitor=hook,
+            ledger=ledger,
+        )
+        self._set_fitted(result.network, targets, result.solver)
+        self.n_iter_ = result.n_iter
+        self.history_ = result.history
+        self.loss_ = result.loss
+        self.flops_ = result.ledger.total
+        self.flops_exact_ = result.ledger.exact
+        self.solver_ = result.solver
+        self.__dict__.pop("_partial_stats", None)
+        self.__dict__.pop("_partial_ledger", None)
         return self
 
     def _fit_lm(self, source, network, targets, hook, ledger, init_passes):

@@ -359,6 +359,7 @@ class ChunkedFits:
             self.flops_ = ledger.total
             self.flops_exact_ = ledger.exact
             self.solver_ = r.solver
+            self.method_ = "bpls"
             self._partial_stats = stats
             self._partial_ledger = ledger
             return self

@@ -45,19 +45,26 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     alpha : float, default=1.0
         Ridge penalty of every layer's least-squares solve (not on intercepts).
     solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
-    method : {"bpls", "lm"}, default="bpls"
-        How the layers are trained. ``"bpls"``: backward sweeps of layer-by-layer least
-        squares (arXiv 2401.06699; :mod:`lsqnet.bpls`). ``"lm"``: Levenberg–Marquardt steps
+    method : {"bpls", "lm", "kfac", "auto"}, default="bpls"
+        How the layers are trained (the guide's "Training methods" says which to use when).
+        ``"bpls"``: backward sweeps of layer-by-layer least squares (arXiv 2401.06699;
+        :mod:`lsqnet.bpls`), guarded by ``safeguard``. ``"lm"``: Levenberg–Marquardt steps
         on every layer at once, each a damped least-squares solve of the Gauss–Newton system
         of all parameters, accepted only if it lowers the objective (the squared error, or
         for a classifier the cross-entropy, plus ``alpha / 2`` times the squared weights),
         after the output layer is solved on the initial hidden layers; for networks of up to
-        a few thousand parameters (:mod:`lsqnet.training.levenberg_marquardt`). NumPy data
-        only (in memory, ``batch_size``, ``fit_chunks`` or Dask).
+        a few thousand parameters, NumPy data (in memory, ``batch_size``, ``fit_chunks`` or
+        Dask; :mod:`lsqnet.training.levenberg_marquardt`). ``"kfac"``: Kronecker-factored
+        least-squares steps on mini-batches for wide networks with hidden layers, data in
+        memory, the output layer fitted to the cross-entropy after every step
+        (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` up to 2000 parameters with NumPy
+        data, ``"kfac"`` for wider classifiers with data in memory, ``"bpls"`` otherwise.
+        The method used is ``method_``.
     max_iter : int or None, default=None
-        Maximum number of backward sweeps (``"bpls"``; None: 10) or Levenberg–Marquardt
-        steps (``"lm"``; None: 200); for ``"bpls"``, 0 (with ``refit_output=True``) solves
-        only the output layer, on the initial hidden layers (an extreme learning machine).
+        Maximum number of backward sweeps (``"bpls"``; None: 10), Levenberg–Marquardt steps
+        (``"lm"``; None: 200) or passes of Kronecker-factored steps (``"kfac"``; None: 2);
+        for ``"bpls"``, 0 (with ``refit_output=True``) solves only the output layer, on the
+        initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
         Relative improvement of the training loss below which sweeps stop.
     init : {"fan_in", "uniform", "samples", "patches", "contrasts", "auto"}, default="fan_in"
@@ -136,6 +143,8 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         False if an iterative solver (SVD, eigh) ran, whose count depends on the data.
     solver_ : str
         Most robust solver used by any solve.
+    method_ : str
+        The training method used: ``method``, or what ``"auto"`` chose.
     n_features_in_ : int
 
     Examples

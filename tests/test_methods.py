@@ -1,0 +1,73 @@
+"""The estimators' ``method``: which training method a fit uses, ``"auto"``'s choice by size,
+and what each refuses with advice that works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, load_iris
+
+import lsqnet
+from lsqnet import BPLSClassifier, BPLSRegressor
+from lsqnet.estimators._base import LM_MAX_PARAMETERS
+from lsqnet.training.levenberg_marquardt import n_parameters
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16, y[:600]
+
+
+def test_auto_picks_levenberg_marquardt_for_small_networks():
+    X, y = load_iris(return_X_y=True)
+    clf = BPLSClassifier(method="auto", random_state=0).fit(X, y)  # 4-100-3: 803 parameters
+    assert n_parameters((4, 100, 3)) <= LM_MAX_PARAMETERS
+    assert clf.method_ == "lm" and "trials" in clf.history_[-1]
+    assert clf.score(X, y) > 0.95
+
+
+def test_auto_picks_kronecker_steps_for_wider_classifiers(digits):
+    X, y = digits
+    assert n_parameters((64, 100, 10)) > LM_MAX_PARAMETERS
+    clf = BPLSClassifier(method="auto", random_state=0).fit(X, y)
+    assert clf.method_ == "kfac" and "retries" in clf.history_[0]
+    # streamed data and wide regressions keep BPLS
+    chunked = BPLSClassifier(method="auto", batch_size=200, random_state=0).fit(X, y)
+    assert chunked.method_ == "bpls"
+    reg = BPLSRegressor(method="auto", random_state=0).fit(X, y.astype(float))
+    assert reg.method_ == "bpls"
+
+
+@pytest.mark.parametrize("method", ["bpls", "lm", "kfac"])
+def test_every_method_fits_saves_and_loads(method, digits, tmp_path):
+    X, y = digits
+    clf = BPLSClassifier(hidden_layer_sizes=(8,), method=method, output_activation="softmax",
+                         random_state=0).fit(X, y)
+    assert clf.method_ == method
+    assert clf.score(X, y) > 0.6
+    clf.save(tmp_path / "model.npz")
+    loaded = lsqnet.load(tmp_path / "model.npz")
+    assert loaded.method_ == method
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_kfac_needs_data_in_memory_and_a_hidden_layer(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="method='kfac' trains on data in memory.*method='lm'"):
+        BPLSClassifier(method="kfac", batch_size=100).fit(X, y)
+    BPLSClassifier(method="lm", hidden_layer_sizes=(4,), max_iter=2, batch_size=100).fit(X, y)
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(\) has none.*method='bpls'"):
+        BPLSClassifier(method="kfac", hidden_layer_sizes=()).fit(X, y)
+    BPLSClassifier(method="bpls", hidden_layer_sizes=()).fit(X, y)
+
+
+def test_a_failed_method_leaves_a_fitted_model_as_it_was(digits):
+    X, y = digits
+    clf = BPLSClassifier(hidden_layer_sizes=(8,), method="lm", random_state=0).fit(X, y)
+    before = clf.predict_proba(X)
+    clf.set_params(method="kfac", batch_size=50)
+    with pytest.raises(ValueError):
+        clf.fit(X, y)
+    assert clf.method_ == "lm"
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
