@@ -287,16 +287,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 source, network, opts, classification=targets.classification,
                 monitor=hook, ledger=ledger, init_passes=getattr(samples, "passes", 0),
             )
-        self._set_fitted(result.network, targets, result.solver)
-        self.n_iter_ = result.n_iter
-        self.history_ = result.history
-        self.loss_ = result.loss
-        self.flops_ = result.ledger.total
-        self.flops_exact_ = result.ledger.exact
-        self.solver_ = result.solver
+        self._set_result(result.network, targets, result.solver, result.history, result.loss,
+                         result.ledger)
         # A single-layer model keeps the statistics of its solve, so partial_fit can go on
-        self.__dict__.pop("_partial_stats", None)
-        self.__dict__.pop("_partial_ledger", None)
         if (
             len(result.network.layers) == 1 and result.first_layer_stats is not None
             and not opts.output_iter
@@ -344,15 +337,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             source, network, kfac_opts, classification=targets.classification, monitor=hook,
             ledger=ledger,
         )
-        self._set_fitted(result.network, targets, result.solver)
-        self.n_iter_ = result.n_iter
-        self.history_ = result.history
-        self.loss_ = result.loss
-        self.flops_ = result.ledger.total
-        self.flops_exact_ = result.ledger.exact
-        self.solver_ = result.solver
-        self.__dict__.pop("_partial_stats", None)
-        self.__dict__.pop("_partial_ledger", None)
+        self._set_result(result.network, targets, result.solver, result.history, result.loss,
+                         result.ledger)
         return self
 
     def _fit_lm(self, source, network, targets, hook, ledger, init_passes):
@@ -370,16 +356,24 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             source, network, lm_opts, classification=targets.classification, monitor=hook,
             ledger=ledger, init_passes=init_passes, start=start,
         )
-        self._set_fitted(best.network, targets, "cholesky")
+        self._set_result(best.network, targets, "cholesky", history, best.loss, ledger)
+        return self
+
+    def _set_result(
+        self, network: Network, targets: Targets, solver: str, history: list[dict[str, Any]],
+        loss: float, ledger: _flops.FlopLedger,
+    ) -> None:
+        """The fitted attributes of a fit: the network's (:meth:`_set_fitted`), its history,
+        loss, operation count and solver; earlier ``partial_fit`` statistics are dropped."""
+        self._set_fitted(network, targets, solver)
         self.n_iter_ = len(history)
         self.history_ = history
-        self.loss_ = best.loss
+        self.loss_ = loss
         self.flops_ = ledger.total
         self.flops_exact_ = ledger.exact
-        self.solver_ = "cholesky"
+        self.solver_ = solver
         self.__dict__.pop("_partial_stats", None)
         self.__dict__.pop("_partial_ledger", None)
-        return self
 
     def _set_fitted(self, network: Network, targets: Targets, solver: str) -> None:
         xp = get_namespace(network.layers[0].weight)

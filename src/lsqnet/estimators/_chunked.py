@@ -346,19 +346,13 @@ class ChunkedFits:
                 )
                 network = Network((layer,))
                 loss, acc = loss_and_accuracy(network.forward(X), Y, labels)
-            self._set_fitted(network, targets, r.solver)
             history = [] if first else list(self.history_)
             elapsed = time.perf_counter() - started + (history[-1]["time"] if history else 0.0)
             history.append({
                 "iteration": len(history) + 1, "layers": 1, "n_samples": int(X.shape[0]),
                 "loss": loss, "accuracy": acc, "time": elapsed, "flops": ledger.total,
             })
-            self.history_ = history
-            self.n_iter_ = len(history)
-            self.loss_ = loss
-            self.flops_ = ledger.total
-            self.flops_exact_ = ledger.exact
-            self.solver_ = r.solver
+            self._set_result(network, targets, r.solver, history, loss, ledger)
             self.method_ = "bpls"
             self._partial_stats = stats
             self._partial_ledger = ledger

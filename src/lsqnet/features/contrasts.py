@@ -9,11 +9,10 @@ import numpy as np
 
 from .. import _flops
 from .._array_api import device, get_namespace
-from ._base import check_image_shape, check_patch_size
+from ._base import check_image_shape
 from .windows import (
     PATCH_BIAS_ROWS,
-    PATCH_SIZE,
-    banded_product,
+    WindowMap,
     by_first_input,
     spread_thresholds,
     threshold_flops,
@@ -47,7 +46,7 @@ def contrast_windows(
 
 
 @dataclass(frozen=True)
-class Contrasts:
+class Contrasts(WindowMap):
     """Windowed local least-squares fits of random two-column contrasts of the targets.
 
     Windows as :class:`~lsqnet.features.Patches` draws them, each side equally often; each
@@ -65,18 +64,8 @@ class Contrasts:
         The smallest and largest window side, as fractions of the image's shorter side.
     """
 
-    image_shape: tuple[int, int]
-    patch_size: tuple[float, float] = PATCH_SIZE
-
     name: ClassVar[str] = "contrasts"
-    needs_inputs: ClassVar[bool] = True
     needs_targets: ClassVar[bool] = True
-    #: The units read bands of the image: the first layer multiplies only those.
-    product: ClassVar = staticmethod(banded_product)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "image_shape", check_image_shape(self.image_shape, "Contrasts"))
-        object.__setattr__(self, "patch_size", check_patch_size(self.patch_size, "Contrasts"))
 
     def units(self, n_in: int, n_out: int, rng: np.random.Generator, *, X: Any = None,
               Y: Any = None):

@@ -8,12 +8,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._array_api import device, get_namespace
-from ._base import check_image_shape, check_patch_size
+from ._base import check_image_shape
 from .samples import sample_flops, sample_units
 from .windows import (
     PATCH_BIAS_ROWS,
-    PATCH_SIZE,
-    banded_product,
+    WindowMap,
     by_first_input,
     spread_thresholds,
     threshold_flops,
@@ -24,7 +23,7 @@ __all__ = ["Patches"]
 
 
 @dataclass(frozen=True)
-class Patches:
+class Patches(WindowMap):
     """Local receptive fields on images of ``image_shape`` pixels.
 
     Each unit is a centred training sample kept only inside a random square window whose side
@@ -44,18 +43,8 @@ class Patches:
         The smallest and largest window side, as fractions of the image's shorter side.
     """
 
-    image_shape: tuple[int, int]
-    patch_size: tuple[float, float] = PATCH_SIZE
-
     name: ClassVar[str] = "patches"
-    needs_inputs: ClassVar[bool] = True
     needs_targets: ClassVar[bool] = False
-    #: The units read bands of the image: the first layer multiplies only those.
-    product: ClassVar = staticmethod(banded_product)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "image_shape", check_image_shape(self.image_shape, "Patches"))
-        object.__setattr__(self, "patch_size", check_patch_size(self.patch_size, "Patches"))
 
     def units(self, n_in: int, n_out: int, rng: np.random.Generator, *, X: Any = None,
               Y: Any = None):

@@ -9,12 +9,14 @@ anywhere it fits.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .. import _flops
 from .._array_api import device, get_namespace, is_numpy
+from ._base import check_image_shape, check_patch_size
 
 __all__ = [
     "BAND_COLUMNS",
@@ -22,6 +24,7 @@ __all__ = [
     "PATCH_BIAS_ROWS",
     "PATCH_SIZE",
     "PATCH_THRESHOLDS",
+    "WindowMap",
     "banded_product",
     "by_first_input",
     "row_bands",
@@ -49,6 +52,58 @@ PATCH_THRESHOLDS = (-0.5, 1.0)
 #: bands from (below that, scanning the weight would cost more than it saves).
 BAND_COLUMNS = 256
 BAND_MIN_ROWS = 1024
+
+
+def banded_product(X: Any, W: Any) -> Any:
+    """``X @ W``, skipping for each block of :data:`BAND_COLUMNS` columns of ``W`` the leading
+    and trailing rows that are zero in the whole block.
+
+    The same product for finite ``X``, up to rounding. It pays for NumPy weights whose blocks
+    of units read a band of the inputs: local receptive fields ordered by their first pixel
+    (:func:`by_first_input`), whose 784-pixel products then read 35-55 % of the rows;
+    otherwise (tensors, few rows of ``X``, bands over 3/4 of the rows) it is ``X @ W``.
+    """
+    n, d = X.shape
+    h = W.shape[1]
+    if n < BAND_MIN_ROWS or h <= BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
+        return X @ W
+    first, stop, starts, widths = row_bands(W)
+    if np.sum((stop - first) * widths) > 0.75 * d * h:
+        return X @ W
+    Z = np.empty((n, h), dtype=np.result_type(X, W))
+    for lo, hi, start, width in zip(first, stop, starts, widths, strict=True):
+        cols = slice(start, start + width)
+        if hi > lo:
+            np.matmul(X[:, lo:hi], W[lo:hi, cols], out=Z[:, cols])
+        else:
+            Z[:, cols] = 0
+    return Z
+
+
+@dataclass(frozen=True)
+class WindowMap:
+    """What the image maps share: the image's shape and the windows' sizes, both checked,
+    the training inputs read, and the banded product of units ordered by their first pixel.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+        Rows and columns of the images; the features are their pixels, row by row.
+    patch_size : (float, float), default=(0.25, 0.5)
+        The smallest and largest window side, as fractions of the image's shorter side.
+    """
+
+    image_shape: tuple[int, int]
+    patch_size: tuple[float, float] = PATCH_SIZE
+
+    needs_inputs: ClassVar[bool] = True
+    #: The units read bands of the image: the first layer multiplies only those.
+    product: ClassVar = staticmethod(banded_product)
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        object.__setattr__(self, "image_shape", check_image_shape(self.image_shape, owner))
+        object.__setattr__(self, "patch_size", check_patch_size(self.patch_size, owner))
 
 
 def window_sides(image_shape: tuple[int, int], patch_size: tuple[float, float]) -> tuple[int, int]:
@@ -127,29 +182,3 @@ def row_bands(W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     first = np.where(used.any(axis=0), np.argmax(used, axis=0), 0)
     stop = np.where(used.any(axis=0), d - np.argmax(used[::-1], axis=0), 0)
     return first, stop, starts, np.diff(np.append(starts, h))
-
-
-def banded_product(X: Any, W: Any) -> Any:
-    """``X @ W``, skipping for each block of :data:`BAND_COLUMNS` columns of ``W`` the leading
-    and trailing rows that are zero in the whole block.
-
-    The same product for finite ``X``, up to rounding. It pays for NumPy weights whose blocks
-    of units read a band of the inputs: local receptive fields ordered by their first pixel
-    (:func:`by_first_input`), whose 784-pixel products then read 35-55 % of the rows;
-    otherwise (tensors, few rows of ``X``, bands over 3/4 of the rows) it is ``X @ W``.
-    """
-    n, d = X.shape
-    h = W.shape[1]
-    if n < BAND_MIN_ROWS or h <= BAND_COLUMNS or not is_numpy(get_namespace(X, W)):
-        return X @ W
-    first, stop, starts, widths = row_bands(W)
-    if np.sum((stop - first) * widths) > 0.75 * d * h:
-        return X @ W
-    Z = np.empty((n, h), dtype=np.result_type(X, W))
-    for lo, hi, start, width in zip(first, stop, starts, widths, strict=True):
-        cols = slice(start, start + width)
-        if hi > lo:
-            np.matmul(X[:, lo:hi], W[lo:hi, cols], out=Z[:, cols])
-        else:
-            Z[:, cols] = 0
-    return Z
