@@ -47,6 +47,7 @@ def assert_close(a, b):
     dict(hidden_layer_sizes=()),
     dict(hidden_layer_sizes=(16,), activation="relu", init="samples", max_iter=0,
          refit_output=True, output_activation="softmax", output_iter=3),
+    dict(hidden_layer_sizes=(4,), method="lm", max_iter=4, output_activation="softmax"),
 ], ids=str)
 def test_classifier_on_cluster_equals_in_memory(client, digits, params):
     X, y = digits

@@ -71,3 +71,33 @@ def test_a_failed_method_leaves_a_fitted_model_as_it_was(digits):
         clf.fit(X, y)
     assert clf.method_ == "lm"
     np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize("method", ["lm", "kfac"])
+def test_singular_curvature_and_dead_units_give_finite_weights(method):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 3))
+    X = np.hstack([X, X[:, :1]])  # a duplicate column: a singular Gauss-Newton matrix
+    y = np.arange(50) % 2
+    for params in ({}, {"activation": "relu", "init_scale": 1e-3}):  # nearly dead units
+        clf = BPLSClassifier(method=method, hidden_layer_sizes=(5,), random_state=0, **params)
+        clf.fit(X, y)
+        assert all(np.isfinite(W).all() for W in clf.coefs_ + clf.intercepts_)
+        objectives = [e["objective"] for e in clf.history_ if "objective" in e]
+        assert all(b <= a for a, b in zip(objectives, objectives[1:], strict=False))
+
+
+@pytest.mark.parametrize("method", ["lm", "kfac"])
+def test_max_iter_zero_advice_works_for_every_method(method):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="refit_output=True to solve only the output layer"):
+        BPLSClassifier(method=method, max_iter=0).fit(X, y)
+    clf = BPLSClassifier(method=method, max_iter=0, refit_output=True, random_state=0)
+    assert clf.fit(X, y).score(X, y) > 0.5
+
+
+def test_kfac_needs_two_samples():
+    with pytest.raises(ValueError, match="at least 2 samples; got 1"):
+        BPLSRegressor(method="kfac", hidden_layer_sizes=(3,)).fit(np.ones((1, 2)), [1.0])
+    est = BPLSRegressor(method="lm", hidden_layer_sizes=(3,)).fit(np.ones((1, 2)), [1.0])
+    assert np.isfinite(est.predict(np.ones((1, 2)))).all()

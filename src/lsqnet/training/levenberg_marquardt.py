@@ -471,8 +471,7 @@ def fit(
     ``flops``; for the steps also ``objective`` (per sample), ``trials`` (damped solves
     tried) and ``accepted``; ``passes`` for a streamed source) and the ledger.
     """
-    X = getattr(source, "X", None)
-    if X is not None and not isinstance(X, np.ndarray):
+    if source.resident and not isinstance(source.X, np.ndarray):  # a tensor in memory
         raise ValueError(
             "method='lm' computes with NumPy: fit NumPy arrays (or chunks of them); tensors "
             "are fitted by method='bpls'."
