@@ -23,13 +23,13 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine, write_json
 from sklearn.datasets import make_friedman1
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
+from _common import machine, write_json
 from lsqnet import BPLSRegressor
 
 
@@ -82,8 +82,8 @@ def main() -> None:
     for problem, (make_data, mlp_width, mlp_params) in PROBLEMS.items():
         for seed in range(args.seeds):
             data = make_data(seed)
-            r2, seconds, mlp = timed(lambda: MLPRegressor(  # noqa: B023 - called at once
-                hidden_layer_sizes=(mlp_width,), random_state=seed, **mlp_params), data)
+            mlp_kw = dict(mlp_params, hidden_layer_sizes=(mlp_width,), random_state=seed)
+            r2, seconds, mlp = timed(lambda kw=mlp_kw: MLPRegressor(**kw), data)
             rows.append(dict(problem=problem, seed=seed, method=f"mlp {mlp_width}", r2=r2,
                              seconds=seconds, n_iter=int(mlp.n_iter_)))
             print(rows[-1], flush=True)

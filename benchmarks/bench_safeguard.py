@@ -16,12 +16,12 @@ import argparse
 import warnings
 
 import numpy as np
-from _common import machine, write_json
-from bench_hidden_layers import teacher
 from sklearn.datasets import load_digits, load_iris, load_wine
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+from _common import machine, write_json
+from bench_hidden_layers import teacher
 from lsqnet import BPLSClassifier, BPLSRegressor
 
 

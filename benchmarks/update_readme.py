@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository (README.md, docs/)")
     parser.add_argument("--results", type=Path, default=None,
-                        help="folder of per-dataset results (default: ROOT/benchmarks/results/bench)")
+                        help="folder of per-dataset results "
+                        "(default: ROOT/benchmarks/results/bench)")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if a file differs from what the results give")
     args = parser.parse_args(argv)
