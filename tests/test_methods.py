@@ -101,3 +101,26 @@ def test_kfac_needs_two_samples():
         BPLSRegressor(method="kfac", hidden_layer_sizes=(3,)).fit(np.ones((1, 2)), [1.0])
     est = BPLSRegressor(method="lm", hidden_layer_sizes=(3,)).fit(np.ones((1, 2)), [1.0])
     assert np.isfinite(est.predict(np.ones((1, 2)))).all()
+
+
+def test_scikit_learn_spellings_and_attributes(capsys):
+    """activation="logistic" is the sigmoid, verbose=True prints each step, predict_log_proba
+    is the log of predict_proba, loss_curve_ the recorded objectives (as MLPClassifier's)."""
+    X, y = load_iris(return_X_y=True)
+    params = dict(hidden_layer_sizes=(6,), max_iter=3, random_state=0)
+    logistic = BPLSClassifier(activation="logistic", **params).fit(X, y)
+    sigmoid = BPLSClassifier(activation="sigmoid", **params).fit(X, y)
+    np.testing.assert_array_equal(logistic.predict_proba(X), sigmoid.predict_proba(X))
+    assert logistic.get_params()["activation"] == "logistic"  # the parameter as given
+    np.testing.assert_allclose(logistic.predict_log_proba(X), np.log(logistic.predict_proba(X)))
+    assert logistic.loss_curve_ == [e["objective"] for e in logistic.history_]
+    curve = logistic.loss_curve_
+    assert all(b <= a for a, b in zip(curve, curve[1:], strict=False))
+    capsys.readouterr()
+    BPLSClassifier(verbose=True, **params).fit(X, y)
+    assert capsys.readouterr().out.count("Iteration") >= 1
+    BPLSClassifier(verbose=False, **params).fit(X, y)
+    assert capsys.readouterr().out == ""
+    assert not hasattr(BPLSClassifier(), "loss_curve_")  # not fitted
+    with pytest.raises(ValueError, match="'activation' parameter.*'logistic'"):
+        BPLSClassifier(activation="logit").fit(X, y)

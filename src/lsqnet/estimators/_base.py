@@ -144,7 +144,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 f"ints (() for a single layer). Got {self.hidden_layer_sizes!r} instead."
             )
         self._sizes = tuple(int(s) for s in sizes)
-        hidden = check_option(self.activation, "activation", owner, tuple(_activations.ACTIVATIONS))
+        hidden = check_option(
+            self.activation, "activation", owner, (*_activations.ACTIVATIONS, "logistic")
+        )
+        # scikit-learn's name for the sigmoid
+        hidden = self._activation = "sigmoid" if hidden == "logistic" else hidden
         if _activations.get(hidden).rowwise:
             raise ValueError(
                 f"The 'activation' parameter of {owner} cannot be 'softmax', an output-layer "
@@ -166,7 +170,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             check_option(self.dtype, "dtype", owner, ("float32", "float64"))
         if self.batch_size is not None:
             check_scalar(self.batch_size, "batch_size", owner, kind=int, low=1)
-        check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
+        if not isinstance(self.verbose, bool | np.bool_):  # True and False, as scikit-learn's
+            check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
         check_random_state(self.random_state, owner, validate_only=True)
         opts = BPLSOptions(
             alpha=check_scalar(self.alpha, "alpha", owner, low=0.0),
@@ -251,7 +256,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             if source is not None and features.needs_inputs:
                 samples = sampled_inputs(source)  # read by init_network: two or three passes
             network = init_network(
-                sizes, self.activation, self.output_activation, features, rng, dtype,
+                sizes, self._activation, self.output_activation, features, rng, dtype,
                 X=samples, Y=Y, scale=float(self.init_scale),
             )
         verbose = self.verbose
@@ -520,6 +525,15 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         True
         """
         save(self, path)
+
+    @property
+    def loss_curve_(self) -> list[float]:
+        """The objective after each step that records one (``history_``'s ``objective``):
+        half the squared error, or a classifier's cross-entropy, plus ``alpha / 2`` times the
+        squared weights, per sample, as scikit-learn's MLP records its loss. Steps of BPLS
+        without its safeguard record none."""
+        check_is_fitted(self, "history_")
+        return [entry["objective"] for entry in self.history_ if "objective" in entry]
 
     def to_torch(self, *, output_activation: bool = True) -> Any:
         """The fitted network as a ``torch.nn.Sequential`` (weights copied, same dtype).

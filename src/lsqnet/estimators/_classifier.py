@@ -208,6 +208,11 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         out = xp.clip(out, min=float(xp.finfo(out.dtype).tiny))
         return out / xp.sum(out, axis=1, keepdims=True)
 
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """The logarithm of :meth:`predict_proba`, shape (n_samples, n_classes)."""
+        proba = self.predict_proba(X)
+        return get_namespace(proba).log(proba)
+
     def predict(self, X: Any) -> np.ndarray:
         """Predicted class labels."""
         out = self._forward(X)

@@ -39,7 +39,8 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     hidden_layer_sizes : tuple of int, default=(100,)
         Width of each hidden layer; ``()`` gives a single layer (:func:`lsqnet.fit_layer`).
     activation : str, default="tanh"
-        Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax.
+        Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax;
+        ``"logistic"`` (scikit-learn's name) is the sigmoid.
     output_activation : str, default="identity"
         Any invertible activation; targets outside its range are clipped with a warning.
     alpha : float, default=1.0
@@ -122,7 +123,8 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     random_state : int, RandomState instance or None, default=None
     dtype : {None, "float32", "float64"}, default=None
         Computation dtype; None keeps float32 input as float32 and uses float64 otherwise.
-    verbose : int, default=0
+    verbose : int or bool, default=0
+        Print the loss (and accuracy) of each step; ``True`` is 1.
 
     Attributes
     ----------
@@ -145,6 +147,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         Most robust solver used by any solve.
     method_ : str
         The training method used: ``method``, or what ``"auto"`` chose.
+    loss_curve_ : list of float
+        The objective after each step that records one (see ``safeguard``), as scikit-learn's
+        MLP's ``loss_curve_``.
     n_features_in_ : int
 
     Examples
