@@ -124,3 +124,21 @@ def test_scikit_learn_spellings_and_attributes(capsys):
     assert not hasattr(BPLSClassifier(), "loss_curve_")  # not fitted
     with pytest.raises(ValueError, match="'activation' parameter.*'logistic'"):
         BPLSClassifier(activation="logit").fit(X, y)
+
+
+@pytest.mark.parametrize("method", ["bpls", "lm"])
+def test_warm_start_continues_the_previous_network(method):
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    params = dict(hidden_layer_sizes=(6,), method=method, max_iter=3, random_state=0)
+    cold = BPLSClassifier(**params).fit(X, y)
+    warm = BPLSClassifier(warm_start=True, **params).fit(X, y)
+    first = warm.loss_curve_[-1]
+    warm.fit(X, y)  # continues: never above where the first fit ended
+    assert warm.loss_curve_[0] <= first
+    np.testing.assert_array_equal(cold.loss_curve_[-1], first)  # the first fit is a cold one
+    with pytest.raises(ValueError, match="warm_start=True can only be used where y has the same"):
+        warm.fit(X, y + 5)  # three classes again, other labels
+    with pytest.raises(ValueError, match="warm_start=True continues.*warm_start=False"):
+        warm.set_params(hidden_layer_sizes=(4,)).fit(X, y)
+    warm.set_params(warm_start=False).fit(X, y)  # the advice works

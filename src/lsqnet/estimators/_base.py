@@ -84,6 +84,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         backprop_ridge: float = 1e-3,
         refit_output: bool = False,
         safeguard: bool = True,
+        warm_start: bool = False,
         output_iter: int = 0,
         batch_size: int | None = None,
         random_state: Any = None,
@@ -109,6 +110,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.backprop_ridge = backprop_ridge
         self.refit_output = refit_output
         self.safeguard = safeguard
+        self.warm_start = warm_start
         self.output_iter = output_iter
         self.batch_size = batch_size
         self.random_state = random_state
@@ -160,7 +162,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self._patch_size = check_patch_size(self.patch_size, owner)
         if self.image_shape is not None:
             check_image_shape(self.image_shape, owner)
-        for flag in ("refit_output", "safeguard"):
+        for flag in ("refit_output", "safeguard", "warm_start"):
             if not isinstance(getattr(self, flag), bool | np.bool_):
                 raise TypeError(
                     f"The {flag!r} parameter of {owner} must be a bool. "
@@ -251,14 +253,16 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             )
         Y, labels = targets.block(0, X.shape[0]) if source is None else (None, None)
         ledger = _flops.FlopLedger()
-        with _flops.counting(ledger):
-            samples = X
-            if source is not None and features.needs_inputs:
-                samples = sampled_inputs(source)  # read by init_network: two or three passes
-            network = init_network(
-                sizes, self._activation, self.output_activation, features, rng, dtype,
-                X=samples, Y=Y, scale=float(self.init_scale),
-            )
+        samples = X
+        network = self._warm_network(sizes, dtype, targets)
+        if network is None:
+            with _flops.counting(ledger):
+                if source is not None and features.needs_inputs:
+                    samples = sampled_inputs(source)  # read by init_network: 2 or 3 passes
+                network = init_network(
+                    sizes, self._activation, self.output_activation, features, rng, dtype,
+                    X=samples, Y=Y, scale=float(self.init_scale),
+                )
         verbose = self.verbose
 
         def hook(entry, network):
@@ -302,6 +306,34 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             self._partial_stats = result.first_layer_stats
             self._partial_ledger = copy.deepcopy(result.ledger)
         return self
+
+    def _warm_network(self, sizes, dtype, targets) -> Network | None:
+        """With ``warm_start``, the network of the previous fit to start from (None: draw a
+        new one); it must have the same sizes, dtype, activations and classes."""
+        previous = getattr(self, "network_", None)
+        if not self.warm_start or previous is None:
+            return None
+        owner = type(self).__name__
+        weight = previous.layers[0].weight
+        activations = [layer.activation for layer in previous.layers]
+        wanted = [self._activation] * (len(sizes) - 2) + [self.output_activation]
+        if (
+            tuple(previous.sizes) != tuple(sizes) or not isinstance(weight, np.ndarray)
+            or weight.dtype != dtype or activations != wanted
+        ):
+            raise ValueError(
+                f"{owner}: warm_start=True continues the previous fit's network "
+                f"({'-'.join(map(str, previous.sizes))}, {weight.dtype}), but this fit needs "
+                f"{'-'.join(map(str, sizes))}, {np.dtype(dtype)} with activations {wanted}. "
+                f"Use warm_start=False to start anew."
+            )
+        classes = targets.attributes.get("classes_")
+        if classes is not None and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"{owner}: warm_start=True can only be used where y has the same classes as "
+                f"in the previous call to fit ({list(self.classes_)}); use warm_start=False."
+            )
+        return previous
 
     def _resolve_method(self, sizes, targets, X, source) -> str:
         """The method a fit uses: ``method``, or for ``"auto"`` Levenberg–Marquardt up to

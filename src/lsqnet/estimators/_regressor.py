@@ -104,6 +104,10 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         halved steps toward it that does, else the sweeps stop with the network unchanged
         (:class:`lsqnet.bpls.BPLSOptions`). ``False`` keeps every sweep, as the BPLS paper
         does, and returns the sweep with the best training accuracy (then loss).
+    warm_start : bool, default=False
+        Start ``fit`` from the network of the previous fit (same sizes, dtype, activations
+        and, for a classifier, classes) instead of drawing a new one, as scikit-learn's MLP
+        does; the training method then continues from there.
     output_iter : int, default=0
         Then at most that many least-squares steps fitting the output layer to the
         cross-entropy instead of the squared error (output_activation "sigmoid" or
