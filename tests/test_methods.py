@@ -142,3 +142,35 @@ def test_warm_start_continues_the_previous_network(method):
     with pytest.raises(ValueError, match="warm_start=True continues.*warm_start=False"):
         warm.set_params(hidden_layer_sizes=(4,)).fit(X, y)
     warm.set_params(warm_start=False).fit(X, y)  # the advice works
+
+
+def test_early_stopping_as_scikit_learns_mlp():
+    """The attributes and the rule of MLPClassifier(early_stopping=True): a score per step,
+    the best of them kept (with its network), a stop after n_iter_no_change steps that do
+    not beat the best by tol."""
+    from sklearn.neural_network import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    params = dict(early_stopping=True, n_iter_no_change=2, max_iter=60, random_state=0)
+    clf = BPLSClassifier(method="lm", hidden_layer_sizes=(8,), **params).fit(X, y)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp = MLPClassifier(hidden_layer_sizes=(8,), **params).fit(X, y)
+    for est in (clf, mlp):
+        assert est.best_validation_score_ == max(est.validation_scores_)
+    scores = clf.validation_scores_
+    assert len(scores) == clf.n_iter_
+    if clf.n_iter_ < 61:  # stopped early: the last 3 steps did not beat the best before them
+        assert max(scores[-3:]) < max(scores[:-3]) + clf.tol
+    # the network kept is the best one's, not the last
+    best = int(np.argmax(scores))
+    assert clf.score(X, y) > 0.9 and best < len(scores)
+    with pytest.raises(ValueError, match="early_stopping holds out.*early_stopping=False"):
+        BPLSClassifier(early_stopping=True, batch_size=30).fit(X, y)
+    with pytest.raises(ValueError, match="'validation_fraction' parameter"):
+        BPLSClassifier(early_stopping=True, validation_fraction=1.0).fit(X, y)
+    reg = BPLSRegressor(method="lm", hidden_layer_sizes=(4,), **params).fit(X[:, :3], X[:, 3])
+    assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.5

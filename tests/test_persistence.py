@@ -696,7 +696,8 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     est, (_, arrays) = regressor, saved
     meta = _metadata(arrays)
     meta["format_version"] = 1
-    for key in (*missing, "image_shape", "method", "safeguard", "warm_start"):
+    for key in (*missing, "image_shape", "method", "safeguard", "warm_start", "early_stopping",
+                "validation_fraction", "n_iter_no_change"):
         del meta["params"][key]
     del meta["attributes"]["method_"]
     old = tmp_path / "v1.npz"
@@ -719,7 +720,8 @@ def test_files_need_every_parameter_of_their_version(version, saved, tmp_path):
     _assert_bad_file(bad, "its params are")
 
 
-@pytest.mark.parametrize("key", ["image_shape", "method", "safeguard", "warm_start"])
+@pytest.mark.parametrize("key", ["image_shape", "method", "safeguard", "warm_start",
+                                 "early_stopping", "validation_fraction", "n_iter_no_change"])
 def test_current_files_need_the_parameters_older_files_lack(key, saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)
@@ -753,7 +755,8 @@ def test_version_2_files_load_with_the_image_shape_they_trained_with(
     arrays = _read_npz(path)
     meta = _metadata(arrays)
     meta["format_version"] = 2
-    for key in ("image_shape", "method", "safeguard", "warm_start"):
+    for key in ("image_shape", "method", "safeguard", "warm_start", "early_stopping",
+                "validation_fraction", "n_iter_no_change"):
         del meta["params"][key]
     del meta["attributes"]["method_"]
     old = tmp_path / "v2.npz"

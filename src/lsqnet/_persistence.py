@@ -87,9 +87,9 @@ keeps reading every older version. ``lsqnet_version`` is never used to decide an
 Versions 1 and 2 differ only in their parameters, read with the values with which the lsqnet
 that wrote the file trained: version 1 may lack ``output_iter`` (0) and ``patch_size``
 ((0.25, 0.5)); neither has ``method`` ("bpls"), ``safeguard`` (False: every sweep was
-kept), ``warm_start`` (False) or ``image_shape``, which is ``(side, side)`` for the image
-maps ``init="patches"`` and ``"contrasts"`` (those versions took the features as a square
-image of ``side * side`` pixels) and None otherwise.
+kept), ``warm_start``, ``early_stopping`` (False, with their defaults) or ``image_shape``,
+which is ``(side, side)`` for the image maps ``init="patches"`` and ``"contrasts"`` (those
+versions took the features as a square image of ``side * side`` pixels) and None otherwise.
 """
 
 from __future__ import annotations
@@ -137,7 +137,10 @@ _PARAMS_AFTER_VERSION_1 = {"output_iter": 0, "patch_size": [0.25, 0.5]}
 
 #: The parameters a file of version 1 or 2 lacks besides ``image_shape``: it trained by BPLS
 #: with every sweep kept.
-_PARAMS_AFTER_VERSION_2 = {"method": "bpls", "safeguard": False, "warm_start": False}
+_PARAMS_AFTER_VERSION_2 = {
+    "method": "bpls", "safeguard": False, "warm_start": False, "early_stopping": False,
+    "validation_fraction": 0.1, "n_iter_no_change": 10,
+}
 
 _METADATA = "metadata"
 _CLASSES = "classes"

@@ -10,7 +10,9 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
@@ -85,6 +87,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         refit_output: bool = False,
         safeguard: bool = True,
         warm_start: bool = False,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
         output_iter: int = 0,
         batch_size: int | None = None,
         random_state: Any = None,
@@ -111,6 +116,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.refit_output = refit_output
         self.safeguard = safeguard
         self.warm_start = warm_start
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
         self.output_iter = output_iter
         self.batch_size = batch_size
         self.random_state = random_state
@@ -162,7 +170,10 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self._patch_size = check_patch_size(self.patch_size, owner)
         if self.image_shape is not None:
             check_image_shape(self.image_shape, owner)
-        for flag in ("refit_output", "safeguard", "warm_start"):
+        check_scalar(self.validation_fraction, "validation_fraction", owner, low=0.0, high=1.0,
+                     low_inclusive=False, high_inclusive=False)
+        check_scalar(self.n_iter_no_change, "n_iter_no_change", owner, kind=int, low=1)
+        for flag in ("refit_output", "safeguard", "warm_start", "early_stopping"):
             if not isinstance(getattr(self, flag), bool | np.bool_):
                 raise TypeError(
                     f"The {flag!r} parameter of {owner} must be a bool. "
@@ -220,6 +231,13 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         with unchanged_on_error(self):
             self._options = self._validate_params_()
             check_monitor(monitor, f"{type(self).__name__}.fit")
+            streamed = is_dask_array(X) or is_dask_array(y) or self.batch_size is not None
+            if self.early_stopping and (streamed or is_array_api(X) or is_array_api(y)):
+                raise ValueError(
+                    f"{type(self).__name__}: early_stopping holds out a validation split of "
+                    f"data in memory (NumPy arrays, without batch_size); with batch_size, Dask "
+                    f"arrays or tensors use early_stopping=False."
+                )
             if is_dask_array(X) or is_dask_array(y):
                 return self._fit_dask(X, y, monitor)
             if is_array_api(X) or is_array_api(y):
@@ -227,8 +245,48 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             if self.batch_size is not None:
                 return self._fit_blocks(X, y, monitor)
             X, y = self._validate_X_y(X, y)
+            if self.early_stopping:
+                return self._fit_early_stopping(X, y, monitor)
             targets = self._targets(y, X.dtype)
             return self._fit(X, targets, monitor)
+
+    def _fit_early_stopping(self, X: Any, y: Any, monitor: Any):
+        """``fit`` with ``early_stopping``: a validation split held out as scikit-learn's MLP
+        holds it (stratified for a classifier), scored after every step; the fit stops after
+        ``n_iter_no_change`` steps that did not improve the best score by ``tol``, and the
+        network with the best validation score is kept."""
+        stratify = y if is_classifier(self) else None
+        X, X_val, y, y_val = train_test_split(
+            X, y, test_size=self.validation_fraction, stratify=stratify,
+            random_state=int(check_random_state(self.random_state, "").integers(2**31)),
+        )
+        targets = self._targets(y, X.dtype)
+        scores: list[float] = []
+        best: dict[str, Any] = {"score": -np.inf, "network": None, "stale": 0}
+
+        def early(entry, network):
+            score = self._score_network(network, X_val, y_val)
+            scores.append(score)
+            best["stale"] = best["stale"] + 1 if score < best["score"] + self.tol else 0
+            if score > best["score"]:
+                best.update(score=score, network=network)
+            stop = monitor(entry, network) if monitor is not None else None
+            return bool(stop) or best["stale"] > self.n_iter_no_change
+
+        self._fit(X, targets, early)
+        if best["network"] is not None:
+            self._set_fitted(best["network"], targets, self.solver_)
+        self.validation_scores_ = scores
+        self.best_validation_score_ = best["score"]
+        return self
+
+    def _score_network(self, network: Network, X: Any, y: Any) -> float:
+        """The score (accuracy, or R^2) of ``network``'s predictions of ``y`` from ``X``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = network.forward(X)
+        if is_classifier(self):
+            return float(np.mean(self.classes_[np.argmax(out, axis=1)] == y))
+        return float(r2_score(y, out[:, 0] if y.ndim == 1 else out))
 
     def _fit(self, X: Any, targets: Targets, monitor: Any, source: Any = None):
         """Initialise and train the network on ``X`` in memory, or on the chunks of

@@ -108,6 +108,15 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         Start ``fit`` from the network of the previous fit (same sizes, dtype, activations
         and, for a classifier, classes) instead of drawing a new one, as scikit-learn's MLP
         does; the training method then continues from there.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for a classifier),
+        score it after every step (accuracy, or R^2), stop after ``n_iter_no_change`` steps
+        that do not improve the best score by at least ``tol``, and keep the network with the
+        best validation score, as scikit-learn's MLP does. Data in memory (NumPy) only.
+    validation_fraction : float, default=0.1
+        The share held out by ``early_stopping``, in (0, 1).
+    n_iter_no_change : int, default=10
+        Steps without improvement before ``early_stopping`` stops the fit.
     output_iter : int, default=0
         Then at most that many least-squares steps fitting the output layer to the
         cross-entropy instead of the squared error (output_activation "sigmoid" or
@@ -151,6 +160,10 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         Most robust solver used by any solve.
     method_ : str
         The training method used: ``method``, or what ``"auto"`` chose.
+    validation_scores_ : list of float
+        With ``early_stopping``, the validation score after each step.
+    best_validation_score_ : float
+        With ``early_stopping``, the best of them (that of the network kept).
     loss_curve_ : list of float
         The objective after each step that records one (see ``safeguard``), as scikit-learn's
         MLP's ``loss_curve_``.
