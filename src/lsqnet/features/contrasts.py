@@ -56,12 +56,8 @@ class Contrasts(WindowMap):
     discriminants between two classes, where patches are local templates. Thresholded and
     ordered like patches. Needs the targets, so data in memory.
 
-    Parameters
-    ----------
-    image_shape : (int, int)
-        Rows and columns of the images; the features are their pixels, row by row.
-    patch_size : (float, float), default=(0.25, 0.5)
-        The smallest and largest window side, as fractions of the image's shorter side.
+    Its parameters, ``image_shape`` and ``patch_size``, are those of
+    :class:`~lsqnet.features.windows.WindowMap`.
     """
 
     name: ClassVar[str] = "contrasts"

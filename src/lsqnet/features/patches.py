@@ -35,12 +35,8 @@ class Patches(WindowMap):
     different levels. The units come ordered by their top row, so that
     :func:`~lsqnet.features.windows.banded_product` computes them from bands of the image.
 
-    Parameters
-    ----------
-    image_shape : (int, int)
-        Rows and columns of the images; the features are their pixels, row by row.
-    patch_size : (float, float), default=(0.25, 0.5)
-        The smallest and largest window side, as fractions of the image's shorter side.
+    Its parameters, ``image_shape`` and ``patch_size``, are those of
+    :class:`~lsqnet.features.windows.WindowMap`.
     """
 
     name: ClassVar[str] = "patches"
