@@ -11,6 +11,7 @@ import pytest
 
 import lsqnet
 from lsqnet.cli import main
+from lsqnet.estimators._base import METHODS
 
 
 def test_demo_prints_accuracies_and_times(capsys):
@@ -195,6 +196,19 @@ def test_fit_presets_are_the_library_presets():
     assert set(preset.choices) == set(lsqnet.PRESETS)
     init = next(a for a in commands.choices["fit"]._actions if a.dest == "init")
     assert tuple(init.choices) == lsqnet.features.INITS
+    method = next(a for a in commands.choices["fit"]._actions if a.dest == "method")
+    assert tuple(method.choices) == METHODS
+
+
+@pytest.mark.parametrize("method", ["lm", "auto"])
+def test_fit_with_a_training_method(tmp_path, capsys, rng, method):
+    X = rng.standard_normal((120, 3))
+    np.savez(tmp_path / "reg.npz", X=X, y=np.tanh(X[:, 0]) + X[:, 1] ** 2)
+    model = tmp_path / "reg.lsq"
+    assert main(["fit", str(tmp_path / "reg.npz"), "--model", str(model), "--hidden", "8",
+                 "--method", method, "--max-iter", "20"]) == 0
+    fitted = lsqnet.load(model)
+    assert fitted.method == method and fitted.method_ == "lm"
 
 
 

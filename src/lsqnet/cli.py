@@ -25,6 +25,7 @@ _BENCH_DATASETS = ("digits", "mnist", "fashion-mnist", "xor")  # the classificat
 # The library's names, listed here to keep every command's start light (a test checks them)
 _PRESETS = ("instant", "fast", "accurate", "paper")
 _INITS = ("auto", "uniform", "fan_in", "samples", "patches", "contrasts")
+_METHODS = ("auto", "bpls", "lm", "kfac")
 
 __all__ = ["main"]
 
@@ -221,7 +222,8 @@ def _fit(args: argparse.Namespace) -> int:
         task = "classification" if y.dtype.kind in "UOS" or (integral and few) else "regression"
     cls = BPLSClassifier if task == "classification" else BPLSRegressor
     params = {"random_state": args.seed}
-    for key in ("hidden_layer_sizes", "activation", "alpha", "max_iter", "init", "image_shape"):
+    for key in ("hidden_layer_sizes", "activation", "alpha", "max_iter", "init", "image_shape",
+                "method"):
         if getattr(args, key) is not None:
             params[key] = getattr(args, key)
     model = cls.from_preset(args.preset, **params) if args.preset else cls(**params)
@@ -447,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "softminus", "identity"))
     fit.add_argument("--alpha", type=_nonnegative_float, default=None,
                      help="ridge penalty of every layer")
+    fit.add_argument("--method", choices=_METHODS, default=None,
+                     help="how the layers are trained: BPLS sweeps, Levenberg-Marquardt (small "
+                     "networks), Kronecker-factored steps (wide classifiers in memory), or "
+                     "'auto' to choose by size (default: the estimator's, 'bpls')")
     fit.add_argument("--init", choices=_INITS, default=None,
                      help="the first layer's units (lsqnet.features); 'patches' and "
                      "'contrasts' need --image-shape, 'auto' (the presets') is 'patches' with "
