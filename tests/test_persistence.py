@@ -1086,3 +1086,35 @@ def test_random_models_round_trip_bit_identically(model, tmp_path_factory):
     loaded = load(path)
     assert_same_state(est, loaded)
     assert_same_predictions(est, loaded, X_test)
+
+
+def test_pipelines_round_trip_through_skops_with_lsqnet_types_trusted(tmp_path):
+    """A fitted Pipeline(StandardScaler, BPLSClassifier), saved whole by skops.io (no pickle),
+    loads with lsqnet.skops_trusted_types() and predicts the same; every lsqnet type an
+    estimator holds is in that list, and nothing loads untrusted."""
+    sio = pytest.importorskip("skops.io")
+    from sklearn.datasets import load_digits
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300], y[:300]
+    estimators = [
+        BPLSClassifier(hidden_layer_sizes=(8,), random_state=0),
+        BPLSClassifier(hidden_layer_sizes=(), random_state=0),  # keeps partial_fit statistics
+        BPLSClassifier.from_preset("fast", image_shape=(8, 8), random_state=0),  # banded
+        BPLSRegressor(hidden_layer_sizes=(4,), method="lm", random_state=0),
+    ]
+    trusted = lsqnet.skops_trusted_types()
+    for est in estimators:
+        target = y if isinstance(est, BPLSClassifier) else y.astype(float)
+        pipe = make_pipeline(StandardScaler(), est).fit(X, target)
+        path = tmp_path / "pipeline.skops"
+        sio.dump(pipe, path)
+        assert set(sio.get_untrusted_types(file=path)) <= set(trusted)
+        with pytest.raises(sio.exceptions.UntrustedTypesFoundException):
+            sio.load(path)
+        loaded = sio.load(path, trusted=trusted)
+        np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+        if isinstance(est, BPLSClassifier):
+            np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))

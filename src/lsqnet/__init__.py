@@ -3,7 +3,7 @@
 from . import activations, datasets, exceptions, features, solvers
 from ._version import __version__
 from .bpls import count_flops
-from .estimators import PRESETS, BPLSClassifier, BPLSRegressor, load
+from .estimators import PRESETS, BPLSClassifier, BPLSRegressor, load, skops_trusted_types
 from .layers import Dense, collapse_linear, fit_layer
 from .network import Network
 from .solvers import SOLVERS, GramStats, lstsq
@@ -26,5 +26,6 @@ __all__ = [
     "fit_layer",
     "load",
     "lstsq",
+    "skops_trusted_types",
     "solvers",
 ]

@@ -15,8 +15,8 @@ and scores (``_regressor``, ``_classifier``); the model files (``_persist``, ``_
 """
 
 from ._classifier import BPLSClassifier
-from ._load import load
+from ._load import load, skops_trusted_types
 from ._presets import PRESETS
 from ._regressor import BPLSRegressor
 
-__all__ = ["PRESETS", "BPLSClassifier", "BPLSRegressor", "load"]
+__all__ = ["PRESETS", "BPLSClassifier", "BPLSRegressor", "load", "skops_trusted_types"]

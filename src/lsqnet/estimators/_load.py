@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from typing import Any
 
+from .._flops import FlopLedger
 from .._persistence import InvalidRecord, read_record
 from ..exceptions import ModelFormatError
+from ..features.windows import banded_product
+from ..layers import Dense
+from ..network import Network
+from ..solvers import GramStats
+from ..training.bpls import BPLSOptions
 from ._classifier import BPLSClassifier
 from ._persist import rebuild, schema
 from ._regressor import BPLSRegressor
 
-__all__ = ["load"]
+__all__ = ["load", "skops_trusted_types"]
 
 #: The estimators a model file may hold, by name (never looked up any other way).
 _ESTIMATORS: dict[str, type] = {cls.__name__: cls for cls in (BPLSRegressor, BPLSClassifier)}
 _SCHEMAS = {name: schema(cls) for name, cls in _ESTIMATORS.items()}
+
+
+def skops_trusted_types() -> list[str]:
+    """The types a fitted lsqnet estimator holds, to trust when ``skops.io`` loads it.
+
+    ``skops.io`` (scikit-learn's safe format for whole pipelines) loads only the types it is
+    told to trust; scikit-learn's own it trusts already. An lsqnet estimator adds its class,
+    its network's records, its options, the statistics a single-layer model keeps for
+    ``partial_fit`` and the banded product of window units. Pass this list (plus any other
+    types ``skops.io.get_untrusted_types`` reports for a file from a source you trust):
+
+    >>> import skops.io as sio  # doctest: +SKIP
+    >>> pipe = sio.load("pipeline.skops", trusted=lsqnet.skops_trusted_types())  # doctest: +SKIP
+    """
+    kinds = (BPLSRegressor, BPLSClassifier, Dense, Network, BPLSOptions, GramStats, FlopLedger,
+             Counter, banded_product)
+    return sorted(f"{kind.__module__}.{kind.__qualname__}" for kind in kinds)
 
 
 def load(path: str | os.PathLike[str]) -> Any:
