@@ -174,3 +174,49 @@ def test_early_stopping_as_scikit_learns_mlp():
         BPLSClassifier(early_stopping=True, validation_fraction=1.0).fit(X, y)
     reg = BPLSRegressor(method="lm", hidden_layer_sizes=(4,), **params).fit(X[:, :3], X[:, 3])
     assert reg.best_validation_score_ == max(reg.validation_scores_) > 0.5
+
+
+def test_multilabel_targets_as_scikit_learns_mlp(tmp_path):
+    """y an (n, k) indicator matrix: predict gives 0/1 columns, predict_proba each label's
+    sigmoid output (not normalised), score the subset accuracy; as MLPClassifier."""
+    from sklearn.datasets import make_multilabel_classification
+    from sklearn.metrics import accuracy_score
+    from sklearn.neural_network import MLPClassifier
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=6, n_classes=4,
+                                          random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=50, random_state=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlp.fit(X, Y)
+    for method in ("bpls", "lm"):
+        clf = BPLSClassifier(hidden_layer_sizes=(16,), method=method, random_state=0).fit(X, Y)
+        pred, proba = clf.predict(X), clf.predict_proba(X)
+        assert pred.shape == mlp.predict(X).shape == (300, 4)
+        assert set(np.unique(pred)) <= {0, 1}
+        assert proba.shape == mlp.predict_proba(X).shape
+        assert np.all((proba > 0) & (proba < 1)) and not np.allclose(proba.sum(axis=1), 1)
+        np.testing.assert_array_equal(pred, (proba > 0.5).astype(int))
+        assert clf.score(X, Y) == accuracy_score(Y, pred)  # subset accuracy
+        # each label better than its majority vote (0.545 of the entries here)
+        assert np.mean(pred == Y) > np.mean(np.round(Y.mean(axis=0)) == Y) + 0.1
+        np.testing.assert_array_equal(clf.classes_, np.arange(4))
+    # in blocks as in memory; saved and loaded
+    blocks = BPLSClassifier(hidden_layer_sizes=(8,), batch_size=64, random_state=0).fit(X, Y)
+    memory = BPLSClassifier(hidden_layer_sizes=(8,), random_state=0).fit(X, Y)
+    np.testing.assert_allclose(blocks.predict_proba(X), memory.predict_proba(X), rtol=1e-8)
+    memory.save(tmp_path / "multilabel.npz")
+    loaded = lsqnet.load(tmp_path / "multilabel.npz")
+    np.testing.assert_array_equal(loaded.predict(X), memory.predict(X))
+    # what cannot take it says so
+    with pytest.raises(ValueError, match="needs output_activation='sigmoid'"):
+        BPLSClassifier(output_activation="softmax").fit(X, Y)
+    with pytest.raises(ValueError, match="multilabel indicator matrix; fit it with fit"):
+        BPLSClassifier(hidden_layer_sizes=()).partial_fit(X, Y, classes=[0, 1])
+    with pytest.raises(ValueError, match="must be a multilabel indicator matrix"):
+        BPLSClassifier().fit(X, Y * 3)  # two values, but not 0 and 1
+    with pytest.raises(ValueError, match="must be a multilabel indicator matrix"):
+        BPLSClassifier().fit(X, Y + 0.5)

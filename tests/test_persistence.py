@@ -381,8 +381,9 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     attrs = meta["attributes"]
     assert set(attrs) == {
         "n_features_in_", "n_layers_", "n_outputs_", "n_iter_", "loss_", "flops_",
-        "flops_exact_", "solver_", "method_", "out_activation_", "history_",
+        "flops_exact_", "solver_", "method_", "out_activation_", "history_", "_multilabel",
     }
+    assert attrs["_multilabel"] is False
     assert attrs["n_layers_"] == 3
     assert attrs["n_outputs_"] == 3
     for i, (W, b) in enumerate(zip(classifier.coefs_, classifier.intercepts_, strict=True)):
@@ -759,6 +760,7 @@ def test_version_2_files_load_with_the_image_shape_they_trained_with(
                 "validation_fraction", "n_iter_no_change"):
         del meta["params"][key]
     del meta["attributes"]["method_"]
+    del meta["attributes"]["_multilabel"]
     old = tmp_path / "v2.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)

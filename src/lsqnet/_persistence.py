@@ -61,7 +61,8 @@ The JSON object has exactly these keys:
     ``n_iter_``, ``loss_``, ``flops_``, ``flops_exact_``, ``solver_``, ``method_`` (files of
     versions 1 and 2 lack it and load with ``"bpls"``), ``out_activation_``
     and ``history_`` (a list of objects), plus ``_y_1d`` for regressors (whether ``fit`` saw
-    a 1-D ``y``, which makes ``predict`` return a 1-D array).
+    a 1-D ``y``, which makes ``predict`` return a 1-D array) and ``_multilabel`` for
+    classifiers (whether ``y`` was a multilabel indicator matrix; false in older files).
 ``"classes_object"``
     Classifiers only: true when ``classes_`` had object dtype.
 ``"has_feature_names"``
@@ -358,6 +359,8 @@ def _check_attributes(
         for entry in history
     ):
         raise InvalidRecord("history_ must be a list of objects with scalar values.")
+    if "_multilabel" in attrs and not isinstance(attrs["_multilabel"], bool):
+        raise InvalidRecord(f"_multilabel must be true or false; got {attrs['_multilabel']!r}.")
     if "_y_1d" in attrs:
         if not isinstance(attrs["_y_1d"], bool):
             raise InvalidRecord(f"_y_1d must be true or false; got {attrs['_y_1d']!r}.")
@@ -599,6 +602,8 @@ def _check_metadata(meta: dict[str, Any], schemas: Mapping[str, EstimatorSchema]
     attributes = meta.get("attributes")
     if meta["format_version"] <= 2 and isinstance(attributes, dict):
         meta["attributes"] = {"method_": "bpls", **attributes}
+        if schema.classifier:
+            meta["attributes"].setdefault("_multilabel", False)
     for section, keys in (
         ("params", set(schema.params)),
         ("attributes", set(ATTRIBUTES) | set(schema.attributes)),

@@ -114,6 +114,11 @@ class _ChunkChecker:
                     f"{self.owner}: chunk {index} has {X.shape[0]} rows of X but "
                     f"{y.shape[0]} of y."
                 )
+            if is_classifier(est) and y.ndim == 2:
+                raise ValueError(
+                    f"{self.owner}: y of chunk {index} is a multilabel indicator matrix; fit "
+                    f"it with fit (in memory, with batch_size, or on Dask arrays)."
+                )
             if is_classifier(est):
                 labels.append(np.unique(y))
             elif n_targets is None:
@@ -149,7 +154,7 @@ class _ChunkChecker:
         self.classes = seen
         self.targets = Targets(
             None, np.empty(0, np.intp), seen.shape[0], est.output_activation, self.dtype,
-            {"classes_": seen},
+            {"classes_": seen, "_multilabel": False},
         )
         return self.targets
 

@@ -9,10 +9,8 @@ from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import assert_all_finite
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import (
-    column_or_1d,
-)
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_array, column_or_1d
 
 from .._array_api import get_namespace, is_array_api, numpy_dtype
 from ..features import PATCH_SIZE
@@ -127,6 +125,18 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
 
     def _targets(self, y: np.ndarray, dtype: np.dtype) -> Targets:
         owner = type(self).__name__
+        if y.ndim == 2:  # a multilabel indicator matrix (checked by _check_y)
+            if self.output_activation != "sigmoid":
+                raise ValueError(
+                    f"{owner}: y is a multilabel indicator matrix ({y.shape[1]} labels), whose "
+                    f"labels are not exclusive: it needs output_activation='sigmoid'; got "
+                    f"{self.output_activation!r}."
+                )
+            Y = np.asarray(y, dtype=numpy_dtype(dtype))
+            return Targets(
+                Y, None, Y.shape[1], self.output_activation, numpy_dtype(dtype),
+                {"classes_": np.arange(Y.shape[1]), "_multilabel": True},
+            )
         try:
             if is_array_api(y):
                 classes, indices = get_namespace(y).unique_inverse(y)
@@ -142,11 +152,16 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
             )
         return Targets(
             None, indices, classes.shape[0], self.output_activation, numpy_dtype(dtype),
-            {"classes_": classes},
+            {"classes_": classes, "_multilabel": False},
         )
 
     def _partial_targets(self, y: np.ndarray, dtype: np.dtype, classes: Any, first: bool):
         owner = f"{type(self).__name__}.partial_fit"
+        if y.ndim == 2:
+            raise ValueError(
+                f"{owner}: y is a multilabel indicator matrix; fit it with fit (in memory, "
+                f"with batch_size, or on Dask arrays)."
+            )
         if self.iteration_rule != "all":
             raise ValueError(
                 f"{owner} needs iteration_rule='all': the rule {self.iteration_rule!r} refits "
@@ -180,13 +195,22 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
             )
         return Targets(
             None, np.searchsorted(classes, y), classes.shape[0], self.output_activation,
-            np.dtype(dtype), {"classes_": classes},
+            np.dtype(dtype), {"classes_": classes, "_multilabel": False},
         )
 
     @staticmethod
     def _check_y(y: Any, dtype: np.dtype) -> np.ndarray:
         if is_array_api(y):
             return check_tensor_labels(y)
+        shape = np.shape(np.asarray(y))
+        if len(shape) == 2 and shape[1] > 1:
+            kind = type_of_target(np.asarray(y))
+            if kind != "multilabel-indicator" or not np.isin(np.asarray(y), (0, 1)).all():
+                raise ValueError(
+                    f"y of shape {shape} must be a multilabel indicator matrix (0 and 1 in "
+                    f"every column) or 1-D labels; got {kind!r} targets."
+                )
+            return check_array(y, dtype=None, input_name="y")
         y = column_or_1d(y, warn=True)
         assert_all_finite(y, input_name="y")
         if y.dtype.kind == "c":
@@ -209,10 +233,13 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
             raise invalid(err, f"{type(self).__name__}.score", name) from err
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes): the outputs, normalised."""
+        """Class probabilities, shape (n_samples, n_classes): the outputs, normalised (for
+        multilabel targets, each label's sigmoid output, as scikit-learn's MLP gives)."""
         out = self._forward(X)
         xp = get_namespace(out)
         out = xp.clip(out, min=float(xp.finfo(out.dtype).tiny))
+        if getattr(self, "_multilabel", False):
+            return out
         return out / xp.sum(out, axis=1, keepdims=True)
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
@@ -224,9 +251,11 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         """Predicted class labels."""
         out = self._forward(X)
         xp = get_namespace(out)
+        if getattr(self, "_multilabel", False):  # each label where its output passes 1/2
+            return xp.astype(out > 0.5, xp.int64)
         return xp.take(self.classes_, xp.argmax(out, axis=1), axis=0)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags

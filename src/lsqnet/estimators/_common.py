@@ -46,7 +46,9 @@ class Targets:
 
     @property
     def classification(self) -> bool:
-        return "classes_" in self.attributes
+        """Class labels (one-hot encoded per block); multilabel targets are 0/1 columns fitted
+        as targets of sigmoid outputs, not as exclusive classes."""
+        return "classes_" in self.attributes and not self.attributes.get("_multilabel", False)
 
     def block(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray | None]:
         if self.labels is None:

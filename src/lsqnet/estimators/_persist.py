@@ -46,7 +46,7 @@ def schema(cls: type) -> EstimatorSchema:
     classifier = is_classifier(est)
     return EstimatorSchema(
         params=frozenset(est.get_params(deep=False)),
-        attributes=frozenset() if classifier else frozenset({"_y_1d"}),
+        attributes=frozenset({"_multilabel"} if classifier else {"_y_1d"}),
         output_activations=tuple(cls._output_activations),
         classifier=classifier,
     )
@@ -89,7 +89,9 @@ def save(est: Any, path: str | os.PathLike[str]) -> None:
     }
     layers = est.network_.layers
     attrs = {name: getattr(est, name) for name in ATTRIBUTES}
-    if not is_classifier(est):
+    if is_classifier(est):
+        attrs["_multilabel"] = bool(getattr(est, "_multilabel", False))
+    else:
         attrs["_y_1d"] = bool(est._y_1d)
     attrs = {name: to_json(value, f"{owner}: attribute {name}") for name, value in attrs.items()}
     record = ModelRecord(
@@ -129,6 +131,7 @@ def rebuild(cls: type, record: ModelRecord) -> Any:
         est.feature_names_in_ = record.feature_names
     if record.classes is not None:
         est.classes_ = record.classes
+        est._multilabel = attrs.pop("_multilabel")
     else:
         est._y_1d = attrs.pop("_y_1d")
     layers = tuple(
