@@ -101,3 +101,16 @@ def test_bad_dask_input_leaves_model_unchanged(client, digits):
     for old, new in zip(coefs, clf.coefs_, strict=True):
         np.testing.assert_array_equal(old, new)
     assert clf.n_features_in_ == X.shape[1]
+
+
+def test_multilabel_on_cluster_equals_in_memory(client):
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=6, n_classes=4,
+                                          random_state=0)
+    ref = BPLSClassifier(hidden_layer_sizes=(8,), random_state=0).fit(X, Y)
+    got = BPLSClassifier(hidden_layer_sizes=(8,), random_state=0).fit(
+        da.from_array(X, chunks=(64, -1)), da.from_array(Y, chunks=(64, -1))
+    )
+    assert_close(ref, got)
+    np.testing.assert_array_equal(got.predict(X), ref.predict(X))
