@@ -116,6 +116,20 @@ class History:
         self._excluded += time.perf_counter() - paused
         return stop
 
+    def record_step(
+        self, step: Step, flops: int, passes: int | None = None, **extra: Any
+    ) -> bool:
+        """:meth:`record` a method's step: its layers, samples, loss and accuracy, the
+        operations so far (``flops``), a method's own ``extra`` fields, and for a streamed
+        source the ``passes`` made so far."""
+        fields = dict(
+            layers=step.layers, n_samples=step.n_samples, loss=step.loss,
+            accuracy=step.accuracy, flops=flops, **extra,
+        )
+        if passes is not None:
+            fields["passes"] = passes
+        return self.record(step.network, **fields)
+
 
 class Step(NamedTuple):
     """What one step of a method reports to the loop.

@@ -602,17 +602,13 @@ def fit(
 
     def recorder(method: Sweeps | None) -> Callable[[Step], bool]:
         def record(step: Step) -> bool:
-            fields = dict(
-                layers=step.layers, n_samples=step.n_samples, loss=step.loss,
-                accuracy=step.accuracy, flops=ledger.total,
-            )
+            extra = {}
             if method is not None and opts.safeguard:
-                fields.update(
+                extra = dict(
                     objective=step.objective, trials=method.trials, accepted=method.accepted
                 )
-            if isinstance(source, Passes):
-                fields["passes"] = source.count
-            return history.record(step.network, **fields)
+            passes = source.count if isinstance(source, Passes) else None
+            return history.record_step(step, ledger.total, passes, **extra)
 
         return record
 

@@ -635,15 +635,12 @@ def fit(
 
         def record(step: Step) -> bool:
             state = method.last
-            fields = dict(
-                layers=step.layers, n_samples=step.n_samples, loss=step.loss,
-                accuracy=step.accuracy, objective=step.objective, flops=ledger.total,
-            )
+            extra = {"objective": step.objective}
             if state is not None:
-                fields.update(
+                extra.update(
                     retries=state.retries, damping=state.damping, step_size=state.step_size
                 )
-            return history.record(step.network, **fields)
+            return history.record_step(step, ledger.total, **extra)
 
         best, solvers, stop = run(
             method, source, Iterate(network), max_steps=opts.max_iter, tol=opts.tol,

@@ -481,24 +481,17 @@ def fit(
         source = Passes(source, init_passes)
     method = LevenbergMarquardt(opts, classification)
 
+    def passes() -> int | None:
+        return source.count if isinstance(source, Passes) else None
+
     def record(step: Step) -> bool:
-        fields = dict(
-            layers=step.layers, n_samples=step.n_samples, loss=step.loss,
-            accuracy=step.accuracy, objective=step.objective, trials=method.trials,
-            accepted=method.accepted, flops=ledger.total,
+        return history.record_step(
+            step, ledger.total, passes(), objective=step.objective, trials=method.trials,
+            accepted=method.accepted,
         )
-        if isinstance(source, Passes):
-            fields["passes"] = source.count
-        return history.record(step.network, **fields)
 
     def record_start(step: Step) -> bool:
-        fields = dict(
-            layers=step.layers, n_samples=step.n_samples, loss=step.loss,
-            accuracy=step.accuracy, flops=ledger.total,
-        )
-        if isinstance(source, Passes):
-            fields["passes"] = source.count
-        return history.record(step.network, **fields)
+        return history.record_step(step, ledger.total, passes())
 
     with _flops.counting(ledger) as ledger:
         begin = Iterate(network, network.forward_all(source.X) if source.resident else None)
