@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import _flops
+from .. import _flops, _sparse
 from .._array_api import device, get_namespace, numpy_dtype
 from .._validation import check_option, check_scalar
 from ._factor import Factorization, factorize_cholesky, factorize_eigh
@@ -152,7 +152,7 @@ class GramStats:
         if dtype is not None and dtype != A.dtype:
             return cls._from_blocks(A, B, sample_weight, shift, dtype)
         if shift is not None:
-            if overwrite_a and xp is np:
+            if overwrite_a and xp is np and not _sparse.is_sparse(A):
                 shift = xp.astype(xp.asarray(shift), A.dtype)
                 A -= shift
                 _flops.record("center", _flops.elementwise(*A.shape))
@@ -165,10 +165,15 @@ class GramStats:
             sum_w = float(n)
         else:
             weights = xp.astype(sample_weight, A.dtype, copy=False)
-            Aw = A * xp.sqrt(weights)[:, None]
+            if _sparse.is_sparse(A):
+                Aw = _sparse.scale_rows(A, xp.sqrt(weights))
+            else:
+                Aw = A * xp.sqrt(weights)[:, None]
             _flops.record("scale", _flops.elementwise(n, d + 2))
             sum_w = float(xp.sum(weights, dtype=xp.float64))
-        AtA = Aw.T @ Aw
+        # a sparse A: products of its stored entries, with dense results (recorded as the
+        # dense products, so that count_flops does not depend on the format)
+        AtA = _sparse.gram(Aw) if _sparse.is_sparse(A) else Aw.T @ Aw
         _flops.record("syrk", _flops.syrk(n, d))
         _flops.record("gemm", _flops.gemm(1, n, d))
         AtB, sum_A, Bw = cls._cross_products(A, B, weights, sample_weight is None)
@@ -176,15 +181,24 @@ class GramStats:
 
     @classmethod
     def around_means(
-        cls, A: np.ndarray, B: np.ndarray, *, overwrite_a: bool = False
+        cls, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None, *,
+        overwrite_a: bool = False,
     ) -> GramStats:
         """:meth:`from_data` with the shift at the columns' means of ``A`` (computed in
-        float64): the statistics that keep float32's centred Gram matrix accurate."""
-        xp = get_namespace(A, B)
+        float64; weighted by ``sample_weight`` if given): the statistics that keep float32's
+        centred Gram matrix accurate."""
+        xp = get_namespace(A, B, sample_weight)
         n, d = A.shape
         _flops.record("center", n * d)
-        means = xp.sum(A, axis=0, dtype=xp.float64) / max(n, 1)
-        return cls.from_data(A, B, shift=means, overwrite_a=overwrite_a)
+        total = 0.0 if sample_weight is None else float(xp.sum(sample_weight, dtype=xp.float64))
+        if total > 0:  # any shift gives the same solution: the weighted means, when they exist
+            _flops.record("center", n * d)
+            means = xp.astype(xp.astype(sample_weight, A.dtype) @ A, xp.float64) / total
+        elif _sparse.is_sparse(A):
+            means = _sparse.column_sums(A, np.float64) / max(n, 1)
+        else:
+            means = xp.sum(A, axis=0, dtype=xp.float64) / max(n, 1)
+        return cls.from_data(A, B, sample_weight, shift=means, overwrite_a=overwrite_a)
 
     @classmethod
     def _from_blocks(cls, A, B, sample_weight, shift, dtype) -> GramStats:
@@ -198,7 +212,9 @@ class GramStats:
         block = None  # one buffer for every block's converted, shifted rows (NumPy)
         for start in range(0, max(n, 1), BLOCK_ROWS):
             rows = slice(start, min(start + BLOCK_ROWS, n))
-            if xp is np:
+            if _sparse.is_sparse(A):  # stays sparse: the shift is applied to its sums below
+                part_A = _sparse.astype(A[rows], dtype)
+            elif xp is np:
                 m = rows.stop - rows.start
                 block = np.empty((m, d), dtype) if block is None else block[:m]
                 if shift is None:
@@ -214,6 +230,9 @@ class GramStats:
                 _flops.record("center", _flops.elementwise(part_A.shape[0], d))
             w = None if sample_weight is None else xp.astype(sample_weight[rows], dtype)
             part = cls.from_data(part_A, xp.astype(B[rows], dtype), w)
+            if shift is not None and _sparse.is_sparse(A):
+                with _flops.counting():  # recorded above as the dense block's centring
+                    part = part.shifted(shift)
             total = part if total is None else total + part
         return total if shift is None else replace(total, shift=shift)
 
@@ -240,14 +259,19 @@ class GramStats:
         return cls(AtA, AtB, sum_A, sum_B, sum_BB, sum_w, n)
 
     @classmethod
-    def target_terms(cls, A: np.ndarray, B: np.ndarray) -> GramStats:
-        """Only the target-dependent sums of ``from_data(A, B)`` (``AtB``, ``sum_B``,
-        ``sum_BB``; the others empty): what :meth:`with_cross_terms_of` takes, for statistics
-        whose Gram matrix is already known."""
-        xp = get_namespace(A, B)
+    def target_terms(
+        cls, A: np.ndarray, B: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> GramStats:
+        """Only the target-dependent sums of ``from_data(A, B, sample_weight)`` (``AtB``,
+        ``sum_B``, ``sum_BB``; the others empty): what :meth:`with_cross_terms_of` takes, for
+        statistics whose Gram matrix is already known."""
+        xp = get_namespace(A, B, sample_weight)
         empty = xp.zeros((0,), dtype=A.dtype, device=device(A))
-        weights = xp.ones(A.shape[0], dtype=A.dtype, device=device(A))
-        AtB, _, Bw = cls._cross_products(A, B, weights, unweighted=True)
+        if sample_weight is None:
+            weights = xp.ones(A.shape[0], dtype=A.dtype, device=device(A))
+        else:
+            weights = xp.astype(sample_weight, A.dtype, copy=False)
+        AtB, _, Bw = cls._cross_products(A, B, weights, unweighted=sample_weight is None)
         return cls._with_cross_terms(empty, empty, 0.0, 0, B, Bw, AtB)
 
     def with_targets(

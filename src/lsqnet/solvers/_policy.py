@@ -188,14 +188,15 @@ def factorize_gram(
     owner: str,
     accepts: Accepts,
     rcond: float | None = None,
-    data: tuple[Any, Any] | None = None,
+    data: tuple[Any, ...] | None = None,
 ) -> tuple[Any, Factorization]:
     """The factorisation of summed statistics ``stats``, and the statistics it belongs to.
 
     ``solver`` (``"auto"``, ``"cholesky"`` or ``"eigh"``; ``"qr"``/``"svd"`` stand for
     ``"eigh"``, :func:`gram_solver`): Cholesky, falling back to the eigendecomposition (cut-off
-    ``rcond``) with a warning. When the statistics are float32 and their data ``(A, B)`` is
-    given, statistics that the Cholesky check rejects are first recomputed from it around
+    ``rcond``) with a warning. When the statistics are float32 and their data ``(A, B)`` or
+    ``(A, B, sample_weight)`` is given, statistics that the Cholesky check rejects are first
+    recomputed from it around
     the columns' means (still float32, :class:`~lsqnet.GramStats` with a shift), then if need
     be in float64 (in blocks of rows): the rejection is usually the rounding noise of
     centring float32 sums, which the shift removes, while the eigendecomposition's rank
@@ -212,9 +213,10 @@ def factorize_gram(
     except NotPositiveDefiniteError as err:
         reason = str(err)
     if data is not None and numpy_dtype(stats.dtype) == np.float32:
-        A, B = data
+        A, B, *weights = data  # (A, B) or (A, B, sample_weight)
+        w = weights[0] if weights else None
         # type(stats): GramStats, which imports this module
-        shifted = type(stats).around_means(A, B)
+        shifted = type(stats).around_means(A, B, w)
         try:
             factor = shifted.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
         except NotPositiveDefiniteError:
@@ -225,7 +227,7 @@ def factorize_gram(
             )
             return shifted, factor
         xp = get_namespace(A)
-        stats = type(stats).from_data(A, B, dtype=xp.float64)  # in blocks: no float64 copy
+        stats = type(stats).from_data(A, B, w, dtype=xp.float64)  # in blocks: no float64 copy
         try:
             factor = stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
         except NotPositiveDefiniteError as err:

@@ -38,32 +38,39 @@ class LayerCache:
         return self.stats is not None
 
 
-def solve_data(H: Any, T: Any, act: Any, opts: Any, cache: LayerCache | None) -> LstsqResult:
+def solve_data(
+    H: Any, T: Any, act: Any, opts: Any, cache: LayerCache | None, sample_weight: Any = None
+) -> LstsqResult:
     """Weights and bias of one layer: least squares from inputs ``H`` to pre-activations ``T``
-    in memory (``opts``: :class:`~lsqnet.bpls.BPLSOptions`)."""
+    in memory (``opts``: :class:`~lsqnet.bpls.BPLSOptions`), each row weighted by
+    ``sample_weight`` (n,) if given (a cache holds the statistics of the same weights)."""
+    w = sample_weight
     if opts.layer_method == "weighted":
         weights = act.derivative(T) ** 2
         _flops.record("elementwise", 2 * _flops.elementwise(*T.shape))
+        if w is not None:
+            weights = weights * w[:, None]
+            _flops.record("scale", _flops.elementwise(*T.shape))
         return solve_least_squares(
             H, T, sample_weight=weights, alpha=opts.alpha, solver=opts.solver,
             fit_intercept=True, owner="BPLS", accepts=IN_MEMORY,
         )
     if opts.solver in ("qr", "svd"):
         return solve_least_squares(
-            H, T, alpha=opts.alpha, solver=opts.solver, fit_intercept=True, owner="BPLS",
-            accepts=IN_MEMORY,
+            H, T, sample_weight=w, alpha=opts.alpha, solver=opts.solver, fit_intercept=True,
+            owner="BPLS", accepts=IN_MEMORY,
         )
     if cache is not None and cache.filled:
         xp = get_namespace(H)
         if cache.stats.dtype != H.dtype:  # the statistics were recomputed in float64
             H, T = xp.astype(H, cache.stats.dtype), xp.astype(T, cache.stats.dtype)
-        return cache.stats.with_targets(H, T).solve_with(cache.factor, fit_intercept=True)
+        return cache.stats.with_targets(H, T, w).solve_with(cache.factor, fit_intercept=True)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
-        stats = GramStats.from_data(H, T)
+        stats = GramStats.from_data(H, T, w)
     check_finite(stats)
     stats, factor = factorize_gram(
         stats, opts.alpha, fit_intercept=True, solver=opts.solver, owner="BPLS",
-        accepts=IN_MEMORY, data=(H, T),
+        accepts=IN_MEMORY, data=(H, T) if w is None else (H, T, w),
     )
     if cache is not None:
         cache.stats, cache.factor = stats, factor
