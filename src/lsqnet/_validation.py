@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _sparse
 from ._array_api import get_namespace, is_array_api, numpy_dtype, xp_dtype
 
 __all__ = [
@@ -31,7 +32,8 @@ __all__ = [
 def float_dtype(*arrays: Any) -> np.dtype:
     """The floating dtype results are computed in: float32 only if every input is float32."""
     dtypes = [
-        numpy_dtype(a.dtype) for a in arrays if isinstance(a, np.ndarray) or is_array_api(a)
+        numpy_dtype(a.dtype) for a in arrays
+        if isinstance(a, np.ndarray) or is_array_api(a) or _sparse.is_sparse(a)
     ]
     if dtypes and all(d == np.float32 for d in dtypes):
         return np.dtype(np.float32)
@@ -156,6 +158,7 @@ def check_array(
     dtype: np.dtype | None = None,
     allow_empty: bool = False,
     ensure_finite: bool = True,
+    accept_sparse: bool = False,
 ) -> np.ndarray:
     """Return ``array`` as a finite floating NumPy array, or raise naming the argument.
 
@@ -163,9 +166,19 @@ def check_array(
     numeric types become float64. Object, string, complex and boolean-less structured arrays
     are rejected with a ``TypeError``. A tensor of another array API library is checked the
     same way and returned as a tensor on its device.
+
+    With ``accept_sparse``, a SciPy sparse matrix or array (2-D) is checked the same way on
+    its stored values and returned sparse: CSR and CSC as they are, other formats (COO, LIL,
+    ...) converted to CSR, never made dense. Without it, sparse input is a ``TypeError``
+    that says so.
     """
     if array is None:
         raise TypeError(f"Input {name} must be an array of numbers, got None.")
+    if _sparse.is_sparse(array):
+        return _check_sparse(
+            array, name, ndim=ndim, dtype=dtype, allow_empty=allow_empty,
+            ensure_finite=ensure_finite, accept_sparse=accept_sparse,
+        )
     if is_array_api(array):
         arr = array
         xp = get_namespace(arr)
@@ -204,6 +217,46 @@ def check_array(
     if ensure_finite and 0 not in shape:
         _assert_all_finite(arr, name)
     return arr
+
+
+def _check_sparse(
+    array: Any, name: str, *, ndim: int | tuple[int, ...], dtype: np.dtype | None,
+    allow_empty: bool, ensure_finite: bool, accept_sparse: bool,
+) -> Any:
+    """:func:`check_array` of a SciPy sparse matrix or array."""
+    if not accept_sparse:
+        raise TypeError(
+            f"Input {name} is a sparse {array.format.upper()} matrix, which is not supported "
+            f"here; pass a dense array (e.g. {name}.toarray())."
+        )
+    ndims = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if 2 not in ndims:
+        want = " or ".join(f"{d}-D" for d in ndims)
+        raise ValueError(
+            f"Input {name} must be a {want} array; got a 2-D sparse matrix of shape "
+            f"{tuple(array.shape)}."
+        )
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Input {name} must hold real numbers (int, float or bool); "
+            f"got a sparse matrix of dtype {array.dtype}."
+        )
+    shape = tuple(array.shape)
+    if not allow_empty and 0 in shape:
+        raise ValueError(f"Input {name} is empty (shape {shape}); at least one value is needed.")
+    if array.format not in _sparse.FORMATS:
+        array = array.tocsr()
+    if dtype is not None:
+        target = np.dtype(dtype)
+    elif array.dtype in (np.float32, np.float64):
+        target = array.dtype
+    else:
+        target = np.dtype(np.float64)
+    with np.errstate(over="ignore"):
+        array = _sparse.astype(array, target)
+    if ensure_finite and array.nnz:
+        _assert_all_finite(array.data, name)
+    return array
 
 
 def check_consistent_length(**arrays: np.ndarray | None) -> int:

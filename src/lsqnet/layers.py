@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import _sparse
 from . import activations as _activations
 from ._array_api import check_same_library, device, get_namespace, numpy_dtype
 from ._validation import (
@@ -92,18 +93,23 @@ class Dense:
 
     def pre_activation(self, X: np.ndarray) -> np.ndarray:
         """``X @ weight + bias`` (a new array)."""
-        Z = X @ self.weight if self.product is None else self.product(X, self.weight)
+        # a map's own product is for dense inputs; a sparse X multiplies its stored values only
+        if self.product is None or _sparse.is_sparse(X):
+            Z = X @ self.weight
+        else:
+            Z = self.product(X, self.weight)
         Z += self.bias
         return Z
 
     def forward(self, X: Any) -> np.ndarray:
-        """The layer's output for ``X`` of shape (n_samples, n_in).
+        """The layer's output for ``X`` of shape (n_samples, n_in) (a SciPy sparse matrix
+        too, for a layer of NumPy arrays: only its stored values are multiplied).
 
         ``X`` must be of the weight's library and on its device: a tensor for a layer of
         tensors (``ValueError`` otherwise), an array or array-like for a layer of NumPy arrays.
         """
         check_same_library("Dense.forward", X=X, weight=self.weight)
-        X = check_array(X, "X", dtype=self.weight.dtype)
+        X = check_array(X, "X", dtype=self.weight.dtype, accept_sparse=True)
         if X.shape[1] != self.n_in:
             raise ValueError(f"X has {X.shape[1]} features, but the layer takes {self.n_in}.")
         return _activations.get(self.activation).forward(self.pre_activation(X))
@@ -262,8 +268,10 @@ def fit_layer(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_in)
-        Inputs. Not modified.
+    X : {array-like, sparse matrix} of shape (n_samples, n_in)
+        Inputs. Not modified. A SciPy sparse matrix or array is used through its products
+        only (never made dense); its solvers are then ``"auto"`` and ``"cholesky"``, which
+        form the sums :math:`X^T X` and :math:`X^T Y`.
     Y : array-like of shape (n_samples,) or (n_samples, n_out)
         Targets in the activation's output space. Values outside the activation's open output
         range are clipped into it by ``target_eps`` (and counted); values outside its closure
@@ -352,7 +360,7 @@ def fit_layer(
         )
     check_same_library(owner, X=X, Y=Y, sample_weight=sample_weight)
     dtype = float_dtype(X, Y)
-    X = check_array(X, "X", dtype=dtype)
+    X = check_array(X, "X", dtype=dtype, accept_sparse=True)
     Y = check_array(Y, "Y", ndim=(1, 2), dtype=dtype)
     Y2 = Y[:, None] if Y.ndim == 1 else Y
     check_consistent_length(X=X, Y=Y2)

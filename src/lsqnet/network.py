@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _flops
+from . import _flops, _sparse
 from . import activations as _activations
 from ._array_api import device, get_namespace, xp_dtype
 from .features import FanIn, FeatureMap, Uniform, make_feature_map
@@ -36,7 +36,9 @@ class Network:
         return (self.layers[0].n_in, *(layer.n_out for layer in self.layers))
 
     def forward_all(self, X: np.ndarray) -> list[np.ndarray]:
-        """``[X, h_1, ..., h_L]``: the input and every layer's activation."""
+        """``[X, h_1, ..., h_L]``: the input (a NumPy array, a tensor, or a SciPy sparse
+        matrix, whose products with the first layer's weight are dense) and every layer's
+        activation."""
         outs = [X]
         for layer in self.layers:
             outs.append(apply_layer(layer, outs[-1]))
@@ -84,18 +86,22 @@ def init_network(
     ``X`` when it is given (a PyTorch tensor gives tensors on its device), so that a seed gives
     the same network for NumPy arrays and tensors. A map's units are given the map's own
     matrix product (:func:`lsqnet.features.windows.banded_product` for windows).
+
+    A SciPy sparse ``X`` is read by the maps through :class:`lsqnet._sparse.SparseRows`: its
+    column sums and the rows a map draws, made dense; never all of it.
     """
     first = make_feature_map(init)
     if first.needs_inputs and X is None:
         raise ValueError(f"init={first.name!r} draws its units from the training inputs: pass X.")
     later = first if isinstance(first, Uniform) else FanIn()
+    inputs = _sparse.SparseRows(X) if _sparse.is_sparse(X) else X
     xp = get_namespace(X)
     place = {"dtype": xp_dtype(xp, dtype), "device": None if X is None else device(X)}
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         act = output_activation if i == len(sizes) - 2 else activation
         units = first if i == 0 else later
-        W, b = units.units(n_in, n_out, rng, X=X, Y=Y)
+        W, b = units.units(n_in, n_out, rng, X=inputs, Y=Y)
         product = getattr(units, "product", None)
         layers.append(Dense(
             xp.asarray(W * scale, **place), xp.asarray(b * scale, **place), act, product=product,
