@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .. import _flops
+from .. import _flops, _sparse
 from .. import activations as _activations
 from .._array_api import get_namespace, is_array_api
 from .._dask import is_dask_array
@@ -289,11 +289,25 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         return float(r2_score(y, out[:, 0] if y.ndim == 1 else out))
 
     def _fit(self, X: Any, targets: Targets, monitor: Any, source: Any = None):
+            X = self._check_sparse_fit(X)
         """Initialise and train the network on ``X`` in memory, or on the chunks of
         ``source`` (``X`` is then None), and set the fitted attributes."""
         opts = self._options
         rng = check_random_state(self.random_state, type(self).__name__)
         n_features = X.shape[1] if source is None else source.n_features
+    def _check_sparse_fit(self, X: Any) -> Any:
+        """A sparse ``X`` to fit on, in CSR format (its rows are read in blocks and
+        batches); the solvers that would factorise it dense are refused."""
+        if not _sparse.is_sparse(X):
+            return X
+        if self.solver not in ("auto", "cholesky"):
+            raise ValueError(
+                f"{type(self).__name__}: solver={self.solver!r} factorises X itself, which "
+                f"would make the sparse X dense; use solver='auto' or 'cholesky' (sums of X's "
+                f"products), or pass X.toarray()."
+            )
+        return X.tocsr() if X.format != "csr" else X
+
         sizes = (n_features, *self._sizes, targets.n_outputs)
         dtype = np.dtype(targets.dtype)
         if source is not None:
@@ -399,7 +413,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         with hidden layers and NumPy data in memory, BPLS otherwise. Records ``method_``."""
         method = self.method
         owner = type(self).__name__
-        numpy_data = source is not None or isinstance(X, np.ndarray)
+        numpy_data = source is not None or isinstance(X, np.ndarray) or _sparse.is_sparse(X)
         if method == "auto":
             if levenberg_marquardt.n_parameters(sizes) <= LM_MAX_PARAMETERS and numpy_data:
                 method = "lm"
@@ -513,7 +527,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
 
     def _validate_X(self, X: Any, *, reset: bool, dtype: Any) -> np.ndarray:
         try:
-            return validate_data(self, X, reset=reset, dtype=dtype)
+            return validate_data(self, X, reset=reset, dtype=dtype, accept_sparse=_sparse.FORMATS)
         except (ValueError, TypeError) as err:
             raise invalid(err, type(self).__name__, "X") from err
 
@@ -643,3 +657,4 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+        tags.input_tags.sparse = True

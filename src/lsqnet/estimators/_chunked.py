@@ -20,7 +20,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from .. import _flops
+from .. import _flops, _sparse
 from .. import activations as _activations
 from .._dask import DaskChunks, is_dask_array
 from ..bpls import class_targets
@@ -40,7 +40,7 @@ __all__ = ["ChunkedFits", "check_block", "single_layer"]
 
 def check_block(block: np.ndarray, start: int, *, owner: str) -> None:
     """Raise naming X and the rows if a block read from X is not finite."""
-    if not np.isfinite(block).all():
+    if not np.isfinite(block.data if _sparse.is_sparse(block) else block).all():
         raise ValueError(
             f"{owner}: invalid X: rows {start} to {start + block.shape[0] - 1} contain NaN or "
             f"infinity."
@@ -201,7 +201,7 @@ class ChunkedFits:
         owner = type(self).__name__
         if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
             # not an array of numbers (or a memmap): in memory anyway, converted here
-            X = self._validate_X(X, reset=True, dtype=self._dtype())
+            X = self._check_sparse_fit(self._validate_X(X, reset=True, dtype=self._dtype()))
         else:
             # Shape errors worded as scikit-learn does, and n_features_in_, from the first
             # row; the values of every block are checked as it is read.

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from .. import _flops
+from .. import _flops, _sparse
 from .._array_api import (
     check_same_library,
     device,
@@ -257,7 +257,14 @@ def solve_least_squares(
 
     n, d = A.shape
     requested = solver
-    solver = resolve_solver(solver, n, d, alpha, fit_intercept)
+    sparse = _sparse.is_sparse(A)
+    # of a sparse A only the sums of products are formed: Cholesky, else the eigendecomposition
+    solver = "cholesky" if sparse else resolve_solver(solver, n, d, alpha, fit_intercept)
+    if sparse and requested not in ("auto", "cholesky"):
+        raise ValueError(
+            f"{owner}: solver={requested!r} factorises {argument_names(owner)[0]} itself, "
+            f"which would make a sparse matrix dense; use solver='auto' or 'cholesky'."
+        )
 
     if solver == "cholesky":
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
@@ -267,6 +274,12 @@ def solve_least_squares(
         try:
             factor = stats.factorize(alpha, fit_intercept=fit_intercept, solver="cholesky")
         except NotPositiveDefiniteError as err:
+            if sparse:
+                warn_fallback(owner, requested, "eigh", str(err), accepts=accepts, dtype=A.dtype)
+                factor = stats.factorize(alpha, fit_intercept=fit_intercept, solver="eigh")
+                result = stats.solve_with(factor, fit_intercept=fit_intercept)
+                check_finite_solution(result.coef, result.intercept, result.solver, owner)
+                return result
             warn_fallback(owner, requested, "svd", str(err), accepts=accepts, dtype=A.dtype)
             solver = "svd"
         else:

@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _flops
+from .. import _flops, _sparse
 from .. import activations as _activations
 from .._array_api import cho_factor, cho_solve, device, eigh, get_namespace, is_numpy
 from ..layers import Dense
@@ -242,10 +242,11 @@ def _augmented_gram(a: Any) -> Any:
     """``[a 1]^T [a 1]``, by blocks (``a`` is not copied with a column of ones)."""
     xp = get_namespace(a)
     n = a.shape[0]
-    sums = xp.sum(a, axis=0)
+    sparse = _sparse.is_sparse(a)  # a sparse X: dense sums of its stored values
+    sums = _sparse.column_sums(a) if sparse else xp.sum(a, axis=0)
     _flops.record("elementwise", _flops.elementwise(*a.shape))
     count = xp.asarray([[float(n)]], dtype=a.dtype, device=device(a))
-    upper = xp.concat([_gram(a), sums[:, None]], axis=1)
+    upper = xp.concat([_sparse.gram(a) if sparse else _gram(a), sums[:, None]], axis=1)
     return xp.concat([upper, xp.concat([sums[None, :], count], axis=1)], axis=0)
 
 
@@ -447,7 +448,9 @@ class KroneckerSteps:
             rows = order[offset: offset + opts.batch_size]
             offset += rows.shape[0]
             idx = xp.asarray(rows, device=on) if not is_numpy(xp) else rows
-            Xb, Yb = xp.take(X, idx, axis=0), xp.take(Y, idx, axis=0)
+            # a sparse X: the mini-batch's rows made dense (the dense fit's products)
+            Xb = _sparse.dense_rows(X, rows) if _sparse.is_sparse(X) else xp.take(X, idx, axis=0)
+            Yb = xp.take(Y, idx, axis=0)
             factors = self._update(
                 layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale
             )
@@ -585,7 +588,8 @@ def _check(source: Any, network: Network, classification: bool) -> None:
         )
     xp = get_namespace(X)
     for name, arr in (("X", X), ("Y", Y)):
-        if not bool(xp.all(xp.isfinite(arr))):
+        values = arr.data if _sparse.is_sparse(arr) else arr
+        if not bool(xp.all(xp.isfinite(values))):
             raise ValueError(f"KFAC training: {name} contains NaN or infinity.")
 
 
@@ -620,6 +624,8 @@ def fit(
     def take(arr: Any, rows: np.ndarray | None) -> Any:
         if rows is None or arr is None:
             return arr
+        if _sparse.is_sparse(arr):
+            return _sparse.take_rows(arr, rows)
         return xp.take(arr, rows if is_numpy(xp) else xp.asarray(rows, device=device(arr)), axis=0)
 
     with _flops.counting(ledger) as ledger:

@@ -23,6 +23,8 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from .. import _sparse
+
 __all__ = [
     "ArrayChunks",
     "ChunkSource",
@@ -130,7 +132,10 @@ class ArrayChunks:
         n = self.X.shape[0]
         for start in range(0, n, self.batch_size):
             stop = min(start + self.batch_size, n)
-            block = np.array(self.X[start:stop], dtype=self.dtype, order="C")
+            if _sparse.is_sparse(self.X):  # a CSR block: its rows, still sparse
+                block = _sparse.astype(self.X[start:stop], self.dtype)
+            else:
+                block = np.array(self.X[start:stop], dtype=self.dtype, order="C")
             _release_pages(self.X[start:stop])
             if self.check is not None:
                 self.check(block, start)
@@ -205,7 +210,7 @@ class SampledInputs:
         self.source = source
         self.passes = 1
         count, total = source.map_sum(
-            lambda X, Y, labels, start: Pair(X.shape[0], X.sum(axis=0, dtype=np.float64))
+            lambda X, Y, labels, start: Pair(X.shape[0], _sparse.column_sums(X, np.float64))
         ).values
         self.shape = (count, source.n_features)
         self._sum = total
@@ -220,7 +225,7 @@ class SampledInputs:
 
         def pick(X, Y, labels, start):
             mine = wanted[(wanted >= start) & (wanted < start + X.shape[0])]
-            return Rows({int(i): X[i - start].copy() for i in mine})
+            return Rows({int(i): _sparse.dense_rows(X, [i - start])[0] for i in mine})
 
         self.passes += 1
         found = self.source.map_sum(pick).rows
