@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg.blas
 
-from .. import _flops
+from .. import _flops, _sparse
 from .. import activations as _activations
 from .._array_api import cho_factor, cho_solve
 from ..layers import Dense
@@ -149,6 +149,12 @@ def _forward(network: Network, X: np.ndarray) -> tuple[list[np.ndarray], list[np
         pre.append(Z)
         acts.append(_activations.get(layer.activation).forward(Z))
     return acts, pre
+
+
+def _as_float64(X: Any) -> Any:
+    """``X`` in float64: a NumPy array, or a sparse matrix kept sparse (its rows are made
+    dense one block of the Jacobian at a time)."""
+    return _sparse.astype(X, np.float64) if _sparse.is_sparse(X) else np.asarray(X, np.float64)
 
 
 def _data_objective(loss: str, out: np.ndarray, Y: np.ndarray) -> float:
@@ -274,7 +280,7 @@ class LevenbergMarquardt:
         sizes = list(network.sizes)
 
         def value(X, Y, labels, start) -> _Value:
-            X64 = np.asarray(X, np.float64)
+            X64 = _as_float64(X)
             Y64 = np.asarray(Y, np.float64)
             _, pre = _forward(network, X64)
             out = out_act.forward(pre[-1])
@@ -295,14 +301,14 @@ class LevenbergMarquardt:
         block = max(1, BLOCK_ENTRIES // p)
 
         def curvature(X, Y, labels, start) -> _Curvature:
-            X64 = np.asarray(X, np.float64)
+            X64 = _as_float64(X)
             Y64 = np.asarray(Y, np.float64)
             JtHJ = np.zeros((p, p), order="F")  # its upper triangle, by rank-k updates
             Jte = np.zeros(p)
             total = None
             for lo in range(0, X64.shape[0], block):
                 rows = slice(lo, lo + block)
-                acts, pre = _forward(network, X64[rows])
+                acts, pre = _forward(network, _sparse.dense_rows(X64, rows))  # J's rows
                 Z = pre[-1]
                 out = out_act.forward(Z)
                 Yb = Y64[rows]
@@ -471,7 +477,8 @@ def fit(
     ``flops``; for the steps also ``objective`` (per sample), ``trials`` (damped solves
     tried) and ``accepted``; ``passes`` for a streamed source) and the ledger.
     """
-    if source.resident and not isinstance(source.X, np.ndarray):  # a tensor in memory
+    X = source.X if source.resident else None
+    if X is not None and not (isinstance(X, np.ndarray) or _sparse.is_sparse(X)):  # a tensor
         raise ValueError(
             "method='lm' computes with NumPy: fit NumPy arrays (or chunks of them); tensors "
             "are fitted by method='bpls'."
