@@ -366,7 +366,7 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     assert arrays["classes"].dtype.kind == "U"
     meta = _metadata(arrays)
     assert meta["format"] == FORMAT == "lsqnet-model"
-    assert meta["format_version"] == FORMAT_VERSION == 3
+    assert meta["format_version"] == FORMAT_VERSION == 4
     assert meta["lsqnet_version"] == lsqnet.__version__
     assert meta["estimator"] == "BPLSClassifier"
     assert meta["params"] == {
@@ -681,13 +681,16 @@ def test_newer_format_version_is_refused(saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)
     # A future version may change anything else; the version is checked first.
-    meta = {"format": "lsqnet-model", "format_version": 4, "something": "new"}
+    newer = FORMAT_VERSION + 1
+    meta = {"format": "lsqnet-model", "format_version": newer, "something": "new"}
     bad = tmp_path / "future.npz"
     _write_npz(bad, arrays, meta)
     error = _assert_bad_file(
-        bad, "written by a newer version of lsqnet; this version reads format version 3"
+        bad,
+        f"written by a newer version of lsqnet; this version reads format version "
+        f"{FORMAT_VERSION}",
     )
-    assert "format version 4" in str(error)
+    assert f"format version {newer}" in str(error)
 
 
 @pytest.mark.parametrize("missing", [("output_iter", "patch_size"), ("patch_size",)])
@@ -700,7 +703,8 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     for key in (*missing, "image_shape", "method", "safeguard", "warm_start", "early_stopping",
                 "validation_fraction", "n_iter_no_change"):
         del meta["params"][key]
-    del meta["attributes"]["method_"]
+    for key in ("method_", *ATTRIBUTES_AFTER_VERSION_3):
+        del meta["attributes"][key]
     old = tmp_path / "v1.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)
@@ -708,6 +712,47 @@ def test_version_1_files_without_later_parameters_load(missing, regressor, saved
     assert loaded.output_iter == (0 if "output_iter" in missing else est.output_iter)
     X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+ATTRIBUTES_AFTER_VERSION_3 = ("alpha_", "alphas_", "cv_errors_")
+
+
+def test_version_3_files_load_with_the_penalty_they_trained_with(regressor, saved, tmp_path):
+    # Version 3 files were written before alpha could be chosen by cross-validation: the
+    # penalty they trained with is their alpha parameter.
+    est, (_, arrays) = regressor, saved
+    meta = _metadata(arrays)
+    meta["format_version"] = 3
+    for key in ATTRIBUTES_AFTER_VERSION_3:
+        del meta["attributes"][key]
+    old = tmp_path / "v3.npz"
+    _write_npz(old, arrays, meta)
+    loaded = lsqnet.load(old)
+    assert (loaded.alpha_, loaded.alphas_, loaded.cv_errors_) == (est.alpha, None, None)
+    X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+@pytest.mark.parametrize("key", ATTRIBUTES_AFTER_VERSION_3)
+def test_current_files_need_the_attributes_older_files_lack(key, saved, tmp_path):
+    _, arrays = saved
+    meta = _metadata(arrays)
+    del meta["attributes"][key]
+    bad = tmp_path / "incomplete.npz"
+    _write_npz(bad, arrays, meta)
+    _assert_bad_file(bad, "its attributes are")
+
+
+def test_a_chosen_penalty_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(80, 4)), rng.normal(size=80)
+    est = BPLSRegressor(hidden_layer_sizes=(6,), alpha="auto", random_state=0).fit(X, y)
+    path = tmp_path / "model.npz"
+    est.save(path)
+    loaded = lsqnet.load(path)
+    assert loaded.alpha == "auto" and loaded.alpha_ == est.alpha_
+    np.testing.assert_array_equal(loaded.alphas_, est.alphas_)
+    np.testing.assert_array_equal(loaded.cv_errors_, est.cv_errors_)
 
 
 @pytest.mark.parametrize("version", [2, 3])
@@ -759,8 +804,8 @@ def test_version_2_files_load_with_the_image_shape_they_trained_with(
     for key in ("image_shape", "method", "safeguard", "warm_start", "early_stopping",
                 "validation_fraction", "n_iter_no_change"):
         del meta["params"][key]
-    del meta["attributes"]["method_"]
-    del meta["attributes"]["_multilabel"]
+    for key in ("method_", "_multilabel", *ATTRIBUTES_AFTER_VERSION_3):
+        del meta["attributes"][key]
     old = tmp_path / "v2.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)

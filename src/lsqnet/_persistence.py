@@ -43,7 +43,7 @@ The JSON object has exactly these keys:
 ``"format"``
     ``"lsqnet-model"``.
 ``"format_version"``
-    ``3``.
+    ``4``.
 ``"lsqnet_version"``
     The ``lsqnet.__version__`` that wrote the file (informative only).
 ``"estimator"``
@@ -59,8 +59,10 @@ The JSON object has exactly these keys:
 ``"attributes"``
     The scalar fitted attributes ``n_features_in_``, ``n_layers_``, ``n_outputs_``,
     ``n_iter_``, ``loss_``, ``flops_``, ``flops_exact_``, ``solver_``, ``method_`` (files of
-    versions 1 and 2 lack it and load with ``"bpls"``), ``out_activation_``
-    and ``history_`` (a list of objects), plus ``_y_1d`` for regressors (whether ``fit`` saw
+    versions 1 and 2 lack it and load with ``"bpls"``), ``out_activation_``,
+    ``history_`` (a list of objects), ``alpha_`` (the penalty trained with), ``alphas_`` and
+    ``cv_errors_`` (lists, or null when ``alpha`` was a number; files of versions 1 to 3
+    lack these three and load with ``alpha_`` equal to the ``alpha`` parameter), plus ``_y_1d`` for regressors (whether ``fit`` saw
     a 1-D ``y``, which makes ``predict`` return a 1-D array) and ``_multilabel`` for
     classifiers (whether ``y`` was a multilabel indicator matrix; false in older files).
 ``"classes_object"``
@@ -131,7 +133,7 @@ __all__ = [
 FORMAT = "lsqnet-model"
 
 #: The newest file format version this module writes and reads.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 #: The parameters a version-1 file may lack, with the behaviour of the lsqnet that wrote it.
 _PARAMS_AFTER_VERSION_1 = {"output_iter": 0, "patch_size": [0.25, 0.5]}
@@ -171,6 +173,9 @@ ATTRIBUTES = (
     "method_",
     "out_activation_",
     "history_",
+    "alpha_",
+    "alphas_",
+    "cv_errors_",
 )
 # The metadata is a few kilobytes; the cap stops a crafted file from making load() decode and
 # parse gigabytes of JSON.
@@ -263,6 +268,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _check_layers(
     weights: list[np.ndarray],
     biases: list[np.ndarray],
@@ -348,6 +357,16 @@ def _check_attributes(
         raise InvalidRecord(f"solver_ must be a string; got {attrs['solver_']!r}.")
     if not isinstance(attrs["method_"], str):
         raise InvalidRecord(f"method_ must be a string; got {attrs['method_']!r}.")
+    if not _is_number(attrs["alpha_"]) or not attrs["alpha_"] >= 0:
+        raise InvalidRecord(f"alpha_ must be a number >= 0; got {attrs['alpha_']!r}.")
+    path = [attrs["alphas_"], attrs["cv_errors_"]]
+    if path != [None, None] and not (
+        all(isinstance(v, list) and all(_is_number(x) for x in v) for v in path)
+        and len(path[0]) == len(path[1]) > 0
+    ):
+        raise InvalidRecord(
+            "alphas_ and cv_errors_ must both be null, or lists of numbers of one length."
+        )
     out = attrs["out_activation_"]
     if not isinstance(out, str) or out not in schema.output_activations:
         valid = ", ".join(repr(act) for act in schema.output_activations)
@@ -601,9 +620,14 @@ def _check_metadata(meta: dict[str, Any], schemas: Mapping[str, EstimatorSchema]
         meta["params"] = {**params, **_PARAMS_AFTER_VERSION_2, "image_shape": _square_image(meta)}
     attributes = meta.get("attributes")
     if meta["format_version"] <= 2 and isinstance(attributes, dict):
-        meta["attributes"] = {"method_": "bpls", **attributes}
+        meta["attributes"] = attributes = {"method_": "bpls", **attributes}
         if schema.classifier:
             meta["attributes"].setdefault("_multilabel", False)
+    if meta["format_version"] <= 3 and isinstance(attributes, dict):
+        alpha = meta["params"].get("alpha") if isinstance(meta.get("params"), dict) else None
+        meta["attributes"] = {
+            "alpha_": alpha, "alphas_": None, "cv_errors_": None, **attributes
+        }
     for section, keys in (
         ("params", set(schema.params)),
         ("attributes", set(ATTRIBUTES) | set(schema.attributes)),

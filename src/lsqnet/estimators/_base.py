@@ -35,13 +35,15 @@ from ..bpls import (
 from ..exceptions import LSQNetError
 from ..features import INITS, PATCH_SIZE, check_image_shape, check_patch_size, make_feature_map
 from ..network import Network, init_network
-from ..solvers import SOLVERS
+from ..solvers import SOLVERS, GramStats
+from ..solvers._loo import RidgePath, candidate_alphas
 from ..streaming import (
     check_chunked_options,
     fit_bpls_chunked,
     sampled_inputs,
 )
 from ..training import kfac, levenberg_marquardt
+from ..training.penalty import choose_alpha
 from ..training.sources import InMemory
 from ._chunked import ChunkedFits
 from ._common import Targets, check_monitor, invalid, unchanged_on_error
@@ -186,8 +188,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         if not isinstance(self.verbose, bool | np.bool_):  # True and False, as scikit-learn's
             check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
         check_random_state(self.random_state, owner, validate_only=True)
+        self._alphas = self._alpha_candidates()
         opts = BPLSOptions(
-            alpha=check_scalar(self.alpha, "alpha", owner, low=0.0),
+            alpha=1.0 if self._alphas is not None else check_scalar(
+                self.alpha, "alpha", owner, low=0.0
+            ),
             solver=check_option(self.solver, "solver", owner, SOLVERS),
             target_eps=check_scalar(
                 self.target_eps, "target_eps", owner, low=0.0, high=0.5, low_inclusive=False,
@@ -226,6 +231,60 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             )
         return opts
 
+    def _alpha_candidates(self) -> Any:
+        """None for a number ``alpha``; else ``"auto"`` or the candidate penalties, a 1-D
+        float64 array of positive values."""
+        alpha, owner = self.alpha, type(self).__name__
+        if isinstance(alpha, str):
+            if alpha != "auto":
+                raise ValueError(
+                    f"The 'alpha' parameter of {owner} must be a float >= 0, 'auto', or a "
+                    f"list of positive floats to choose from. Got {alpha!r} instead."
+                )
+            return "auto"
+        if isinstance(alpha, numbers.Real) or np.ndim(alpha) == 0:
+            return None
+        try:
+            candidates = np.asarray(alpha, dtype=np.float64)
+        except (TypeError, ValueError):
+            candidates = None
+        if (
+            candidates is None or candidates.ndim != 1 or candidates.size == 0
+            or not np.all(np.isfinite(candidates)) or not np.all(candidates > 0)
+        ):
+            raise ValueError(
+                f"The 'alpha' parameter of {owner} must be a float >= 0, 'auto', or a "
+                f"non-empty list of positive, finite floats to choose from. Got {alpha!r} "
+                f"instead."
+            )
+        return candidates
+
+    def _choose_alpha(self, source: Any, network: Network, ledger: Any) -> None:
+        """Set ``alpha_`` (and with ``alpha="auto"`` or candidates, ``alphas_`` and
+        ``cv_errors_``), and the training options' penalty to it."""
+        if self._alphas is None:
+            self.alpha_, self.alphas_, self.cv_errors_ = float(self.alpha), None, None
+            return
+        with _flops.counting(ledger):
+            choice = choose_alpha(source, network, self._alphas, self._options.target_eps)
+        self.alpha_ = choice.alpha
+        self.alphas_, self.cv_errors_ = choice.alphas, choice.errors
+        self._options = replace(self._options, alpha=choice.alpha)
+
+    def _summed_alpha(self, stats: GramStats) -> float:
+        """The penalty of a single layer solved from summed statistics alone (``partial_fit``,
+        whose earlier chunks are gone): with candidates, the one of least generalised
+        cross-validation error. Sets ``alpha_``, ``alphas_`` and ``cv_errors_``."""
+        if self._alphas is None:
+            self.alpha_, self.alphas_, self.cv_errors_ = float(self.alpha), None, None
+            return self.alpha_
+        alphas = candidate_alphas(stats) if isinstance(self._alphas, str) else self._alphas
+        path = RidgePath.from_stats(stats, alphas)
+        errors = path.gcv_errors()
+        self.alpha_ = path.best(errors)
+        self.alphas_, self.cv_errors_ = path.alphas, errors / (stats.n_samples * stats.n_targets)
+        return self.alpha_
+
     def _fit_checked(self, X: Any, y: Any, monitor: Any):
         """``fit``: the data in memory, in blocks of ``batch_size`` rows, or on Dask."""
         with unchanged_on_error(self):
@@ -245,10 +304,24 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             if self.batch_size is not None:
                 return self._fit_blocks(X, y, monitor)
             X, y = self._validate_X_y(X, y)
+            X = self._check_sparse_fit(X)
             if self.early_stopping:
                 return self._fit_early_stopping(X, y, monitor)
             targets = self._targets(y, X.dtype)
             return self._fit(X, targets, monitor)
+
+    def _check_sparse_fit(self, X: Any) -> Any:
+        """A sparse ``X`` to fit on, in CSR format (its rows are read in blocks and
+        batches); the solvers that would factorise it dense are refused."""
+        if not _sparse.is_sparse(X):
+            return X
+        if self.solver not in ("auto", "cholesky"):
+            raise ValueError(
+                f"{type(self).__name__}: solver={self.solver!r} factorises X itself, which "
+                f"would make the sparse X dense; use solver='auto' or 'cholesky' (sums of X's "
+                f"products), or pass X.toarray()."
+            )
+        return X.tocsr() if X.format != "csr" else X
 
     def _fit_early_stopping(self, X: Any, y: Any, monitor: Any):
         """``fit`` with ``early_stopping``: a validation split held out as scikit-learn's MLP
@@ -289,25 +362,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         return float(r2_score(y, out[:, 0] if y.ndim == 1 else out))
 
     def _fit(self, X: Any, targets: Targets, monitor: Any, source: Any = None):
-            X = self._check_sparse_fit(X)
         """Initialise and train the network on ``X`` in memory, or on the chunks of
         ``source`` (``X`` is then None), and set the fitted attributes."""
         opts = self._options
         rng = check_random_state(self.random_state, type(self).__name__)
         n_features = X.shape[1] if source is None else source.n_features
-    def _check_sparse_fit(self, X: Any) -> Any:
-        """A sparse ``X`` to fit on, in CSR format (its rows are read in blocks and
-        batches); the solvers that would factorise it dense are refused."""
-        if not _sparse.is_sparse(X):
-            return X
-        if self.solver not in ("auto", "cholesky"):
-            raise ValueError(
-                f"{type(self).__name__}: solver={self.solver!r} factorises X itself, which "
-                f"would make the sparse X dense; use solver='auto' or 'cholesky' (sums of X's "
-                f"products), or pass X.toarray()."
-            )
-        return X.tocsr() if X.format != "csr" else X
-
         sizes = (n_features, *self._sizes, targets.n_outputs)
         dtype = np.dtype(targets.dtype)
         if source is not None:
@@ -352,8 +411,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             setattr(self, name, value)
         method = self._resolve_method(sizes, targets, X, source)
         if method != "bpls" and self.max_iter is None:
-            opts = replace(opts, max_iter=self._max_iter(method))
-            self._options = opts
+            self._options = replace(opts, max_iter=self._max_iter(method))
+        self._choose_alpha(InMemory(X, Y, labels) if source is None else source, network, ledger)
+        opts = self._options
         if method == "lm":
             return self._fit_lm(
                 InMemory(X, Y, labels) if source is None else source, network, targets, hook,
@@ -656,5 +716,5 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
-        return tags
         tags.input_tags.sparse = True
+        return tags

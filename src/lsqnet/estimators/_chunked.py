@@ -341,7 +341,8 @@ class ChunkedFits:
                 check_finite(chunk, owner=f"{owner}.partial_fit")
                 stats = chunk if first else stats + chunk
                 factor = factorize(
-                    stats, opts.alpha, fit_intercept=True, solver=gram_solver(opts.solver),
+                    stats, self._summed_alpha(stats), fit_intercept=True,
+                    solver=gram_solver(opts.solver),
                     owner=f"{owner}.partial_fit",
                     accepts=Accepts(("auto", "cholesky"), dtype=True),
                 )

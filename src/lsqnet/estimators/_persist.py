@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 from sklearn.base import is_classifier
 from sklearn.utils.validation import check_is_fitted
 
@@ -143,6 +144,9 @@ def rebuild(cls: type, record: ModelRecord) -> Any:
     est.intercepts_ = [layer.bias for layer in layers]
     for name, value in attrs.items():
         setattr(est, name, value)
+    for name in ("alphas_", "cv_errors_"):  # arrays, as fit leaves them
+        if attrs[name] is not None:
+            setattr(est, name, np.asarray(attrs[name], dtype=np.float64))
     return est
 
 

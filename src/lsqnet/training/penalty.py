@@ -1,0 +1,67 @@
+"""The ridge penalty of a fit chosen by leave-one-out cross-validation (``alpha="auto"``).
+
+The one layer whose inputs are known before training is the output layer on the initial
+hidden units (the whole network when it has no hidden layer). Its least-squares problem,
+from those units to the output layer's desired pre-activations, is cross-validated over the
+candidate penalties exactly as scikit-learn's ``RidgeCV`` does (:mod:`lsqnet.solvers._loo`):
+one pass over the source sums the layer's Gram statistics, one eigendecomposition serves
+every candidate, and a second pass sums the leave-one-out residuals. The penalty chosen is
+then the training objective's for every layer and every step, so that the objective stays
+one function that a safeguarded method can compare from step to step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..network import Network
+from ..solvers import GramStats
+from ..solvers._loo import RidgePath, candidate_alphas
+from .bpls import pre_activation_targets
+from .sources import DataSource
+
+__all__ = ["PenaltyChoice", "choose_alpha"]
+
+
+@dataclass(frozen=True)
+class PenaltyChoice:
+    """The penalty chosen, the candidates and their mean squared leave-one-out errors."""
+
+    alpha: float
+    alphas: np.ndarray
+    errors: np.ndarray
+
+
+def _output_problem(network: Network, X: Any, Y: Any, target_eps: float) -> tuple[Any, Any]:
+    """The output layer's inputs on ``X`` and its desired pre-activations for ``Y``."""
+    hidden = network.layers[:-1]
+    H = Network(tuple(hidden)).forward(X) if hidden else X
+    return H, pre_activation_targets(network.layers[-1], H, Y, target_eps)
+
+
+def choose_alpha(
+    source: DataSource, network: Network, candidates: Any, target_eps: float
+) -> PenaltyChoice:
+    """The penalty among ``candidates`` (``"auto"``: :func:`candidate_alphas`, or positive
+    values) with the smallest leave-one-out error of ``network``'s output layer on
+    ``source`` (two passes over it)."""
+
+    def gram(X, Y, labels, start, weights=None):
+        H, T = _output_problem(network, X, Y, target_eps)
+        if weights is None:
+            return GramStats.around_means(H, T)
+        return GramStats.from_data(H, T, weights)
+
+    stats = source.map_sum(gram)
+    alphas = candidate_alphas(stats) if isinstance(candidates, str) else candidates
+    path = RidgePath.from_stats(stats, alphas)
+
+    def errors(X, Y, labels, start, weights=None):
+        return path.loo_errors(*_output_problem(network, X, Y, target_eps), weights)
+
+    total = source.map_sum(errors)
+    mean = total / (stats.n_samples * stats.n_targets)  # RidgeCV's mean over rows and targets
+    return PenaltyChoice(path.best(total), path.alphas, mean)
