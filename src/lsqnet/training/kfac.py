@@ -233,6 +233,8 @@ def _gram(a: Any) -> Any:
     xp = get_namespace(a)
     n, k = a.shape
     _flops.record("gemm", _flops.gemm(k, n, k))
+    if _sparse.is_sparse(a):  # the first layer's input: products of its stored values
+        return _sparse.gram(a)
     if is_numpy(xp):
         return np.ascontiguousarray(a.T) @ a
     return a.T @ a
@@ -242,11 +244,10 @@ def _augmented_gram(a: Any) -> Any:
     """``[a 1]^T [a 1]``, by blocks (``a`` is not copied with a column of ones)."""
     xp = get_namespace(a)
     n = a.shape[0]
-    sparse = _sparse.is_sparse(a)  # a sparse X: dense sums of its stored values
-    sums = _sparse.column_sums(a) if sparse else xp.sum(a, axis=0)
+    sums = _sparse.column_sums(a) if _sparse.is_sparse(a) else xp.sum(a, axis=0)
     _flops.record("elementwise", _flops.elementwise(*a.shape))
     count = xp.asarray([[float(n)]], dtype=a.dtype, device=device(a))
-    upper = xp.concat([_sparse.gram(a) if sparse else _gram(a), sums[:, None]], axis=1)
+    upper = xp.concat([_gram(a), sums[:, None]], axis=1)
     return xp.concat([upper, xp.concat([sums[None, :], count], axis=1)], axis=0)
 
 
