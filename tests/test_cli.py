@@ -87,7 +87,9 @@ def test_fit_then_predict_a_csv_with_text_labels(iris_csv, tmp_path, capsys):
     assert main(["predict", str(model), str(features)]) == 0
     predicted = capsys.readouterr().out.split()
     # the printed labels are what the saved model predicts, and mostly right
-    assert predicted == list(lsqnet.load(model).predict(X))
+    # (the model has the header's feature names; an array without them is read by position)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        assert predicted == list(lsqnet.load(model).predict(X))
     assert np.mean(np.array(predicted) == names) > 0.9
     out = tmp_path / "predictions.txt"
     assert main(["predict", str(model), str(features), "--out", str(out)]) == 0
@@ -402,3 +404,70 @@ def test_an_interrupted_command_exits_130_without_traceback(iris_csv, tmp_path, 
     assert main(["fit", str(path), "--model", str(tmp_path / "m.lsq")]) == 130
     assert capsys.readouterr().err.endswith("lsqnet fit: interrupted\n")
     assert not (tmp_path / "m.lsq").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# The CSV header as the model's feature names
+# --------------------------------------------------------------------------------------------
+
+
+def _csv(path, header, rows):
+    path.write_text(",".join(header) + "\n" + "".join(",".join(f"{v:g}" for v in row) + "\n"
+                                                       for row in rows))
+    return path
+
+
+def test_fit_records_the_header_as_feature_names(iris_csv, tmp_path, capsys):
+    path, _, X, _ = iris_csv
+    model = tmp_path / "model.lsq"
+    assert main(["fit", str(path), "--model", str(model), "--hidden", "8"]) == 0
+    loaded = lsqnet.load(model)
+    # as scikit-learn records a DataFrame's columns: an object array of str, target left out
+    assert loaded.feature_names_in_.dtype == object
+    assert list(loaded.feature_names_in_) == ["sepal_l", "sepal_w", "petal_l", "petal_w"]
+    # scikit-learn's semantics follow: an array without names is accepted with its warning
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        loaded.predict(X)
+
+
+def test_fit_without_header_records_no_feature_names(iris_csv, tmp_path, capsys):
+    data = tmp_path / "plain.csv"
+    data.write_text(_iris_text(iris_csv, header=False))
+    model = tmp_path / "model.lsq"
+    assert main(["fit", str(data), "--model", str(model), "--hidden", "8"]) == 0
+    assert not hasattr(lsqnet.load(model), "feature_names_in_")
+
+
+def test_predict_checks_the_header_against_the_feature_names(iris_csv, tmp_path, capsys):
+    path, _, X, _ = iris_csv
+    model = tmp_path / "model.lsq"
+    assert main(["fit", str(path), "--model", str(model), "--hidden", "8"]) == 0
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        expected = list(lsqnet.load(model).predict(X[:5]))
+    capsys.readouterr()
+    names = ["sepal_l", "sepal_w", "petal_l", "petal_w"]
+    same = _csv(tmp_path / "same.csv", names, X[:5])
+    assert main(["predict", str(model), str(same)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == expected
+    assert "feature names" not in captured.err  # no warning from scikit-learn either
+    renamed = _csv(tmp_path / "renamed.csv", ["sepal_l", "sepal_w", "petal_l", "width"], X[:5])
+    assert main(["predict", str(model), str(renamed)]) == 2
+    captured = capsys.readouterr()
+    error = captured.err.splitlines()[-1]
+    assert error == (
+        f"lsqnet predict: error: {renamed}: the header names the columns sepal_l, sepal_w, "
+        f"petal_l, width: without petal_w and with width (not seen in fit), but the model was "
+        f"fitted on the features sepal_l, sepal_w, petal_l, petal_w; rename or reorder the "
+        f"columns, or remove the header line to read the values by position."
+    )
+    assert "Traceback" not in captured.err and captured.out == ""
+    swapped = _csv(tmp_path / "swapped.csv", ["sepal_w", "sepal_l", "petal_l", "petal_w"], X[:5])
+    assert main(["predict", str(model), str(swapped)]) == 2
+    assert "in another order" in capsys.readouterr().err
+    # the advice works: without the header line the values are read by position
+    bare = tmp_path / "bare.csv"
+    bare.write_text("".join(renamed.read_text().splitlines(keepends=True)[1:]))
+    assert main(["predict", str(model), str(bare)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split() == expected and "feature names" not in captured.err

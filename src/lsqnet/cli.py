@@ -19,6 +19,7 @@ import os
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 _BENCH_DATASETS = ("digits", "mnist", "fashion-mnist", "xor")  # the classification sets
@@ -212,7 +213,7 @@ def _fit(args: argparse.Namespace) -> int:
 
     from . import BPLSClassifier, BPLSRegressor
 
-    X, y, _ = _read(args, args.target)
+    X, y, names = _read(args, args.target)
     if y is None:
         raise ValueError(f"{args.data}: no target values (an .npz file needs an array 'y').")
     task = args.task
@@ -239,13 +240,46 @@ def _fit(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     seconds = time.perf_counter() - start
+    score = model.score(X, y)
+    if names is not None:
+        # the header's names, as scikit-learn records a DataFrame's columns: a later predict
+        # from a DataFrame checks them, and lsqnet predict checks a CSV header against them
+        model.feature_names_in_ = np.asarray(names, dtype=object)
     model.save(args.model)
     metric = "accuracy" if task == "classification" else "R^2"
     print(
         f"{type(model).__name__} on {X.shape[0]} samples x {X.shape[1]} features: training "
-        f"{metric} {model.score(X, y):.4f} in {seconds:.3f} s; saved to {args.model}"
+        f"{metric} {score:.4f} in {seconds:.3f} s; saved to {args.model}"
     )
     return 0
+
+
+def _check_columns(model, names: list[str] | None, path: str) -> None:
+    """Raise ``ValueError`` if the header of the CSV ``path`` (``names``; None without a
+    header) does not name the features the model was fitted on, in their order. A file
+    without a header is read by position, as scikit-learn reads a NumPy array."""
+    fitted = getattr(model, "feature_names_in_", None)
+    if names is None or fitted is None:
+        return
+    fitted = [str(name) for name in fitted]
+    if list(names) == fitted:
+        return
+    if sorted(names) == sorted(fitted):
+        problem = "in another order"
+    else:
+        missing = [name for name in fitted if name not in names]
+        unknown = [name for name in names if name not in fitted]
+        parts = []
+        if missing:
+            parts.append("without " + ", ".join(missing))
+        if unknown:
+            parts.append("with " + ", ".join(unknown) + " (not seen in fit)")
+        problem = " and ".join(parts) or "with other names"
+    raise ValueError(
+        f"{path}: the header names the columns {', '.join(names)}: {problem}, but the model "
+        f"was fitted on the features {', '.join(fitted)}; rename or reorder the columns, or "
+        f"remove the header line to read the values by position."
+    )
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -253,8 +287,12 @@ def _predict(args: argparse.Namespace) -> int:
     from ._io import atomic_write
 
     model = load(args.model)
-    X, _, _ = _read(args, None)
-    predictions = model.predict(X)
+    X, _, names = _read(args, None)
+    _check_columns(model, names, args.data)
+    with warnings.catch_warnings():
+        # the columns were checked above by name, or are read by position (no header)
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        predictions = model.predict(X)
     rows = predictions.reshape(predictions.shape[0], -1).tolist()
     text = "".join(
         ",".join(f"{v:.17g}" if isinstance(v, float) else str(v) for v in row) + "\n"
@@ -430,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
         "features; the target column is the last one, or --target; the delimiter and a "
         "header line are detected, see --delimiter and --header) or an .npz file with "
         "arrays X and y. Missing values (empty cells, NaN) are errors naming their line "
-        "and column.",
+        "and column. A header line's names become the model's feature_names_in_, as "
+        "scikit-learn records a DataFrame's columns.",
     )
     fit.add_argument("data", metavar="DATA", help="training data (.csv or .npz)")
     fit.add_argument("--model", required=True, metavar="PATH",
@@ -473,7 +512,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="predict with a saved model",
         description="Load a model saved by 'lsqnet fit' (or model.save) and print one "
         "prediction per sample (comma-separated for several outputs). DATA holds the "
-        "features only: a CSV file, an .npy array, or an .npz file with an array X.",
+        "features only: a CSV file, an .npy array, or an .npz file with an array X. A CSV "
+        "header must name the model's features in their order (those of the header it was "
+        "fitted on), else it is an error; a CSV without a header, like an array, is read by "
+        "position.",
     )
     predict.add_argument("model", metavar="MODEL", help="a saved lsqnet model")
     predict.add_argument("data", metavar="DATA", help="features (.csv, .npy or .npz)")
