@@ -188,7 +188,8 @@ def test_non_finite_sparse_values_give_the_dense_message(value):
 @pytest.mark.parametrize("solver", ["qr", "svd"])
 def test_solvers_that_factorise_x_refuse_sparse_with_advice(solver):
     X, _, y, _ = _data()
-    with pytest.raises(ValueError, match=rf"solver='{solver}'.*sparse.*solver='auto' or 'cholesky'"):
+    advice = rf"solver='{solver}'.*sparse.*solver='auto' or 'cholesky'"
+    with pytest.raises(ValueError, match=advice):
         BPLSRegressor(solver=solver).fit(X, y)
     # the advice works
     BPLSRegressor(solver="cholesky", random_state=0).fit(X, y)
