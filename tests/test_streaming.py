@@ -254,11 +254,13 @@ def test_sources_sum_over_chunks():
     X = np.arange(20.0).reshape(10, 2)
     targets = lambda start, stop: (X[start:stop, :1], None)  # noqa: E731
     source = ArrayChunks(X, targets, 3, np.dtype(np.float64))
-    assert source.map_sum(lambda X, Y, labels, start: X.sum()) == X.sum()
-    starts = source.map_sum(lambda X, Y, labels, start: [start])
+    assert source.map_sum(lambda X, Y, labels, start, w: X.sum()) == X.sum()
+    starts = source.map_sum(lambda X, Y, labels, start, w: [start])
     assert starts == [0, 3, 6, 9]
-    chunks = IterableChunks([(X[:4], None), (X[4:], None)], lambda a, b: (a, a, None), 2)
-    assert chunks.map_sum(lambda X, Y, labels, start: [(start, len(X))]) == [(0, 4), (4, 6)]
+    chunks = IterableChunks(
+        [(X[:4], None), (X[4:], None)], lambda a, b, w: (a, a, None, w), 2
+    )
+    assert chunks.map_sum(lambda X, Y, labels, start, w: [(start, len(X))]) == [(0, 4), (4, 6)]
 
 
 # -- partial_fit ------------------------------------------------------------------------------

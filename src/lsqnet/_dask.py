@@ -31,12 +31,14 @@ def is_dask_array(x: Any) -> bool:
 @dataclass(frozen=True, eq=False)
 class DaskChunks:
     """The row blocks of a 2-D dask array ``X`` with the matching blocks of ``y``, made into
-    ``(X, Y, labels)`` chunks on the workers by ``convert(X_block, y_block)``: a
-    :class:`lsqnet.training.sources.DataSource`."""
+    ``(X, Y, labels)`` chunks on the workers by ``convert(X_block, y_block)``, and the
+    matching blocks of the 1-D dask array ``weights`` (the sample weights, in ``X``'s dtype on
+    the workers; None: every row weighs 1): a :class:`lsqnet.training.sources.DataSource`."""
 
     X: Any
     y: Any
     convert: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, Any]]
+    weights: Any = None
     resident: ClassVar[bool] = False
 
     @property
@@ -48,14 +50,17 @@ class DaskChunks:
 
         x_blocks = self.X.to_delayed().ravel()
         y_blocks = self.y.to_delayed().ravel()
+        w_blocks = (
+            [None] * len(x_blocks) if self.weights is None else self.weights.to_delayed().ravel()
+        )
         starts = np.concatenate(([0], np.cumsum(self.X.chunks[0])[:-1]))
         # The function (and the networks it holds) is one task of the graph, sent to each
         # worker once, not once per block.
         shared = dask.delayed(_identity, pure=True)(fn)
         convert = dask.delayed(_identity, pure=True)(self.convert)
         parts = [
-            dask.delayed(_apply)(shared, convert, xb, yb, int(start))
-            for xb, yb, start in zip(x_blocks, y_blocks, starts, strict=True)
+            dask.delayed(_apply)(shared, convert, xb, yb, wb, int(start))
+            for xb, yb, wb, start in zip(x_blocks, y_blocks, w_blocks, starts, strict=True)
         ]
         if not parts:
             return None
@@ -94,8 +99,9 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _apply(fn, convert, X_block, y_block, start) -> _Counted:
+def _apply(fn, convert, X_block, y_block, w_block, start) -> _Counted:
     with _flops.counting() as ledger:
         X, Y, labels = convert(X_block, y_block)
-        value = fn(X, Y, labels, start)
+        w = None if w_block is None else np.asarray(w_block, dtype=X.dtype)
+        value = fn(X, Y, labels, start, w)
     return _Counted(value, ledger.counts, ledger.exact)

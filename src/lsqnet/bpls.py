@@ -86,11 +86,15 @@ def fit_bpls(
     labels: np.ndarray | None = None,
     monitor: Callable[[dict[str, float], Network], bool | None] | None = None,
     ledger: _flops.FlopLedger | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> BPLSResult:
     """Train ``network`` on validated ``X`` (n, d) and output-space targets ``Y`` (n, k).
 
     ``labels`` (class indices, n) marks a classification problem: accuracy is recorded and
-    ``iteration_rule`` applies.
+    ``iteration_rule`` applies. ``sample_weight`` (n,), validated non-negative weights (None:
+    all 1), weights every row's loss, in the objective, the layers' least-squares problems
+    and the recorded loss and accuracy (weighted means); an integer weight equals repeating
+    the row.
 
     With ``opts.safeguard`` (the default) every sweep is a proposal, kept only if it lowers
     the training objective (:mod:`lsqnet.training.bpls`), else the largest shorter step toward
@@ -115,7 +119,7 @@ def fit_bpls(
     without distorting the training-time curve. If it returns True, training stops.
     """
     return fit(
-        InMemory(X, Y, labels), network, opts, classification=labels is not None,
+        InMemory(X, Y, labels, sample_weight), network, opts, classification=labels is not None,
         monitor=monitor, ledger=ledger,
     )
 

@@ -44,7 +44,7 @@ from ..streaming import (
 )
 from ..training import kfac, levenberg_marquardt
 from ..training.penalty import choose_alpha
-from ..training.sources import InMemory
+from ..training.sources import InMemory, positive_rows
 from ._chunked import ChunkedFits
 from ._common import Targets, check_monitor, invalid, unchanged_on_error
 from ._persist import save
@@ -52,6 +52,7 @@ from ._presets import PRESETS
 from ._tensors import (
     TensorFits,
 )
+from ._weights import check_sample_weight
 
 __all__ = ["DEFAULT_MAX_ITER", "METHODS", "BaseBPLS"]
 
@@ -285,8 +286,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.alphas_, self.cv_errors_ = path.alphas, errors / (stats.n_samples * stats.n_targets)
         return self.alpha_
 
-    def _fit_checked(self, X: Any, y: Any, monitor: Any):
-        """``fit``: the data in memory, in blocks of ``batch_size`` rows, or on Dask."""
+    def _fit_checked(self, X: Any, y: Any, monitor: Any, sample_weight: Any = None):
+        """``fit``: the data in memory, in blocks of ``batch_size`` rows, or on Dask, each row
+        weighted by ``sample_weight`` (None: all 1)."""
         with unchanged_on_error(self):
             self._options = self._validate_params_()
             check_monitor(monitor, f"{type(self).__name__}.fit")
@@ -298,17 +300,18 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                     f"arrays or tensors use early_stopping=False."
                 )
             if is_dask_array(X) or is_dask_array(y):
-                return self._fit_dask(X, y, monitor)
+                return self._fit_dask(X, y, monitor, sample_weight)
             if is_array_api(X) or is_array_api(y):
-                return self._fit_array_api(X, y, monitor)
+                return self._fit_array_api(X, y, monitor, sample_weight)
             if self.batch_size is not None:
-                return self._fit_blocks(X, y, monitor)
+                return self._fit_blocks(X, y, monitor, sample_weight)
             X, y = self._validate_X_y(X, y)
             X = self._check_sparse_fit(X)
+            w = check_sample_weight(sample_weight, X.shape[0], X.dtype, type(self).__name__)
             if self.early_stopping:
-                return self._fit_early_stopping(X, y, monitor)
+                return self._fit_early_stopping(X, y, monitor, w)
             targets = self._targets(y, X.dtype)
-            return self._fit(X, targets, monitor)
+            return self._fit(X, targets, monitor, sample_weight=w)
 
     def _check_sparse_fit(self, X: Any) -> Any:
         """A sparse ``X`` to fit on, in CSR format (its rows are read in blocks and
@@ -323,22 +326,31 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             )
         return X.tocsr() if X.format != "csr" else X
 
-    def _fit_early_stopping(self, X: Any, y: Any, monitor: Any):
+    def _fit_early_stopping(self, X: Any, y: Any, monitor: Any, sample_weight: Any = None):
         """``fit`` with ``early_stopping``: a validation split held out as scikit-learn's MLP
         holds it (stratified for a classifier), scored after every step; the fit stops after
         ``n_iter_no_change`` steps that did not improve the best score by ``tol``, and the
-        network with the best validation score is kept."""
+        network with the best validation score is kept. Sample weights are split with their
+        rows and weight the validation score."""
         stratify = y if is_classifier(self) else None
-        X, X_val, y, y_val = train_test_split(
-            X, y, test_size=self.validation_fraction, stratify=stratify,
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        X, X_val, y, y_val, *weights = train_test_split(
+            *arrays, test_size=self.validation_fraction, stratify=stratify,
             random_state=int(check_random_state(self.random_state, "").integers(2**31)),
         )
+        w, w_val = weights if weights else (None, None)
+        if w is not None and not np.any(w > 0):
+            raise ValueError(
+                f"{type(self).__name__}: invalid sample_weight: every weight of the training "
+                f"split that early_stopping keeps is 0; give more samples a positive weight, "
+                f"or use early_stopping=False."
+            )
         targets = self._targets(y, X.dtype)
         scores: list[float] = []
         best: dict[str, Any] = {"score": -np.inf, "network": None, "stale": 0}
 
         def early(entry, network):
-            score = self._score_network(network, X_val, y_val)
+            score = self._score_network(network, X_val, y_val, w_val)
             scores.append(score)
             best["stale"] = best["stale"] + 1 if score < best["score"] + self.tol else 0
             if score > best["score"]:
@@ -346,24 +358,36 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             stop = monitor(entry, network) if monitor is not None else None
             return bool(stop) or best["stale"] > self.n_iter_no_change
 
-        self._fit(X, targets, early)
+        self._fit(X, targets, early, sample_weight=w)
         if best["network"] is not None:
             self._set_fitted(best["network"], targets, self.solver_)
         self.validation_scores_ = scores
         self.best_validation_score_ = best["score"]
         return self
 
-    def _score_network(self, network: Network, X: Any, y: Any) -> float:
-        """The score (accuracy, or R^2) of ``network``'s predictions of ``y`` from ``X``."""
+    def _score_network(
+        self, network: Network, X: Any, y: Any, sample_weight: Any = None
+    ) -> float:
+        """The score (accuracy, or R^2) of ``network``'s predictions of ``y`` from ``X``,
+        weighted by ``sample_weight`` if given."""
         with np.errstate(over="ignore", invalid="ignore"):
             out = network.forward(X)
         if is_classifier(self):
-            return float(np.mean(self.classes_[np.argmax(out, axis=1)] == y))
-        return float(r2_score(y, out[:, 0] if y.ndim == 1 else out))
+            hit = self.classes_[np.argmax(out, axis=1)] == y
+            if sample_weight is not None and np.sum(sample_weight) > 0:
+                return float(np.average(hit, weights=sample_weight))
+            return float(np.mean(hit))
+        if sample_weight is not None and not np.sum(sample_weight) > 0:
+            sample_weight = None  # a validation split of zero weight: scored unweighted
+        return float(r2_score(y, out[:, 0] if y.ndim == 1 else out, sample_weight=sample_weight))
 
-    def _fit(self, X: Any, targets: Targets, monitor: Any, source: Any = None):
-        """Initialise and train the network on ``X`` in memory, or on the chunks of
-        ``source`` (``X`` is then None), and set the fitted attributes."""
+    def _fit(
+        self, X: Any, targets: Targets, monitor: Any, source: Any = None,
+        sample_weight: Any = None,
+    ):
+        """Initialise and train the network on ``X`` in memory, its rows weighted by
+        ``sample_weight`` (checked; None: all 1), or on the chunks of ``source`` (``X`` is
+        then None; the source holds the weights), and set the fitted attributes."""
         opts = self._options
         rng = check_random_state(self.random_state, type(self).__name__)
         n_features = X.shape[1] if source is None else source.n_features
@@ -384,7 +408,10 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             )
         Y, labels = targets.block(0, X.shape[0]) if source is None else (None, None)
         ledger = _flops.FlopLedger()
-        samples = X
+        w = sample_weight
+        # data-dependent initialisation reads only the rows of positive weight
+        samples = positive_rows(X, w) if source is None else X
+        data = InMemory(X, Y, labels, w) if source is None else source
         network = self._warm_network(sizes, dtype, targets)
         if network is None:
             with _flops.counting(ledger):
@@ -392,7 +419,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                     samples = sampled_inputs(source)  # read by init_network: 2 or 3 passes
                 network = init_network(
                     sizes, self._activation, self.output_activation, features, rng, dtype,
-                    X=samples, Y=Y, scale=float(self.init_scale),
+                    X=samples, Y=Y if Y is None else positive_rows(Y, w),
+                    scale=float(self.init_scale),
                 )
         verbose = self.verbose
 
@@ -412,17 +440,19 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         method = self._resolve_method(sizes, targets, X, source)
         if method != "bpls" and self.max_iter is None:
             self._options = replace(opts, max_iter=self._max_iter(method))
-        self._choose_alpha(InMemory(X, Y, labels) if source is None else source, network, ledger)
+        self._choose_alpha(data, network, ledger)
         opts = self._options
         if method == "lm":
             return self._fit_lm(
-                InMemory(X, Y, labels) if source is None else source, network, targets, hook,
-                ledger, getattr(samples, "passes", 0),
+                data, network, targets, hook, ledger, getattr(samples, "passes", 0),
             )
         if method == "kfac":
-            return self._fit_kfac(InMemory(X, Y, labels), network, targets, hook, ledger, rng)
+            return self._fit_kfac(data, network, targets, hook, ledger, rng)
         if source is None:
-            result = fit_bpls(X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger)
+            result = fit_bpls(
+                X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger,
+                sample_weight=w,
+            )
         else:
             result = fit_bpls_chunked(
                 source, network, opts, classification=targets.classification,

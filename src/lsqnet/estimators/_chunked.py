@@ -1,7 +1,8 @@
 """Fits that read the data a block at a time: ``batch_size`` (NumPy arrays and memmaps), Dask
 arrays, ``fit_chunks`` (any collection of chunks read once per pass) and ``partial_fit``
 (single-layer models). Each runs the training of :mod:`lsqnet.streaming` over a data source;
-memory does not grow with the number of samples."""
+memory does not grow with the number of samples. Sample weights travel with the source: one
+weight per row of ``X`` in memory (``batch_size``, Dask), or with each chunk."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from ..streaming import (
 )
 from ..training import check_finite, loss_and_accuracy
 from ._common import Targets, check_monitor, invalid, unchanged_on_error
+from ._weights import check_sample_weight, sample_weight_array
 
 __all__ = ["ChunkedFits", "check_block", "single_layer"]
 
@@ -91,23 +93,38 @@ class _ChunkChecker:
             )
         return X
 
-    def _pair(self, chunk: Any, index: int) -> tuple[Any, Any]:
+    def _parts(self, chunk: Any, index: int) -> tuple[Any, Any, Any]:
+        """A chunk's ``X``, ``y`` and sample weights (None for a pair)."""
         try:
-            X, y = chunk
+            X, y, *weights = chunk
         except (TypeError, ValueError):
+            weights = [None, None]
+        if len(weights) > 1:
             raise TypeError(
-                f"{self.owner}: chunk {index} is not an (X, y) pair; got "
-                f"{type(chunk).__name__}."
+                f"{self.owner}: chunk {index} is not an (X, y) pair or an (X, y, "
+                f"sample_weight) triple; got {type(chunk).__name__}."
             ) from None
-        return X, y
+        return X, y, weights[0] if weights else None
+
+    def _weights(self, w: Any, n_rows: int, index: int | None) -> np.ndarray | None:
+        """A chunk's sample weights checked (a chunk's may all be 0; not every chunk's)."""
+        if w is None:
+            return None
+        chunk = "a chunk read again" if index is None else f"chunk {index}"
+        try:
+            return sample_weight_array(w, n_rows, self.dtype, allow_zero=True)
+        except (ValueError, TypeError) as err:
+            raise invalid(err, self.owner, f"sample_weight of {chunk}") from err
 
     def first_pass(self, chunks: Iterable[Any], classes: Any) -> Targets:
         """Check every chunk; return the targets' summary (outputs, dtype, attributes)."""
         est = self.estimator
-        labels, n_targets, index = [], None, -1
+        labels, n_targets, index, total = [], None, -1, 0.0
         for index, chunk in enumerate(chunks):
-            X, y = self._pair(chunk, index)
+            X, y, w = self._parts(chunk, index)
             X = self._X(X, index)
+            w = self._weights(w, X.shape[0], index)
+            total += X.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
             y = est._validate_y(y, X.dtype)
             if y.shape[0] != X.shape[0]:
                 raise ValueError(
@@ -130,6 +147,11 @@ class _ChunkChecker:
                 )
         if index < 0:
             raise ValueError(f"{self.owner}: chunks is empty; at least one chunk is needed.")
+        if total <= 0:
+            raise ValueError(
+                f"{self.owner}: invalid sample_weight: every chunk's sample weights are zero, so "
+                f"there is nothing to fit; give at least one sample a positive weight."
+            )
         if not is_classifier(est):
             k = n_targets[0] if n_targets else 1
             self.targets = Targets(
@@ -158,18 +180,20 @@ class _ChunkChecker:
         )
         return self.targets
 
-    def convert(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """A chunk as ``(X, Y, labels)`` for a pass (checked again: files may change)."""
+    def convert(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[Any, ...]:
+        """A chunk as ``(X, Y, labels, weights)`` for a pass (checked again: files may
+        change)."""
         X = self._X(X, None)
         y = self.estimator._validate_y(y, X.dtype)
+        w = self._weights(sample_weight, X.shape[0], None)
         if self.classes is not None:
             indices = np.searchsorted(self.classes, y)
             indices = np.minimum(indices, self.classes.shape[0] - 1)
             if not np.array_equal(self.classes[indices], y):
                 raise ValueError(f"{self.owner}: a chunk's labels changed between passes.")
-            return X, class_targets(indices, *self._class_args()), indices
+            return X, class_targets(indices, *self._class_args()), indices, w
         Y = y[:, None] if y.ndim == 1 else y
-        return X, Y, None
+        return X, Y, None, w
 
     def _class_args(self) -> tuple[int, str, np.dtype]:
         return self.classes.shape[0], self.estimator.output_activation, self.dtype
@@ -196,8 +220,9 @@ def single_layer(estimator: Any) -> bool:
 class ChunkedFits:
     """The estimators' fits from blocks of rows, Dask arrays, chunks, and ``partial_fit``."""
 
-    def _fit_blocks(self, X: Any, y: Any, monitor: Any):
-        """``fit`` with ``batch_size``: ``X`` is read ``batch_size`` rows at a time."""
+    def _fit_blocks(self, X: Any, y: Any, monitor: Any, sample_weight: Any = None):
+        """``fit`` with ``batch_size``: ``X`` is read ``batch_size`` rows at a time (the
+        sample weights are in memory)."""
         owner = type(self).__name__
         if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
             # not an array of numbers (or a memmap): in memory anyway, converted here
@@ -210,11 +235,14 @@ class ChunkedFits:
         source = ArrayChunks(
             X, targets.block, int(self.batch_size), dtype,
             check=functools.partial(check_block, owner=owner),
+            weights=check_sample_weight(sample_weight, X.shape[0], dtype, owner),
         )
         return self._fit(None, targets, monitor, source)
 
-    def _fit_dask(self, X: Any, y: Any, monitor: Any):
-        """``fit`` on a ``dask.array``: every pass runs on the workers that hold the blocks."""
+    def _fit_dask(self, X: Any, y: Any, monitor: Any, sample_weight: Any = None):
+        """``fit`` on a ``dask.array``: every pass runs on the workers that hold the blocks.
+        The sample weights (a 1-D Dask array, or any array) are computed, as ``y`` is, and
+        sent with the blocks of ``X``'s rows."""
         import dask.array as da
 
         owner = type(self).__name__
@@ -246,19 +274,37 @@ class ChunkedFits:
             _convert_block, dtype=dtype, owner=owner, n_outputs=targets.n_outputs,
             activation=self.output_activation, classification=targets.classification,
         )
-        return self._fit(None, targets, monitor, DaskChunks(X, y_blocks, convert))
+        w = check_sample_weight(sample_weight, X.shape[0], dtype, owner)
+        w_blocks = None if w is None else da.from_array(w, chunks=(X.chunks[0],))
+        return self._fit(None, targets, monitor, DaskChunks(X, y_blocks, convert, w_blocks))
 
     def fit_chunks(self, chunks: Any, *, classes: Any = None, monitor: Any = None):
-        """Fit from ``chunks``, a collection of ``(X, y)`` pairs read once per pass.
+        """Fit from ``chunks``, a collection of ``(X, y)`` pairs or ``(X, y, sample_weight)``
+        triples read once per pass.
 
         For data that does not fit in memory: ``chunks`` is iterated anew for every pass over
         the data (a list, or any object whose ``__iter__`` starts again from the first chunk,
         e.g. one that reads files; a one-shot iterator or generator is refused), and memory
         holds one chunk at a time. The first pass checks every chunk (same features, same
-        dtype, no empty chunk) and, for a classifier, collects the labels unless ``classes``
-        lists them. The result equals ``fit`` on the chunks concatenated, up to rounding;
-        :mod:`lsqnet.streaming` says how many passes a fit makes. A failed fit leaves the
-        estimator as it was.
+        dtype, no empty chunk; a triple's weights as ``fit`` checks ``sample_weight``, one
+        per row, though one chunk's may all be 0) and, for a classifier, collects the labels
+        unless ``classes`` lists them. The result equals ``fit`` on the chunks concatenated
+        (with their weights; a pair's rows weigh 1), up to rounding; :mod:`lsqnet.streaming`
+        says how many passes a fit makes. A failed fit leaves the estimator as it was.
+
+        Parameters
+        ----------
+        chunks : iterable of (X, y) or (X, y, sample_weight)
+            ``X`` (n_i, n_features), ``y`` (n_i,) or (n_i, n_targets), ``sample_weight``
+            (n_i,) non-negative (None: all 1).
+        classes : array-like, default=None
+            Every label of a classifier's chunks (None: collected by the first pass).
+        monitor : callable, default=None
+            As in ``fit``.
+
+        Returns
+        -------
+        self
         """
         owner = f"{type(self).__name__}.fit_chunks"
         with unchanged_on_error(self):
@@ -266,7 +312,8 @@ class ChunkedFits:
             check_monitor(monitor, owner)
             if isinstance(chunks, Iterator) or not isinstance(chunks, Iterable):
                 raise TypeError(
-                    f"{owner}: chunks must be a collection of (X, y) pairs that can be "
+                    f"{owner}: chunks must be a collection of (X, y) pairs (or (X, y, "
+                    f"sample_weight) triples) that can be "
                     f"iterated more than once (a fit reads the data several times): a list, or "
                     f"an object whose __iter__ starts again. Got {type(chunks).__name__}."
                 )
@@ -288,7 +335,7 @@ class ChunkedFits:
         check_consistent_length(np.empty((X.shape[0], 0)), y)
         return dtype, self._targets(y, dtype)
 
-    def _partial_fit(self, X: Any, y: Any, classes: Any = None):
+    def _partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None):
         owner = type(self).__name__
         with unchanged_on_error(self):
             opts = self._validate_params_()
@@ -326,6 +373,7 @@ class ChunkedFits:
                 )
             y = self._validate_y(y, X.dtype)
             check_consistent_length(X, y)
+            w = check_sample_weight(sample_weight, X.shape[0], X.dtype, f"{owner}.partial_fit")
             targets = self._partial_targets(y, X.dtype, classes, first=first)
             Y, labels = targets.block(0, X.shape[0])
             ledger = _flops.FlopLedger() if first else copy.deepcopy(self._partial_ledger)
@@ -337,7 +385,7 @@ class ChunkedFits:
                 # Each chunk's sums around its own column means (+ brings them to the first
                 # chunk's): float32 sums of columns with large means keep the centred Gram
                 # matrix accurate, as in fit's chunked path.
-                chunk = GramStats.around_means(X, T)
+                chunk = GramStats.around_means(X, T, w)
                 check_finite(chunk, owner=f"{owner}.partial_fit")
                 stats = chunk if first else stats + chunk
                 factor = factorize(
@@ -351,7 +399,7 @@ class ChunkedFits:
                     r.coef.astype(X.dtype, copy=False), r.intercept.astype(X.dtype), act.name
                 )
                 network = Network((layer,))
-                loss, acc = loss_and_accuracy(network.forward(X), Y, labels)
+                loss, acc = loss_and_accuracy(network.forward(X), Y, labels, w)
             history = [] if first else list(self.history_)
             elapsed = time.perf_counter() - started + (history[-1]["time"] if history else 0.0)
             history.append({

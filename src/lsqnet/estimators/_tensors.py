@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 from .. import _validation
 from .._array_api import describe, device, get_namespace, is_array_api
 from ._common import invalid, user_stacklevel
+from ._weights import check_sample_weight
 
 __all__ = ["TensorFits", "check_tensor_labels", "on_device_of", "tensor_r2_score", "weighted_mean"]
 
@@ -120,9 +121,10 @@ def tensor_r2_score(y: Any, y_pred: Any, sample_weight: Any) -> float:
 class TensorFits:
     """The estimators' ``fit`` on tensors, and the checks of tensors given to ``predict``."""
 
-    def _fit_array_api(self, X: Any, y: Any, monitor: Any):
+    def _fit_array_api(self, X: Any, y: Any, monitor: Any, sample_weight: Any = None):
         """``fit`` on tensors (PyTorch, on any device): checked and trained in their namespace,
-        with the fitted attributes on ``X``'s device."""
+        with the fitted attributes on ``X``'s device; the sample weights a tensor on that
+        device too (array-likes are copied there)."""
         owner = type(self).__name__
         self._require_y(y)
         if not is_array_api(X):
@@ -141,7 +143,8 @@ class TensorFits:
         self._reset_features(X.shape[1])
         y = self._validate_y(y, X.dtype)
         check_consistent_length(X, y)
-        return self._fit(X, self._targets(y, X.dtype), monitor)
+        w = check_sample_weight(sample_weight, X.shape[0], X.dtype, owner, like=X)
+        return self._fit(X, self._targets(y, X.dtype), monitor, sample_weight=w)
 
     def _check_tensor_X(self, X: Any) -> Any:
         """``X`` for ``predict`` of a model fitted on tensors: a tensor of the fitted

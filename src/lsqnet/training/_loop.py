@@ -44,9 +44,14 @@ __all__ = [
 State = TypeVar("State")
 
 
-def loss_and_accuracy(out: Any, Y: Any, labels: Any) -> tuple[float, float]:
+def loss_and_accuracy(
+    out: Any, Y: Any, labels: Any, weights: Any = None
+) -> tuple[float, float]:
     """The training loss (mean squared error of outputs ``out`` against ``Y``) and accuracy
-    (NaN without ``labels``), with their operations recorded."""
+    (NaN without ``labels``), with their operations recorded; with sample ``weights`` (n,),
+    their weighted means (``sum(w * loss) / sum(w)``)."""
+    if weights is not None:
+        return Metrics.of(out, Y, labels, weights).values(labels is not None)
     xp = get_namespace(out)
     n, k = Y.shape
     loss = float(xp.sum((out - Y) ** 2, dtype=xp.float64)) / (n * k)
@@ -57,22 +62,44 @@ def loss_and_accuracy(out: Any, Y: Any, labels: Any) -> tuple[float, float]:
     return loss, int(xp.count_nonzero(xp.argmax(out, axis=1) == labels)) / n
 
 
+def _weighted_sums(out: Any, Y: Any, labels: Any, w: Any) -> tuple[float, float, float]:
+    """The weighted squared error, weight of the correct rows and total weight of a chunk."""
+    xp = get_namespace(out, w)
+    n, k = Y.shape
+    w64 = xp.astype(w, xp.float64)
+    rows = xp.sum(xp.astype((out - Y) ** 2, xp.float64), axis=1)
+    _flops.record("metrics", 4 * n * k + 2 * n)
+    squared = float(xp.sum(w64 * rows))
+    total = float(xp.sum(w64))
+    if labels is None:
+        return squared, 0.0, total
+    _flops.record("metrics", n * k + 2 * n)
+    hit = xp.argmax(out, axis=1) == labels
+    return squared, float(xp.sum(xp.where(hit, w64, xp.zeros_like(w64)))), total
+
+
 @dataclass(frozen=True)
 class Metrics:
-    """Sums behind the training loss and accuracy, added up over chunks."""
+    """Sums behind the training loss and accuracy, added up over chunks: the squared error,
+    the correct rows, the samples and the values (samples times outputs), each weighted by
+    the sample weights if there are any (then floats), and the ``rows``."""
 
     squared_error: float
-    correct: int
-    n_samples: int
-    n_values: int
+    correct: float
+    n_samples: float
+    n_values: float
+    rows: int = 0
 
     @classmethod
-    def of(cls, out: Any, Y: Any, labels: Any) -> Metrics:
-        """The sums of one chunk's outputs ``out``."""
+    def of(cls, out: Any, Y: Any, labels: Any, weights: Any = None) -> Metrics:
+        """The sums of one chunk's outputs ``out`` (rows weighted by ``weights``, if given)."""
+        n, k = Y.shape
+        if weights is not None:
+            squared, correct, total = _weighted_sums(out, Y, labels, weights)
+            return cls(squared, correct, total, total * k, n)
         loss, acc = loss_and_accuracy(out, Y, labels)
-        n = Y.shape[0]
         correct = 0 if labels is None else int(round(acc * n))
-        return cls(loss * Y.size, correct, n, Y.size)
+        return cls(loss * Y.size, correct, n, Y.size, n)
 
     def __add__(self, other: Metrics) -> Metrics:
         return Metrics(
@@ -80,12 +107,18 @@ class Metrics:
             self.correct + other.correct,
             self.n_samples + other.n_samples,
             self.n_values + other.n_values,
+            self.rows + other.rows,
         )
 
     def values(self, classification: bool) -> tuple[float, float]:
         """The loss and accuracy (NaN unless ``classification``)."""
         loss = self.squared_error / self.n_values
         return loss, self.correct / self.n_samples if classification else float("nan")
+
+    @property
+    def all_correct(self) -> bool:
+        """Every row of positive weight classified correctly."""
+        return self.correct == self.n_samples
 
 
 class History:

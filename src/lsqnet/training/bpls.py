@@ -17,12 +17,14 @@ better than the one it started from (a second sweep often fits worse). With
 ``BPLSOptions.safeguard`` (the default) every sweep, and the output refit, is therefore a
 *proposal*: it is kept only if it lowers the training objective
 
-.. math:: \frac1n \Big(\sum_i \ell(f(x_i), y_i) + \frac{\alpha}{2} \sum_l \|W_l\|_F^2\Big)
+.. math:: \frac{1}{\sum_i w_i} \Big(\sum_i w_i\, \ell(f(x_i), y_i)
+          + \frac{\alpha}{2} \sum_l \|W_l\|_F^2\Big)
 
 (:func:`objective_loss` names ``\ell``: half the squared error of the outputs for regression,
 the cross-entropy of sigmoid or softmax outputs for a classifier; ``alpha`` is the ridge of
-the layer solves, the biases are not penalised; the same objective as
-:mod:`lsqnet.training.levenberg_marquardt`). Otherwise shorter steps between the current and
+the layer solves, the biases are not penalised; ``w_i`` the sample weights of the source,
+1 without them, and every layer's least-squares problem is weighted by them likewise; the
+same objective as :mod:`lsqnet.training.levenberg_marquardt`). Otherwise shorter steps between the current and
 the proposed weights are tried (half, a quarter, ... of the step, every layer the sweep
 solved moved by the same fraction), at most :data:`MAX_TRIALS` evaluations of the objective
 in all, each a forward pass (a pass over a streamed source). If none lowers the objective,
@@ -239,9 +241,11 @@ def backward_sweep(
     cache: LayerCache | None = None,
     n_layers: int | None = None,
     output_cache: LayerCache | None = None,
+    weights: Any = None,
 ) -> tuple[Network, str]:
     """One BPLS pass from the output layer down over data in memory: ``acts`` are the
-    network's activations on it, ``Y`` the targets.
+    network's activations on it, ``Y`` the targets, ``weights`` the rows' sample weights
+    (None: all 1).
 
     ``n_layers`` solves only that many layers from the output down (None: all). ``cache``
     keeps the first layer's statistics and factor, ``output_cache`` the output layer's.
@@ -251,7 +255,8 @@ def backward_sweep(
     solvers = []
     for idx, H, T in walk(network, layers, acts, Y, opts, last):
         act = _activations.get(layers[idx].activation)
-        r = solve_data(H, T, act, opts, _cache_for(idx, len(layers) - 1, cache, output_cache))
+        kept = _cache_for(idx, len(layers) - 1, cache, output_cache)
+        r = solve_data(H, T, act, opts, kept, weights)
         solvers.append(r.solver)
         xp = get_namespace(H)
         layers[idx] = Dense(
@@ -286,30 +291,31 @@ def _streamed_sweep(
         known = cache is not None and cache.filled  # its Gram matrix: only targets change
         measured = measure if idx == top else None
 
-        def chunk_stats(X, Y, labels, start, idx=idx, known=known, measured=measured):
+        def chunk_stats(X, Y, labels, start, w, idx=idx, known=known, measured=measured):
             if restrict:
-                keep = np.argmax(network.forward(X), axis=1) != labels
+                keep = _misclassified(network.forward(X), labels, w)
                 X, Y = X[keep], Y[keep]
+                w = None if w is None else w[keep]
             acts = network.forward_all(X)
             # walk down to layer idx through the layers solved so far: its problem comes last
             *_, (_, H, T) = walk(network, layers, acts, Y, opts, idx)
             if known:
-                stats = Pair(GramStats.target_terms(H, T), H.shape[0])
+                stats = Pair(GramStats.target_terms(H, T, w), H.shape[0])
             else:
                 # each chunk's sums around its own means (Chan): they add up without the
                 # float32 centring noise of plain sums; a layer's activations (idx > 0) are
                 # ours to shift
-                stats = Pair(GramStats.around_means(H, T, overwrite_a=idx > 0), H.shape[0])
+                stats = Pair(GramStats.around_means(H, T, w, overwrite_a=idx > 0), H.shape[0])
             if measured is None:
                 return stats
-            return Pair(stats, _Value.of(acts[-1], Y, labels, measured))
+            return Pair(stats, _Value.of(acts[-1], Y, labels, measured, w))
 
         summed = source.map_sum(chunk_stats)
         if measured is not None:
             summed, value = summed.values
         stats, count = summed.values
         n_used = count if idx == top else n_used
-        if stats.n_samples == 0 and not known:
+        if stats.sum_w <= 0 and not known:
             solvers.append("cholesky")  # every sample classified correctly: nothing to fit
             continue
         r = solve_summed(stats, opts, cache)
@@ -339,18 +345,22 @@ class _Value:
     metrics: Metrics
 
     @classmethod
-    def of(cls, out: Any, Y: Any, labels: Any, loss: str) -> _Value:
-        """The sums of one chunk's outputs ``out`` (operations recorded: the metrics', and
-        the cross-entropy's). Errors too large for the dtype make the sums infinite, without
-        a warning: an objective that is not finite is never lower than another."""
+    def of(cls, out: Any, Y: Any, labels: Any, loss: str, weights: Any = None) -> _Value:
+        """The sums of one chunk's outputs ``out``, its rows weighted by ``weights`` if given
+        (operations recorded: the metrics', and the cross-entropy's). Errors too large for
+        the dtype make the sums infinite, without a warning: an objective that is not finite
+        is never lower than another."""
         with np.errstate(over="ignore", invalid="ignore"):
-            mean_squared, acc = loss_and_accuracy(out, Y, labels)
-            n, k = Y.shape
-            correct = 0 if labels is None else int(round(acc * n))
-            metrics = Metrics(mean_squared * n * k, correct, n, n * k)
+            if weights is None:
+                mean_squared, acc = loss_and_accuracy(out, Y, labels)
+                n, k = Y.shape
+                correct = 0 if labels is None else int(round(acc * n))
+                metrics = Metrics(mean_squared * n * k, correct, n, n * k, n)
+            else:
+                metrics = Metrics.of(out, Y, labels, weights)
             if loss == "squared_error":
                 return cls(0.5 * metrics.squared_error, metrics)
-            return cls(cross_entropy(out, Y, loss) * metrics.n_samples, metrics)
+            return cls(cross_entropy(out, Y, loss, weights) * metrics.n_samples, metrics)
 
     def __add__(self, other: _Value) -> _Value:
         return _Value(self.loss + other.loss, self.metrics + other.metrics)
@@ -381,6 +391,23 @@ def _between(current: Network, proposal: Network, fraction: float, below: int) -
             )
         _flops.record("elementwise", 3 * (a.n_in * a.n_out + a.n_out))
     return Network(tuple(layers))
+
+
+def _misclassified(out: Any, labels: Any, weights: Any) -> Any:
+    """Which rows ``out`` misclassifies, among those of positive weight (every row without
+    ``weights``): the rows of the ``"misclassified"`` rule."""
+    xp = get_namespace(out)
+    wrong = xp.argmax(out, axis=1) != labels
+    return wrong if weights is None else wrong & (weights > 0)
+
+
+def _restricted(acts: Sequence[Any], Y: Any, labels: Any, weights: Any):
+    """The activations, targets and weights of the rows the network misclassifies (its
+    outputs are ``acts[-1]``)."""
+    xp = get_namespace(acts[-1])
+    rows = xp.nonzero(_misclassified(acts[-1], labels, weights))[0]
+    w = None if weights is None else xp.take(weights, rows, axis=0)
+    return [xp.take(a, rows, axis=0) for a in acts], xp.take(Y, rows, axis=0), w
 
 
 @dataclass(frozen=True)
@@ -443,10 +470,10 @@ class Sweeps:
             )
             acts = None
             m = source.map_sum(
-                lambda X, Y, labels, start: Metrics.of(new.forward(X), Y, labels)
+                lambda X, Y, labels, start, w: Metrics.of(new.forward(X), Y, labels, w)
             )
             loss, acc = m.values(self.classification)
-            converged = self.classification and m.correct == m.n_samples
+            converged = self.classification and m.all_correct
         score = acc if self.classification else 0.0
         state = _SweepState(Iterate(new, acts, score, loss), self.misclassified)
         objective = None if self.misclassified else loss
@@ -456,20 +483,19 @@ class Sweeps:
         """The sweep on data in memory, from the activations kept, and the new network's
         activations (those of the layers below the ones solved are kept)."""
         xp = get_namespace(source.X)
-        acts, Y, labels = state.iterate.acts, source.Y, source.labels
+        acts, Y, labels, w = state.iterate.acts, source.Y, source.labels, source.weights
         if state.restrict:
-            rows = xp.nonzero(xp.argmax(acts[-1], axis=1) != labels)[0]
-            acts, Y = [xp.take(a, rows, axis=0) for a in acts], xp.take(Y, rows, axis=0)
+            acts, Y, w = _restricted(acts, Y, labels, w)
         new, solver = backward_sweep(
-            state.iterate.network, acts, Y, self.opts, self.first, n_layers, self.output
+            state.iterate.network, acts, Y, self.opts, self.first, n_layers, self.output, w
         )
         below = len(new.layers) - n_layers
         acts = list(state.iterate.acts[: below + 1])
         for layer in new.layers[below:]:
             acts.append(apply_layer(layer, acts[-1]))
-        loss, acc = loss_and_accuracy(acts[-1], source.Y, labels)
+        loss, acc = loss_and_accuracy(acts[-1], source.Y, labels, source.weights)
         converged = labels is not None and not bool(
-            xp.any(xp.argmax(acts[-1], axis=1) != labels)
+            xp.any(_misclassified(acts[-1], labels, source.weights))
         )
         return new, solver, int(Y.shape[0]), acts, (loss, acc), converged
 
@@ -493,18 +519,16 @@ class Sweeps:
         resident = source.resident
         current, iterate = state.objective, state.iterate
         if resident:
-            xp = get_namespace(source.X)
-            acts, Y, labels = iterate.acts, source.Y, source.labels
+            acts, Y, labels, w = iterate.acts, source.Y, source.labels, source.weights
             if current is None:
-                value = _Value.of(acts[-1], Y, labels, loss)
+                value = _Value.of(acts[-1], Y, labels, loss, w)
                 current, iterate = self._objective(value, network), self._iterate(
                     network, acts, value
                 )
             if state.restrict:
-                rows = xp.nonzero(xp.argmax(acts[-1], axis=1) != labels)[0]
-                acts, Y = [xp.take(a, rows, axis=0) for a in acts], xp.take(Y, rows, axis=0)
+                acts, Y, w = _restricted(acts, Y, labels, w)
             proposal, solver = backward_sweep(
-                network, acts, Y, self.opts, self.first, n_layers, self.output
+                network, acts, Y, self.opts, self.first, n_layers, self.output, w
             )
             n_used = int(Y.shape[0])
         else:
@@ -522,9 +546,11 @@ class Sweeps:
                 out = list(iterate.acts[: below + 1])
                 for layer in candidate.layers[below:]:
                     out.append(apply_layer(layer, out[-1]))
-                return out, _Value.of(out[-1], source.Y, source.labels, loss)
+                return out, _Value.of(out[-1], source.Y, source.labels, loss, source.weights)
             return None, source.map_sum(
-                lambda X, Y, labels, start: _Value.of(candidate.forward(X), Y, labels, loss)
+                lambda X, Y, labels, start, w: _Value.of(
+                    candidate.forward(X), Y, labels, loss, w
+                )
             )
 
         kept, fraction = None, 1.0
@@ -550,7 +576,7 @@ class Sweeps:
         self.objective = objective
         iterate = self._iterate(candidate, out, value)
         loss_, acc = value.metrics.values(self.classification)
-        converged = self.classification and value.metrics.correct == value.metrics.n_samples
+        converged = self.classification and value.metrics.all_correct
         state = _SweepState(iterate, self.misclassified, objective)
         step = Step(candidate, n_layers, n_used, loss_, acc, objective, converged, solver)
         return state, step

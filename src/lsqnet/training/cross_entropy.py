@@ -40,19 +40,42 @@ CURVATURE_BOUNDS = {"softmax": 0.5, "sigmoid": 0.25}
 STEP_MULTIPLES = (1.0, 2.0, 4.0, 8.0, 16.0)
 
 
-def cross_entropy(P: np.ndarray, Y: np.ndarray, activation: str) -> float:
+def cross_entropy(
+    P: np.ndarray, Y: np.ndarray, activation: str, weights: np.ndarray | None = None
+) -> float:
     """Mean cross-entropy per sample of outputs ``P`` for targets ``Y`` in [0, 1] (softmax:
     ``-sum Y log P``; sigmoid: the sum over outputs of the binary cross-entropies);
-    probabilities are kept above the dtype's smallest normal number."""
+    probabilities are kept above the dtype's smallest normal number. With sample
+    ``weights`` (n,), the weighted mean ``sum(w * loss) / sum(w)`` (0 if ``sum(w)`` is 0)."""
     xp = get_namespace(P)
     n, k = P.shape
     tiny = float(xp.finfo(P.dtype).tiny)
+    if weights is not None:
+        return _weighted_cross_entropy(P, Y, activation, weights, tiny)
     total = -xp.sum(Y * xp.log(xp.clip(P, min=tiny)), dtype=xp.float64)
     _flops.record("metrics", 4 * n * k)  # clip, log, product, sum
     if activation == "sigmoid":
         total -= xp.sum((1 - Y) * xp.log(xp.clip(1 - P, min=tiny)), dtype=xp.float64)
         _flops.record("metrics", 6 * n * k)  # 1 - Y, 1 - P, clip, log, product, sum
     return float(total) / n
+
+
+def _weighted_cross_entropy(P, Y, activation: str, weights, tiny: float) -> float:
+    """:func:`cross_entropy` with sample weights: each row's loss, then their weighted mean."""
+    xp = get_namespace(P, weights)
+    n, k = P.shape
+    rows = -xp.sum(xp.astype(Y * xp.log(xp.clip(P, min=tiny)), xp.float64), axis=1)
+    _flops.record("metrics", 4 * n * k)
+    if activation == "sigmoid":
+        rows = rows - xp.sum(
+            xp.astype((1 - Y) * xp.log(xp.clip(1 - P, min=tiny)), xp.float64), axis=1
+        )
+        _flops.record("metrics", 6 * n * k + n)
+    w = xp.astype(weights, xp.float64)
+    _flops.record("metrics", 3 * n)
+    total = float(xp.sum(w))
+    # rows of zero weight only (a chunk's): their mean is taken as 0, weighing nothing
+    return float(xp.sum(w * rows)) / total if total > 0 else 0.0
 
 
 def output_pre_activations(H: np.ndarray, layer: Dense) -> np.ndarray:
@@ -76,6 +99,12 @@ def penalised_cross_entropy(
 
 
 
+def _total(weights: Any) -> float:
+    """The total of sample ``weights``, in float64."""
+    xp = get_namespace(weights)
+    return float(xp.sum(weights, dtype=xp.float64))
+
+
 @dataclass(frozen=True)
 class _Trials:
     """Summed cross-entropies and metrics of the trial steps, over chunks."""
@@ -94,12 +123,14 @@ class _Trials:
 class _State:
     """The output layer and what the next step needs: on a resident source, its inputs
     ``H``, pre-activations ``Z`` and outputs ``P``; on a streamed one, the working targets'
-    statistics when a pass has already summed them."""
+    statistics when a pass has already summed them. ``n`` is the samples' total weight (their
+    number without weights), ``rows`` their number."""
 
     iterate: Iterate
     layer: Dense
     objective: float
     n: float
+    rows: int
     H: Any = None
     Z: Any = None
     P: Any = None
@@ -125,7 +156,8 @@ class CrossEntropySteps:
     Every solve has the same Gram matrix of ``H``, so its factorisation is computed once
     (``cache``, filled by the first solve when empty) and a step costs two products with
     ``H``. The objective, the penalised cross-entropy (mean per sample, plus
-    ``alpha beta |W|^2 / (2 n)``), never increases.
+    ``alpha beta |W|^2 / (2 n)``), never increases. With sample weights, the mean is the
+    weighted one, ``n`` the total weight, and every solve weighted by them.
 
     On a resident source ``H``, ``Z`` and the outputs are kept from step to step; on a
     streamed one a step makes two passes: the working targets' statistics, then the trial
@@ -146,17 +178,19 @@ class CrossEntropySteps:
         act = _activations.get(layer.activation)
         if source.resident:
             H = iterate.acts[-2]
-            n, q = source.Y.shape
+            rows, q = source.Y.shape
+            w = source.weights
+            n = rows if w is None else _total(w)
             Z = output_pre_activations(H, layer)
             P = act.forward(Z)
-            _flops.record("elementwise", _flops.elementwise(n, q))
+            _flops.record("elementwise", _flops.elementwise(rows, q))
             objective = self._objective(
-                cross_entropy(P, source.Y, act.name), layer.weight, act.name, n
+                cross_entropy(P, source.Y, act.name, w), layer.weight, act.name, n
             )
-            return _State(iterate, layer, objective, n, H, Z, P), objective
-        stats, (total, n) = source.map_sum(self._working(iterate.network)).values
+            return _State(iterate, layer, objective, n, rows, H, Z, P), objective
+        stats, (total, n, rows) = source.map_sum(self._working(iterate.network)).values
         objective = self._objective(total / n, layer.weight, act.name, n)
-        return _State(iterate, layer, objective, n, stats=stats), objective
+        return _State(iterate, layer, objective, n, int(rows), stats=stats), objective
 
     def _objective(self, mean_cross_entropy: float, weight: Any, activation: str, n: float):
         beta = CURVATURE_BOUNDS[activation]
@@ -168,16 +202,17 @@ class CrossEntropySteps:
         return self._streamed_step(source, state)
 
     def _resident_step(self, source: DataSource, state: _State) -> tuple[_State, Step]:
-        H, Z, P, Y = state.H, state.Z, state.P, source.Y
+        H, Z, P, Y, w = state.H, state.Z, state.P, source.Y, source.weights
         start = state.layer
         act = _activations.get(start.activation)
         beta = CURVATURE_BOUNDS[act.name]
-        n, q = Y.shape
+        rows, q = Y.shape
+        n = state.n
         p = start.n_in
         xp = get_namespace(H)
         T = Z - (P - Y) / beta
-        _flops.record("elementwise", 3 * _flops.elementwise(n, q))
-        r = solve_data(H, T, act, self.plain, self.cache)
+        _flops.record("elementwise", 3 * _flops.elementwise(rows, q))
+        r = solve_data(H, T, act, self.plain, self.cache, w)
         dW = xp.astype(r.coef, H.dtype, copy=False) - start.weight
         db = xp.astype(r.intercept, H.dtype) - start.bias
         _flops.record("elementwise", p * q + q)
@@ -187,24 +222,27 @@ class CrossEntropySteps:
             trial = Dense(start.weight + multiple * dW, start.bias + multiple * db, act.name)
             Z_trial = Z + multiple * dZ
             P_trial = act.forward(Z_trial)
-            _flops.record("elementwise", 2 * p * q + 2 * q + 3 * _flops.elementwise(n, q))
-            value = self._objective(cross_entropy(P_trial, Y, act.name), trial.weight, act.name, n)
+            _flops.record("elementwise", 2 * p * q + 2 * q + 3 * _flops.elementwise(rows, q))
+            value = self._objective(
+                cross_entropy(P_trial, Y, act.name, w), trial.weight, act.name, n
+            )
             if value < objective or multiple == STEP_MULTIPLES[0]:
                 objective, layer, Z_best, P_best = value, trial, Z_trial, P_trial
         network = Network((*state.iterate.network.layers[:-1], layer))
-        loss, acc = loss_and_accuracy(P_best, Y, source.labels)
+        loss, acc = loss_and_accuracy(P_best, Y, source.labels, w)
         iterate = Iterate(network, [*state.iterate.acts[:-1], P_best], acc, loss)
-        new = _State(iterate, layer, objective, n, H, Z_best, P_best)
-        return new, Step(network, 1, int(n), loss, acc, objective, False, r.solver)
+        new = _State(iterate, layer, objective, n, rows, H, Z_best, P_best)
+        return new, Step(network, 1, rows, loss, acc, objective, False, r.solver)
 
     def _working(self, network: Network) -> Callable[..., Pair]:
-        """A chunk's working-target statistics and summed cross-entropy (with its count)."""
+        """A chunk's working-target statistics and summed cross-entropy (with its total
+        weight and rows)."""
         hidden, out = Network(network.layers[:-1]), network.layers[-1]
         act = _activations.get(out.activation)
         beta = CURVATURE_BOUNDS[act.name]
         known = self.cache.filled
 
-        def working(X, Y, labels, start):
+        def working(X, Y, labels, start, w):
             H = hidden.forward(X)
             Z = output_pre_activations(H, out)
             P = act.forward(Z)
@@ -212,11 +250,12 @@ class CrossEntropySteps:
             _flops.record("elementwise", 4 * _flops.elementwise(*Z.shape))
             own = len(hidden.layers) > 0  # H is then the hidden activations, not X
             stats = (
-                GramStats.target_terms(H, T) if known
-                else GramStats.around_means(H, T, overwrite_a=own)
+                GramStats.target_terms(H, T, w) if known
+                else GramStats.around_means(H, T, w, overwrite_a=own)
             )
-            n = H.shape[0]
-            return Pair(stats, np.array([cross_entropy(P, Y, act.name) * n, n]))
+            rows = H.shape[0]
+            n = rows if w is None else _total(w)
+            return Pair(stats, np.array([cross_entropy(P, Y, act.name, w) * n, n, rows]))
 
         return working
 
@@ -234,15 +273,16 @@ class CrossEntropySteps:
             "identity",
         )
 
-        def trials(X, Y, labels, start):
+        def trials(X, Y, labels, start, w):
             H = hidden.forward(X)
             Z, dZ = output_pre_activations(H, out), output_pre_activations(H, delta)
+            n = H.shape[0] if w is None else _total(w)
             values, chunk_metrics = [], []
             for multiple in STEP_MULTIPLES:
                 P = act.forward(Z + multiple * dZ)
                 _flops.record("elementwise", 3 * _flops.elementwise(*Z.shape))
-                values.append(cross_entropy(P, Y, act.name) * H.shape[0])
-                chunk_metrics.append(Metrics.of(P, Y, labels))
+                values.append(cross_entropy(P, Y, act.name, w) * n)
+                chunk_metrics.append(Metrics.of(P, Y, labels, w))
             return _Trials(np.array(values), tuple(chunk_metrics))
 
         tried = source.map_sum(trials)
@@ -258,8 +298,8 @@ class CrossEntropySteps:
         )
         network = Network((*hidden.layers, layer))
         loss, acc = tried.metrics[best].values(self.classification)
-        new = _State(Iterate(network, None, acc, loss), layer, values[best], n)
-        return new, Step(network, 1, int(n), loss, acc, values[best], False, r.solver)
+        new = _State(Iterate(network, None, acc, loss), layer, values[best], n, state.rows)
+        return new, Step(network, 1, state.rows, loss, acc, values[best], False, r.solver)
 
 
 def refine_output(

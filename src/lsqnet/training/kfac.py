@@ -27,12 +27,14 @@ updates (an epoch by default), after which the output layer is solved on the eva
 exact ridge solve for an identity output in regression). The step is then accepted only if it
 lowers the objective
 
-.. math:: J = \frac{1}{n} \Big(\sum_i \ell_i + \frac{\alpha \beta}{2} \sum_l |W_l|^2\Big)
+.. math:: J = \frac{1}{\sum_i w_i} \Big(\sum_i w_i \ell_i
+          + \frac{\alpha \beta}{2} \sum_l |W_l|^2\Big)
 
 (``ell`` the cross-entropy of a classifier, with ``beta`` the curvature bound of
 :data:`~lsqnet.training.cross_entropy.CURVATURE_BOUNDS`, or half the squared error of a
-regression, ``beta = 1``; biases are not penalised; the same objective the cross-entropy
-steps minimise, up to the constant penalty of the hidden layers). A step that does not lower
+regression, ``beta = 1``; biases are not penalised; ``w_i`` the sample weights, 1 without
+them; the same objective the cross-entropy steps minimise, up to the constant penalty of the
+hidden layers). A step that does not lower
 it is taken again from the same state over the same mini-batches with the damping multiplied
 and the step size divided by ``retry_factor``, at most ``max_retries`` times; it is never
 kept. When every retry fails the state is unchanged and the fit stops. After an accepted
@@ -52,6 +54,14 @@ by less than ``tol``, relative), then the cross-entropy steps of the output laye
 training data, all through :func:`lsqnet.training._loop.run`. Data must be in memory
 (:class:`~lsqnet.training.sources.InMemory`, NumPy arrays or tensors of an array API library
 such as PyTorch); float32 data stays float32.
+
+With sample weights, the Gram matrices, gradients and objective are weighted sums, each
+mini-batch's divided by its rows times the mean weight (so that its expectation is the
+weighted mean over all rows); rows of zero weight are left out before the mini-batches are
+drawn, so that the fit equals the fit without them. Integer weights equal repeated rows when
+every step is one mini-batch of all rows (``batch_size`` at least the number of rows,
+repeated ones included, and ``gram_rows`` and ``eval_rows`` None or as large); with smaller
+mini-batches the rows drawn differ, and so do the steps.
 """
 
 from __future__ import annotations
@@ -240,10 +250,22 @@ def _gram(a: Any) -> Any:
     return a.T @ a
 
 
-def _augmented_gram(a: Any) -> Any:
-    """``[a 1]^T [a 1]``, by blocks (``a`` is not copied with a column of ones)."""
+def _augmented_gram(a: Any, w: Any = None) -> Any:
+    """``[a 1]^T diag(w) [a 1]`` (no ``w``: all 1), by blocks (``a`` is not copied with a
+    column of ones)."""
     xp = get_namespace(a)
     n = a.shape[0]
+    if w is not None:
+        _flops.record("elementwise", 2 * _flops.elementwise(*a.shape))
+        if _sparse.is_sparse(a):
+            scaled, root = _sparse.scale_rows(a, w), _sparse.scale_rows(a, np.sqrt(w))
+            sums = _sparse.column_sums(scaled)
+        else:
+            root = a * xp.sqrt(w)[:, None]
+            sums = xp.sum(a * w[:, None], axis=0)
+        count = xp.reshape(xp.astype(xp.sum(w), a.dtype), (1, 1))
+        upper = xp.concat([_gram(root), sums[:, None]], axis=1)
+        return xp.concat([upper, xp.concat([sums[None, :], count], axis=1)], axis=0)
     sums = _sparse.column_sums(a) if _sparse.is_sparse(a) else xp.sum(a, axis=0)
     _flops.record("elementwise", _flops.elementwise(*a.shape))
     count = xp.asarray([[float(n)]], dtype=a.dtype, device=device(a))
@@ -274,18 +296,23 @@ def _beta(network: Network, classification: bool) -> float:
 
 
 def objective_value(
-    network: Network, out: Any, Y: Any, alpha: float, classification: bool
+    network: Network, out: Any, Y: Any, alpha: float, classification: bool,
+    weights: Any = None,
 ) -> float:
     """The objective of the module (``J``) of ``network`` whose outputs on the rows of
-    targets ``Y`` are ``out``."""
+    targets ``Y`` (sample weights ``weights``, None: all 1) are ``out``."""
     xp = get_namespace(out)
-    n = Y.shape[0]
+    n = Y.shape[0] if weights is None else float(xp.sum(weights, dtype=xp.float64))
     beta = _beta(network, classification)
     if classification:
-        loss = cross_entropy(out, Y, network.layers[-1].activation)
-    else:
+        loss = cross_entropy(out, Y, network.layers[-1].activation, weights)
+    elif weights is None:
         loss = 0.5 * float(xp.sum((out - Y) ** 2, dtype=xp.float64)) / n
         _flops.record("metrics", 3 * out.shape[0] * out.shape[1])
+    else:
+        rows = xp.sum(xp.astype((out - Y) ** 2, xp.float64), axis=1)
+        loss = 0.5 * float(xp.sum(xp.astype(weights, xp.float64) * rows)) / n
+        _flops.record("metrics", 3 * out.shape[0] * out.shape[1] + 2 * out.shape[0])
     return loss + alpha * beta * _penalty(network) / (2 * n)
 
 
@@ -376,8 +403,10 @@ class KroneckerSteps:
         ))
         ev = self.eval_source
         acts = _forward(network, ev.X)
-        objective = objective_value(network, acts[-1], ev.Y, self.opts.alpha, self.classification)
-        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels)
+        objective = objective_value(
+            network, acts[-1], ev.Y, self.opts.alpha, self.classification, ev.weights
+        )
+        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels, ev.weights)
         it = Iterate(network, acts, acc if self.classification else 0.0, loss)
         opts = self.opts
         state = _State(it, objective, None, opts.damping, opts.step_size, ceiling=opts.step_size)
@@ -431,17 +460,20 @@ class KroneckerSteps:
         """``batches_per_step`` mini-batch updates from ``state``, then the output layer's
         projection and the objective on the evaluation rows (a candidate state)."""
         opts = self.opts
-        X, Y = source.X, source.Y
+        X, Y, w = source.X, source.Y, source.weights
         xp = get_namespace(X)
         on = device(X)
         n = int(X.shape[0])
+        # a mini-batch's sums are divided by its rows times the mean weight
+        mean_weight = 1.0 if w is None else float(xp.sum(w, dtype=xp.float64)) / n
         layers = [(layer.weight, layer.bias) for layer in state.iterate.network.layers]
         acts_names = [layer.activation for layer in state.iterate.network.layers]
         factors = state.factors
         rescale = factors is not None and damping != factors.damping
         epoch, offset = state.epoch, state.offset
         order = self._order(source, epoch)
-        coef = opts.alpha * _beta(state.iterate.network, self.classification) / n
+        beta = _beta(state.iterate.network, self.classification)
+        coef = opts.alpha * beta / n if w is None else opts.alpha * beta / (n * mean_weight)
         for _ in range(self._batches(source)):
             if offset >= n:
                 epoch, offset = epoch + 1, 0
@@ -452,8 +484,9 @@ class KroneckerSteps:
             # a sparse X: the mini-batch's rows made dense (the dense fit's products)
             Xb = _sparse.dense_rows(X, rows) if _sparse.is_sparse(X) else xp.take(X, idx, axis=0)
             Yb = xp.take(Y, idx, axis=0)
+            wb = None if w is None else xp.take(w, idx, axis=0) / mean_weight
             factors = self._update(
-                layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale
+                layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale, wb
             )
             rescale = False
         network = Network(tuple(
@@ -462,9 +495,11 @@ class KroneckerSteps:
         iterate, objective, cache = self._project(network)
         return _State(iterate, objective, factors, damping, step_size, epoch, offset, cache=cache)
 
-    def _update(self, layers, names, Xb, Yb, factors, damping, step_size, coef, rescale):
+    def _update(self, layers, names, Xb, Yb, factors, damping, step_size, coef, rescale,
+                wb=None):
         """One mini-batch: forward, errors, factors, and every layer's step (in place in
-        ``layers``); returns the factors."""
+        ``layers``); returns the factors. ``wb``: the rows' weights over the mean weight
+        (None: all 1)."""
         b = Xb.shape[0]
         acts, Zs = [Xb], []
         for (W, bias), name in zip(layers, names, strict=True):
@@ -487,8 +522,14 @@ class KroneckerSteps:
             _flops.record("gemm", _flops.gemm(b, W.shape[1], W.shape[0]))
             errors[i - 1] = back * _derivative(names[i - 1], Zs[i - 1], acts[i])
         # the factors of this batch, folded into the running averages
-        A_new = [None] + [_augmented_gram(a) / b for a in acts[1:-1]]
-        G_new = [_gram(e) / b for e in errors]
+        A_new = [None] + [_augmented_gram(a, wb) / b for a in acts[1:-1]]
+        if wb is None:
+            G_new = [_gram(e) / b for e in errors]
+        else:
+            root = get_namespace(wb).sqrt(wb)[:, None]
+            G_new = [_gram(e * root) / b for e in errors]
+            errors = [e * wb[:, None] for e in errors]  # the gradient's weighted sums
+            _flops.record("elementwise", 2 * sum(_flops.elementwise(*e.shape) for e in errors))
         if factors is None:
             A, G, updates, solver = A_new, G_new, 0, "cholesky"
         else:
@@ -534,14 +575,16 @@ class KroneckerSteps:
         elif not self.classification and name == "identity" and self.opts.project_iter:
             H = acts[-2]
             xp = get_namespace(H)
-            r = solve_data(H, ev.Y, _activations.get(name), self.ce_opts, None)
+            r = solve_data(H, ev.Y, _activations.get(name), self.ce_opts, None, ev.weights)
             layer = Dense(
                 xp.astype(r.coef, H.dtype, copy=False), xp.astype(r.intercept, H.dtype), name
             )
             network = Network((*network.layers[:-1], layer))
             acts = [*acts[:-1], acts[-2] @ layer.weight + layer.bias]
-        objective = objective_value(network, acts[-1], ev.Y, self.opts.alpha, self.classification)
-        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels)
+        objective = objective_value(
+            network, acts[-1], ev.Y, self.opts.alpha, self.classification, ev.weights
+        )
+        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels, ev.weights)
         iterate = Iterate(network, acts, acc if self.classification else 0.0, loss)
         return iterate, objective, cache
 
@@ -552,6 +595,18 @@ def _rows(n: int, wanted: int | None, seed: int, salt: int) -> np.ndarray | None
         return None
     rng = np.random.default_rng([seed, salt])
     return np.sort(rng.choice(n, size=wanted, replace=False))
+
+
+def _positive_weights(source: InMemory) -> InMemory:
+    """``source`` without its rows of zero weight (itself if it has none)."""
+    w = source.weights
+    if w is None:
+        return source
+    xp = get_namespace(w)
+    keep = w > 0
+    if bool(xp.all(keep)):
+        return source
+    return source.rows(xp.nonzero(keep)[0])
 
 
 def _check(source: Any, network: Network, classification: bool) -> None:
@@ -618,9 +673,11 @@ def fit(
         raise TypeError(f"opts must be a KFACOptions; got {type(opts).__name__}.")
     _check(source, network, classification)
     history = History(monitor)
-    X, Y, labels = source.X, source.Y, source.labels
+    source = _positive_weights(source)
+    X, Y, labels, w = source.X, source.Y, source.labels, source.weights
     xp = get_namespace(X)
     n = int(X.shape[0])
+    total = n if w is None else float(xp.sum(w, dtype=xp.float64))
 
     def take(arr: Any, rows: np.ndarray | None) -> Any:
         if rows is None or arr is None:
@@ -631,11 +688,13 @@ def fit(
 
     with _flops.counting(ledger) as ledger:
         gram = _rows(n, opts.gram_rows, opts.random_state, 1)
-        Xg = take(X, gram)
-        A0 = _augmented_gram(Xg) / Xg.shape[0]
+        Xg, wg = take(X, gram), take(w, gram)
+        A0 = _augmented_gram(Xg, wg) / (
+            Xg.shape[0] if wg is None else float(xp.sum(wg, dtype=xp.float64))
+        )
         ev_rows = _rows(n, opts.eval_rows, opts.random_state, 2)
         ev = source if ev_rows is None else InMemory(
-            take(X, ev_rows), take(Y, ev_rows), take(labels, ev_rows)
+            take(X, ev_rows), take(Y, ev_rows), take(labels, ev_rows), take(w, ev_rows)
         )
         method = KroneckerSteps(opts, classification, eval_source=ev, A0=A0)
         beta = _beta(network, classification)
@@ -659,7 +718,7 @@ def fit(
             method.last = None
             net = best.network
             acts = best.acts if ev_rows is None and best.acts is not None else _forward(net, X)
-            hidden = opts.alpha * beta * _penalty(Network(net.layers[:-1])) / (2 * n)
+            hidden = opts.alpha * beta * _penalty(Network(net.layers[:-1])) / (2 * total)
 
             def record_ce(step: Step) -> bool:  # the whole objective: the hidden layers' penalty
                 return record(step._replace(objective=step.objective + hidden))

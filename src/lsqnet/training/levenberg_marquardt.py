@@ -20,6 +20,10 @@ undamped matrix. The objective is
   exact for the cross-entropy of a softmax, so the damped step is a trust-region Newton step
   in the logits); sigmoid outputs: the summed binary cross-entropies, ``H = diag(p (1-p))``.
 
+With sample weights ``w_i`` every sample's loss, and its terms of :math:`J^\top H J` and
+:math:`J^\top e`, are multiplied by ``w_i`` (the ridge term stays as it is), so that integer
+weights equal repeated rows.
+
 A step is accepted only if it lowers the objective; otherwise :math:`\lambda` grows fourfold
 and the system is solved again (at most :data:`MAX_TRIALS` times, each a forward pass and a
 Cholesky solve of size ``p``); after a success :math:`\lambda` shrinks threefold. The
@@ -157,8 +161,16 @@ def _as_float64(X: Any) -> Any:
     return _sparse.astype(X, np.float64) if _sparse.is_sparse(X) else np.asarray(X, np.float64)
 
 
-def _data_objective(loss: str, out: np.ndarray, Y: np.ndarray) -> float:
-    """The loss part of the objective, summed over the rows."""
+def _data_objective(loss: str, out: np.ndarray, Y: np.ndarray, w: Any = None) -> float:
+    """The loss part of the objective, summed over the rows (weighted by ``w`` if given)."""
+    if w is not None:  # each row's loss, weighted
+        if loss == "squared_error":
+            return 0.5 * float(w @ np.sum((out - Y) ** 2, axis=1))
+        tiny = np.finfo(np.float64).tiny
+        rows = -np.sum(Y * np.log(np.maximum(out, tiny)), axis=1)
+        if loss == "sigmoid":
+            rows -= np.sum((1 - Y) * np.log(np.maximum(1 - out, tiny)), axis=1)
+        return float(w @ rows)
     if loss == "squared_error":
         return 0.5 * float(np.sum((out - Y) ** 2))
     tiny = np.finfo(np.float64).tiny
@@ -279,15 +291,16 @@ class LevenbergMarquardt:
         out_act = _activations.get(network.layers[-1].activation)
         sizes = list(network.sizes)
 
-        def value(X, Y, labels, start) -> _Value:
+        def value(X, Y, labels, start, w=None) -> _Value:
             X64 = _as_float64(X)
             Y64 = np.asarray(Y, np.float64)
+            w64 = None if w is None else np.asarray(w, np.float64)
             _, pre = _forward(network, X64)
             out = out_act.forward(pre[-1])
-            metrics = _metrics(out, Y64, labels)  # records its own operations
+            metrics = _metrics(out, Y64, labels, w64)  # records its own operations
             _flops.record("lm", value_flops(X64.shape[0], sizes, loss)
                           - _metrics_flops(X64.shape[0], sizes[-1], loss))
-            return _Value(_data_objective(loss, out, Y64), metrics)
+            return _Value(_data_objective(loss, out, Y64, w64), metrics)
 
         return value
 
@@ -300,9 +313,10 @@ class LevenbergMarquardt:
         k = sizes[-1]
         block = max(1, BLOCK_ENTRIES // p)
 
-        def curvature(X, Y, labels, start) -> _Curvature:
+        def curvature(X, Y, labels, start, w=None) -> _Curvature:
             X64 = _as_float64(X)
             Y64 = np.asarray(Y, np.float64)
+            w64 = None if w is None else np.asarray(w, np.float64)
             JtHJ = np.zeros((p, p), order="F")  # its upper triangle, by rank-k updates
             Jte = np.zeros(p)
             total = None
@@ -312,6 +326,7 @@ class LevenbergMarquardt:
                 Z = pre[-1]
                 out = out_act.forward(Z)
                 Yb = Y64[rows]
+                wb = None if w64 is None else w64[rows]
                 e = out - Yb
                 if loss == "squared_error":  # J of the outputs: f'(z) at the output layer
                     slope, root = out_act.derivative(Z), None
@@ -319,6 +334,10 @@ class LevenbergMarquardt:
                     slope, root = np.ones_like(Z), np.sqrt(out)
                 else:  # sigmoid: H = diag(p (1 - p))
                     slope, root = np.ones_like(Z), np.sqrt(out * (1 - out))
+                if wb is not None:  # each sample's terms weighted: e by w, H by w
+                    e = e * wb[:, None]
+                    scale = np.sqrt(wb)[:, None]
+                    root = np.broadcast_to(scale, Z.shape) if root is None else root * scale
                 S = np.zeros((Z.shape[0], p)) if loss == "softmax" else None
                 for j in range(k):
                     J = _jacobian_rows(layers, acts, pre, j, slope[:, j])
@@ -329,12 +348,14 @@ class LevenbergMarquardt:
                         J *= root[:, j: j + 1]
                     JtHJ = _add_gram(JtHJ, J, 1.0)
                 if S is not None:
+                    if wb is not None:
+                        S *= np.sqrt(wb)[:, None]
                     JtHJ = _add_gram(JtHJ, S, -1.0)
                 _flops.record("lm", pass_flops(Z.shape[0], sizes, loss)
                               - _metrics_flops(Z.shape[0], k, loss))
                 part = _Value(
-                    _data_objective(loss, out, Yb),
-                    _metrics(out, Yb, None if labels is None else labels[rows]),
+                    _data_objective(loss, out, Yb, wb),
+                    _metrics(out, Yb, None if labels is None else labels[rows], wb),
                 )
                 total = part if total is None else total + part
             JtHJ = np.triu(JtHJ) + np.triu(JtHJ, 1).T
@@ -356,11 +377,12 @@ class LevenbergMarquardt:
         network = iterate.network
         theta, mask = _flatten(network), _penalty_mask(list(network.sizes))
         curv = source.map_sum(self._curvature(network))
-        n = curv.value.metrics.n_samples
+        n = curv.value.metrics.n_samples  # the total weight (the samples without weights)
         objective = self._objective(curv.value.objective, theta, mask)
         state = dict(
             network=network, theta=theta, mask=mask, curvature=curv, damping=DAMPING[0],
-            objective=objective, n=n, iterate=self._iterate(network, curv.value),
+            objective=objective, n=n, rows=curv.value.metrics.rows,
+            iterate=self._iterate(network, curv.value),
         )
         return state, objective / n
 
@@ -398,11 +420,11 @@ class LevenbergMarquardt:
             else:
                 damping *= grow
         self.accepted = accepted is not None
-        n = state["n"]
+        n, rows = state["n"], state["rows"]
         if accepted is None:  # no damping lowers the objective: a (numerical) minimum
             network = state["network"]
             loss, acc = curv.value.metrics.values(self.classification)
-            step = Step(network, len(network.layers), n, loss, acc, state["objective"] / n,
+            step = Step(network, len(network.layers), rows, loss, acc, state["objective"] / n,
                         True, "cholesky")
             return state, step
         theta, network, value, objective = accepted
@@ -413,7 +435,9 @@ class LevenbergMarquardt:
             "iterate": self._iterate(network, value),
         }
         loss, acc = value.metrics.values(self.classification)
-        step = Step(network, len(network.layers), n, loss, acc, objective / n, False, "cholesky")
+        step = Step(
+            network, len(network.layers), rows, loss, acc, objective / n, False, "cholesky"
+        )
         return new, step
 
 
@@ -429,8 +453,8 @@ def _metrics_flops(n: int, k: int, loss: str) -> int:
     return (3 if loss == "squared_error" else 4) * n * k
 
 
-def _metrics(out: np.ndarray, Y: np.ndarray, labels: Any) -> Metrics:
-    return Metrics.of(out, Y, None if labels is None else np.asarray(labels))
+def _metrics(out: np.ndarray, Y: np.ndarray, labels: Any, w: Any = None) -> Metrics:
+    return Metrics.of(out, Y, None if labels is None else np.asarray(labels), w)
 
 
 def _jacobian_rows(

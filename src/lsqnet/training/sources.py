@@ -6,9 +6,15 @@ and returns the sum of the results (:meth:`DataSource.map_sum`):
 - :class:`InMemory`: arrays or tensors in memory, one chunk that stays (``resident``): a
   method keeps what it computed on it (activations, outputs) from one pass to the next;
 - :class:`ArrayChunks`: row blocks of an array (a NumPy memmap among them);
-- :class:`IterableChunks`: a collection of ``(X, y)`` chunks that can be iterated again;
+- :class:`IterableChunks`: a collection of ``(X, y)`` chunks (or ``(X, y, sample_weight)``
+  triples) that can be iterated again;
 - :class:`lsqnet._dask.DaskChunks`: the blocks of a Dask array, on the workers that hold
   them, added up in a tree.
+
+Every source may carry sample weights: each chunk comes with its rows' weights (None: every
+row weighs 1), and the passes weight their sums by them. Rows of zero weight contribute
+nothing, and the rows that data-dependent initialisation reads are drawn among the rows of
+positive weight (:func:`sampled_inputs`, :func:`positive_rows`).
 
 What a pass returns are sums: :class:`~lsqnet.GramStats`, :class:`Pair` of sums,
 :class:`Rows` chosen from the data, :class:`lsqnet.training._loop.Metrics`.
@@ -25,6 +31,8 @@ import numpy as np
 
 from .. import _sparse
 
+from .._array_api import get_namespace
+
 __all__ = [
     "ArrayChunks",
     "ChunkSource",
@@ -35,11 +43,13 @@ __all__ = [
     "Passes",
     "Rows",
     "SampledInputs",
+    "positive_rows",
     "sampled_inputs",
 ]
 
-#: A chunk: inputs (n, d), output-space targets (n, k), class indices (n,) or None.
-Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+#: A chunk: inputs (n, d), output-space targets (n, k), class indices (n,) or None, sample
+#: weights (n,) or None (every row weighs 1).
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]
 
 
 class DataSource(Protocol):
@@ -53,9 +63,10 @@ class DataSource(Protocol):
     n_features: int
     resident: bool
 
-    def map_sum(self, fn: Callable[[np.ndarray, np.ndarray, Any, int], Any]) -> Any:
-        """``fn(X, Y, labels, start)`` on every chunk (``start``: the index of its first
-        row), summed with ``+``; None for a source without rows."""
+    def map_sum(self, fn: Callable[[np.ndarray, np.ndarray, Any, int, Any], Any]) -> Any:
+        """``fn(X, Y, labels, start, weights)`` on every chunk (``start``: the index of its
+        first row; ``weights``: its rows' sample weights, None when all are 1), summed with
+        ``+``; None for a source without rows."""
 
 
 #: The chunk sources of :mod:`lsqnet.streaming` (the name it has always had there).
@@ -66,11 +77,12 @@ ChunkSource = DataSource
 class InMemory:
     """Data in memory (NumPy arrays or tensors on any device) as a source of one chunk that
     stays: ``X`` (n, d), output-space targets ``Y`` (n, k), class indices ``labels`` (n,) or
-    None."""
+    None, sample weights ``weights`` (n,) or None (every row weighs 1)."""
 
     X: Any
     Y: Any
     labels: Any = None
+    weights: Any = None
     resident: ClassVar[bool] = True
 
     @property
@@ -78,7 +90,18 @@ class InMemory:
         return int(self.X.shape[1])
 
     def map_sum(self, fn):
-        return fn(self.X, self.Y, self.labels, 0)
+        return fn(self.X, self.Y, self.labels, 0, self.weights)
+
+    def rows(self, rows: Any) -> InMemory:
+        """The source of the rows ``rows`` (indices of the array namespace of ``X``)."""
+        xp = get_namespace(self.X)
+
+        def take(a: Any) -> Any:
+            if a is None:
+                return None
+            return _sparse.take_rows(a, rows) if _sparse.is_sparse(a) else xp.take(a, rows, axis=0)
+
+        return InMemory(take(self.X), take(self.Y), take(self.labels), take(self.weights))
 
 
 class Passes:
@@ -110,7 +133,8 @@ def _sum(parts: Iterable[Any]) -> Any:
 class ArrayChunks:
     """Row blocks of ``batch_size`` rows of an array ``X``, converted to ``dtype`` one block at
     a time and passed to ``check(block, start)`` if given (which raises for bad values), with
-    targets made per block by ``targets(start, stop)``.
+    targets made per block by ``targets(start, stop)`` and the rows of ``weights`` (n,) (in
+    memory; None: every row weighs 1).
 
     For a read-only NumPy memmap, the pages of each block are released after use, so the
     resident memory of a pass stays at about one block (the data stays in the system's file
@@ -122,6 +146,7 @@ class ArrayChunks:
     batch_size: int
     dtype: np.dtype
     check: Callable[[np.ndarray, int], None] | None = None
+    weights: np.ndarray | None = None
     resident: ClassVar[bool] = False
 
     @property
@@ -145,28 +170,31 @@ class ArrayChunks:
         def parts():
             for block, start, stop in self.blocks():
                 Y, labels = self.targets(start, stop)
-                yield fn(block, Y, labels, start)
+                w = None if self.weights is None else self.weights[start:stop]
+                yield fn(block, Y, labels, start, w)
 
         return _sum(parts())
 
 
 @dataclass(frozen=True, eq=False)
 class IterableChunks:
-    """Chunks from ``chunks``, a collection of ``(X, y)`` pairs iterated anew for every pass
-    (a list, or any object whose ``__iter__`` starts again from the first chunk), converted
-    by ``convert(X, y) -> (X, Y, labels)``."""
+    """Chunks from ``chunks``, a collection of ``(X, y)`` pairs or ``(X, y, sample_weight)``
+    triples iterated anew for every pass (a list, or any object whose ``__iter__`` starts
+    again from the first chunk), converted by ``convert(X, y, sample_weight) -> (X, Y,
+    labels, weights)`` (``sample_weight`` None for a pair)."""
 
-    chunks: Iterable[tuple[Any, Any]]
-    convert: Callable[[Any, Any], Chunk]
+    chunks: Iterable[tuple[Any, ...]]
+    convert: Callable[[Any, Any, Any], Chunk]
     n_features: int
     resident: ClassVar[bool] = False
 
     def map_sum(self, fn):
         def parts():
             start = 0
-            for X, y in self.chunks:
-                X, Y, labels = self.convert(X, y)
-                yield fn(X, Y, labels, start)
+            for chunk in self.chunks:
+                X, y, *weights = chunk
+                X, Y, labels, w = self.convert(X, y, weights[0] if weights else None)
+                yield fn(X, Y, labels, start, w)
                 start += X.shape[0]
 
         return _sum(parts())
@@ -196,24 +224,55 @@ def _release_pages(view: np.ndarray) -> None:
 class Rows:
     """Chosen rows of the data, gathered across chunks: ``{row index: row}``."""
 
-    rows: dict[int, np.ndarray]
+    rows: dict[int, Any]
 
     def __add__(self, other: Rows) -> Rows:
         return Rows({**self.rows, **other.rows})
 
 
+def positive_rows(X: Any, weights: Any) -> Any:
+    """The rows of ``X`` whose weight is positive (``X`` itself when ``weights`` is None or
+    every weight is positive): what data-dependent initialisation reads, so that rows of
+    zero weight are never drawn and a fit with them equals the fit without them."""
+    if weights is None:
+        return X
+    xp = get_namespace(X, weights)
+    keep = weights > 0
+    if bool(xp.all(keep)):
+        return X
+    if _sparse.is_sparse(X):
+        return _sparse.take_rows(X, keep)
+    return xp.take(X, xp.nonzero(keep)[0], axis=0)
+
+
 class SampledInputs:
     """What :func:`lsqnet.network.init_network` reads of ``X`` for ``init="samples"`` (its
-    shape, column means and a few rows), each computed by a pass over a chunk source."""
+    shape, column sums and a few rows), each computed by a pass over a chunk source.
+
+    It stands for the rows of positive weight only (all rows of an unweighted source), in
+    their order: row ``i`` of the stand-in is the ``i``-th row of positive weight, as in
+    :func:`positive_rows` of the data in memory.
+    """
 
     def __init__(self, source: DataSource) -> None:
         self.source = source
         self.passes = 1
-        count, total = source.map_sum(
-            lambda X, Y, labels, start: Pair(X.shape[0], _sparse.column_sums(X, np.float64))
-        ).values
-        self.shape = (count, source.n_features)
+
+        def count(X, Y, labels, start, w):
+            kept = positive_rows(X, w)
+            return Pair(
+                Rows({start: kept.shape[0]}),
+                Pair(kept.shape[0], _sparse.column_sums(kept, np.float64)),
+            )
+
+        counts, inner = source.map_sum(count).values
+        n_rows, total = inner.values
+        self.shape = (n_rows, source.n_features)
         self._sum = total
+        # the index in the stand-in of each chunk's first kept row, by the chunk's start
+        starts = sorted(counts.rows)
+        offsets = np.cumsum([0] + [counts.rows[s] for s in starts[:-1]])
+        self._offsets = dict(zip(starts, offsets.tolist(), strict=True))
 
     def sum(self, axis: int, dtype: Any, out: Any = None) -> np.ndarray:
         """The column sums (``numpy.sum`` of the stand-in), in float64."""
@@ -222,10 +281,13 @@ class SampledInputs:
     def take(self, rows: np.ndarray, axis: int = 0, out: Any = None, mode: str = "raise"):
         """The rows ``rows`` (``numpy.take`` of the stand-in along axis 0)."""
         wanted = np.unique(rows)
+        offsets = self._offsets
 
-        def pick(X, Y, labels, start):
-            mine = wanted[(wanted >= start) & (wanted < start + X.shape[0])]
-            return Rows({int(i): _sparse.dense_rows(X, [i - start])[0] for i in mine})
+        def pick(X, Y, labels, start, w):
+            local = np.arange(X.shape[0]) if w is None else np.flatnonzero(np.asarray(w) > 0)
+            first = offsets[start]
+            mine = wanted[(wanted >= first) & (wanted < first + local.shape[0])]
+            return Rows({int(i): _sparse.dense_rows(X, [local[i - first]])[0] for i in mine})
 
         self.passes += 1
         found = self.source.map_sum(pick).rows
