@@ -60,6 +60,12 @@ __all__ = ["DEFAULT_MAX_ITER", "METHODS", "BaseBPLS"]
 METHODS = ("auto", "bpls", "lm", "kfac")
 DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200, "kfac": kfac.KFACOptions().max_iter}
 
+#: A fit of a NumPy ``X`` in memory keeps every layer's activations for all rows; when they
+#: would take more bytes than this, it reads ``X`` in blocks instead, as with ``batch_size``
+#: (the same model, up to rounding), each block's activations and inputs near BLOCK_BYTES.
+RESIDENT_BYTES = 128 * 2**20
+BLOCK_BYTES = 16 * 2**20
+
 #: ``method="auto"`` trains networks of at most this many parameters by Levenberg–Marquardt.
 LM_MAX_PARAMETERS = 2000
 
@@ -310,8 +316,28 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             w = check_sample_weight(sample_weight, X.shape[0], X.dtype, type(self).__name__)
             if self.early_stopping:
                 return self._fit_early_stopping(X, y, monitor, w)
+            batch_size = self._automatic_batch_size(X)
+            if batch_size is not None:
+                return self._fit_blocks(X, y, monitor, w, batch_size=batch_size)
             targets = self._targets(y, X.dtype)
             return self._fit(X, targets, monitor, sample_weight=w)
+
+    def _automatic_batch_size(self, X: Any) -> int | None:
+        """The blocks in which ``fit`` reads a NumPy ``X`` in memory without ``batch_size``:
+        None (all at once) unless the activations of every layer for all rows would exceed
+        :data:`RESIDENT_BYTES` and the fit can run on blocks; then as many rows as keep one
+        block's activations and inputs near :data:`BLOCK_BYTES`."""
+        if not isinstance(X, np.ndarray) or self.init == "contrasts":
+            return None
+        opts = self._options
+        if opts.layer_method != "inverse" or opts.solver not in ("auto", "cholesky"):
+            return None
+        if self.method == "kfac" or (self.method == "auto" and is_classifier(self)):
+            return None  # K-FAC's mini-batches are drawn from data in memory
+        width = sum(self._sizes) + 1
+        if X.shape[0] * width * X.itemsize <= RESIDENT_BYTES:
+            return None
+        return max(1024, BLOCK_BYTES // ((width + X.shape[1]) * X.itemsize))
 
     def _check_sparse_fit(self, X: Any) -> Any:
         """A sparse ``X`` to fit on, in CSR format (its rows are read in blocks and

@@ -220,11 +220,17 @@ def single_layer(estimator: Any) -> bool:
 class ChunkedFits:
     """The estimators' fits from blocks of rows, Dask arrays, chunks, and ``partial_fit``."""
 
-    def _fit_blocks(self, X: Any, y: Any, monitor: Any, sample_weight: Any = None):
-        """``fit`` with ``batch_size``: ``X`` is read ``batch_size`` rows at a time (the
-        sample weights are in memory)."""
+    def _fit_blocks(
+        self, X: Any, y: Any, monitor: Any, sample_weight: Any = None,
+        batch_size: int | None = None,
+    ):
+        """``fit`` with ``batch_size`` (or the ``batch_size`` given): ``X`` is read that many
+        rows at a time (the sample weights are in memory). With ``batch_size`` given, ``X`` is
+        a NumPy array ``fit`` has validated (n_features_in_, feature_names_in_ set)."""
         owner = type(self).__name__
-        if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
+        if batch_size is not None:
+            pass
+        elif not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
             # not an array of numbers (or a memmap): in memory anyway, converted here
             X = self._check_sparse_fit(self._validate_X(X, reset=True, dtype=self._dtype()))
         else:
@@ -233,7 +239,7 @@ class ChunkedFits:
             self._validate_X(X[:1] if X.ndim else X, reset=True, dtype=self._dtype())
         dtype, targets = self._row_targets(X, y)
         source = ArrayChunks(
-            X, targets.block, int(self.batch_size), dtype,
+            X, targets.block, int(batch_size or self.batch_size), dtype,
             check=functools.partial(check_block, owner=owner),
             weights=check_sample_weight(sample_weight, X.shape[0], dtype, owner),
         )
