@@ -24,13 +24,14 @@ better than the one it started from (a second sweep often fits worse). With
 the cross-entropy of sigmoid or softmax outputs for a classifier; ``alpha`` is the ridge of
 the layer solves, the biases are not penalised; ``w_i`` the sample weights of the source,
 1 without them, and every layer's least-squares problem is weighted by them likewise; the
-same objective as :mod:`lsqnet.training.levenberg_marquardt`). Otherwise shorter steps between the current and
-the proposed weights are tried (half, a quarter, ... of the step, every layer the sweep
-solved moved by the same fraction), at most :data:`MAX_TRIALS` evaluations of the objective
-in all, each a forward pass (a pass over a streamed source). If none lowers the objective,
-the network is kept as it was and the stage stops: the objective never increases over the
-steps of a fit. ``BPLSOptions.paper()`` turns the safeguard off (every sweep kept, the
-iterate with the best training accuracy, then loss, returned), as the paper describes.
+same objective as :mod:`lsqnet.training.levenberg_marquardt`). Otherwise shorter steps
+between the current and the proposed weights are tried (half, a quarter, ... of the step,
+every layer the sweep solved moved by the same fraction), at most :data:`MAX_TRIALS`
+evaluations of the objective in all, each a forward pass (a pass over a streamed source). If
+none lowers the objective, the network is kept as it was and the stage stops: the objective
+never increases over the steps of a fit. ``BPLSOptions.paper()`` turns the safeguard off
+(every sweep kept, the iterate with the best training accuracy, then loss, returned), as the
+paper describes.
 
 :class:`Sweeps` is the method (``start``/``step``), :func:`fit` the whole fit: sweeps, the
 optional output refit, then the optional cross-entropy steps

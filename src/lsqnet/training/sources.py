@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from .. import _sparse
-
 from .._array_api import get_namespace
 
 __all__ = [
