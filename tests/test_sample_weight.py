@@ -562,3 +562,35 @@ def test_property_integer_weights_equal_repeated_rows(n, d, hidden, seed, method
     # the suite's tolerance holds for condition numbers up to 10: scaled beyond that
     cond = np.linalg.cond(Xr - Xr.mean(axis=0)) if d > 1 else 1.0
     _assert_same_fit(weighted, repeated, tol(np.float64) * max(1.0, cond / 10))
+
+
+# -- K-FAC's mini-batches ------------------------------------------------------------------
+
+
+def test_kfac_mini_batches_leave_out_zero_weights():
+    """With mini-batches smaller than the data, the rows of zero weight are left out before
+    the batches are drawn: the steps are those of the data without them."""
+    from lsqnet.bpls import class_targets
+    from lsqnet.network import init_network
+    from lsqnet.training import InMemory
+    from lsqnet.training.kfac import KFACOptions
+    from lsqnet.training.kfac import fit as kfac_fit
+
+    X, labels = _data("classification", n=120)
+    Y = class_targets(labels, 3, "softmax", np.float64)
+    w = np.random.default_rng(11).uniform(0.5, 2.0, 120)
+    w[::3] = 0.0
+    keep = w > 0
+    opts = KFACOptions(alpha=0.5, max_iter=3, batch_size=16, gram_rows=50, eval_rows=60,
+                       output_iter=2)
+
+    def net():
+        return init_network((D, 6, 3), "tanh", "softmax", "fan_in",
+                            np.random.default_rng(0), np.float64)
+
+    weighted = kfac_fit(InMemory(X, Y, labels, w), net(), opts, classification=True)
+    dropped = kfac_fit(InMemory(X[keep], Y[keep], labels[keep], w[keep]), net(), opts,
+                       classification=True)
+    assert len(weighted.history) == len(dropped.history)
+    for a, b in zip(weighted.network.layers, dropped.network.layers, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)

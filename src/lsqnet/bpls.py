@@ -160,6 +160,9 @@ def count_flops(
 ) -> int:
     r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
 
+    The fit counted is unweighted: a fit with ``sample_weight`` records more (the weights'
+    products with the data and the weighted metrics), and its ``flops_`` exceeds this count.
+
     Counts follow LAPACK Working Note 41 (a multiply-add is 2 flops; ``A^T A`` for A (n x d)
     is ``n d (d+1)``; Cholesky of d x d is ``d^3/3 + d^2/2 + d/6``; a solve with k right-hand
     sides ``2 d^2 k``), plus one flop per element for every elementwise pass. The sum over
