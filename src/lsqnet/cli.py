@@ -1,7 +1,9 @@
 """The ``lsqnet`` command line: argparse only, no logic of its own beyond calling the public API.
 
 - ``lsqnet bench`` trains BPLS, ELM, ridge and the ``torch.optim`` baselines on the same data
-  and writes ``results.json``, ``results.md`` and ``frontier.png`` (:mod:`lsqnet.bench`).
+  and writes ``results.json``, ``results.md`` and ``frontier.png`` (:mod:`lsqnet.bench`);
+  ``lsqnet bench --suite tabular`` compares lsqnet's estimators with scikit-learn's on small
+  tables (:mod:`lsqnet.bench.tabular`).
 - ``lsqnet fit DATA --model PATH`` trains an estimator on a CSV / .npz file and saves it;
   ``lsqnet predict MODEL DATA`` prints its predictions.
 - ``lsqnet demo`` trains a BPLS network and a linear least-squares classifier on
@@ -188,8 +190,44 @@ class _FitProgress:
             self.bar.close()
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _bench_tabular(args: argparse.Namespace) -> int:
+    from .bench import tabular
+
+    datasets = tabular.check_names("dataset", _names(args.datasets) if args.datasets else (
+        tabular.QUICK_DATASETS if args.quick else tabular.DATASETS), tabular.DATASETS)
+    models = tabular.check_names("model", _names(args.models) if args.models else (
+        tabular.QUICK_MODELS if args.quick else tabular.MODELS), tabular.MODELS)
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    args.threads = args.threads or 1
+    results = tabular.run_suite(
+        datasets=datasets, models=models, seeds=tuple(range(seeds)), threads=args.threads,
+        command=args.command_line, progress=_progress_wanted(args),
+    )
+    written = tabular.write_results(results, args.out, plot=not args.no_plot)
+    print(tabular.to_markdown(results))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from .bench import BenchConfig, benchmark, to_markdown, write_results
+
+    if args.suite == "tabular":
+        return _bench_tabular(args)
+    for option in ("datasets", "models", "quick"):
+        if getattr(args, option):
+            raise ValueError(
+                f"--{option} belongs to --suite tabular; the images suite takes --dataset "
+                f"and --methods."
+            )
+    if args.seeds is None:
+        args.seeds = 3
+    if args.threads is None:
+        args.threads = os.cpu_count() or 1
 
     config = BenchConfig(
         activation=args.activation, epochs=args.epochs, batch_size=args.batch_size,
@@ -391,6 +429,25 @@ def build_parser() -> argparse.ArgumentParser:
         "the extra lsqnet[bench] (torch).",
     )
     bench.add_argument(
+        "--suite", choices=("images", "tabular"), default="images",
+        help="images: the options below on one image data set; tabular: lsqnet's estimators "
+        "and scikit-learn's MLP, Nystroem + ridge, linear models and gradient boosting on "
+        "13 small tables (lsqnet.bench.tabular; --datasets, --models, --quick, --seeds, "
+        "--threads, --out, --no-plot apply) (default: %(default)s)",
+    )
+    bench.add_argument(
+        "--datasets", default=None, metavar="LIST",
+        help="--suite tabular: comma-separated data sets (default: all)",
+    )
+    bench.add_argument(
+        "--models", default=None, metavar="LIST",
+        help="--suite tabular: comma-separated models (default: all)",
+    )
+    bench.add_argument(
+        "--quick", action="store_true",
+        help="--suite tabular: a small subset (3 data sets, 4 models, 1 seed) in seconds",
+    )
+    bench.add_argument(
         "--dataset", choices=_BENCH_DATASETS, default="digits",
         help="digits is bundled with scikit-learn; mnist and fashion-mnist are read from "
         "--data-home, $LSQNET_DATA or the cache folder, else downloaded; xor is generated"
@@ -434,12 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--max-iter", type=_positive_int, default=10,
                        help="maximum BPLS backward sweeps (default: %(default)s)")
-    bench.add_argument("--seeds", type=_positive_int, default=3,
+    bench.add_argument("--seeds", type=_positive_int, default=None,
                        help="number of seeds (0, 1, ...); medians and spreads are reported"
-                            " (default: %(default)s)")
+                            " (default: 3; 1 with --quick)")
     bench.add_argument(
-        "--threads", type=_positive_int, default=os.cpu_count() or 1,
-        help="threads for BLAS and torch, fixed for every run and recorded (default: %(default)s)",
+        "--threads", type=_positive_int, default=None,
+        help="threads for BLAS and torch (and OpenMP with --suite tabular), fixed for every "
+        f"run and recorded (default: {os.cpu_count() or 1}, all cores; 1 with --suite tabular)",
     )
     bench.add_argument(
         "--tune-epochs", type=_positive_int, default=None, metavar="N",
