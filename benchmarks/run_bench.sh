@@ -12,4 +12,5 @@ for dataset in mnist fashion-mnist; do
         --evals-per-epoch 4 --tune-epochs 3 \
         --out "benchmarks/results/bench/$dataset" "$@"
 done
+"$LSQNET" bench --suite tabular --out benchmarks/results/tabular  # about 15 minutes
 "$PYTHON" benchmarks/update_readme.py

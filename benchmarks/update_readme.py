@@ -7,7 +7,9 @@ From ``benchmarks/results/bench/NAME/results.json`` (written by ``lsqnet bench``
   BPLS training of the hidden layer and Adam reach on the paper's network, and the first
   dataset's ``frontier.png``;
 - ``docs/benchmarks/NAME.md`` gets the full tables (the ``results.md`` of that folder) and its
-  plot, and ``docs/benchmarks/index.md`` the list of those pages.
+  plot, and ``docs/benchmarks/index.md`` the list of those pages;
+- ``docs/benchmarks/tabular.md`` gets the tabular suite's tables and plot from
+  ``benchmarks/results/tabular/results.json`` (``lsqnet bench --suite tabular``).
 
 Run after ``benchmarks/run_bench.sh`` (which calls it). ``--check`` writes nothing and exits
 with status 1 when a file is not what the results give (the test suite runs it).
@@ -118,7 +120,10 @@ def docs_index(names: list[str]) -> str:
         "benchmarks/run_bench.sh` reruns every dataset and rewrites these pages; the raw\n"
         "numbers are in `benchmarks/results/bench/*/results.json`. What they mean, and the\n"
         "studies behind the presets, are in [the findings](../findings.md).\n\n"
-        "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(names) + "\n```\n"
+        + ("`lsqnet bench --suite tabular` compares lsqnet's estimators with scikit-learn's\n"
+           "MLP, random features with ridge, linear models and gradient boosting on small\n"
+           "tables ([Tabular data sets](tabular.md)).\n\n" if "tabular" in names else "")
+        + "```{toctree}\n:maxdepth: 1\n\n" + "\n".join(names) + "\n```\n"
     )
 
 
@@ -141,6 +146,16 @@ def render(root: Path, results_dir: Path) -> dict[Path, str]:
     for name, results in all_results.items():
         plot = Path("../..") / (results_dir / name / "frontier.png").relative_to(root)
         files[docs / f"{name}.md"] = docs_page(name, results, plot.as_posix())
+    tabular = results_dir.parent / "tabular"
+    if (tabular / "results.json").exists():
+        from lsqnet.bench.tabular import docs_page as tabular_page
+        from lsqnet.bench.tabular import read_results as read_tabular
+
+        plot = Path("../..") / (tabular / "scores.png").relative_to(root)
+        source = (tabular / "results.json").relative_to(root).as_posix()
+        files[docs / "tabular.md"] = tabular_page(read_tabular(tabular), plot.as_posix(),
+                                                  source)
+        names = [*names, "tabular"]
     files[docs / "index.md"] = docs_index(names)
     return files
 

@@ -6,7 +6,9 @@ Every method runs through one interface, :func:`run` ``(method, data, seed) -> R
 each method on a validation split, runs every seed and returns a JSON-ready payload that
 :func:`write_results` turns into ``results.json``, ``results.md`` and ``frontier.png``.
 
-This package is never imported by :mod:`lsqnet` itself; the gradient methods need the
+:mod:`lsqnet.bench.tabular` is the tabular suite (``lsqnet bench --suite tabular``): lsqnet's
+estimators beside scikit-learn's on small tables, with a registry of data sets and one of
+models. This package is never imported by :mod:`lsqnet` itself; the gradient methods need the
 optional extra ``lsqnet[bench]`` (torch, matplotlib, tqdm).
 """
 

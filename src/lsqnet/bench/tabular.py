@@ -660,8 +660,10 @@ def _conclusion_text(model: str, per_set: list[dict[str, Any]], on_par: list[str
                 f"{' or '.join(REFERENCE_BASELINES)}: nothing to compare.")
     n = len(per_set)
     worst = min(per_set, key=lambda s: s["difference"])
+    subject = (f"lsqnet's default estimator (`{model}`)" if model == DEFAULT_MODEL
+               else f"`{model}`")
     text = (
-        f"`{model}` was within 0.5 point of accuracy (0.005 R²) of the better of "
+        f"{subject} was within 0.5 point of accuracy (0.005 R²) of the better of "
         f"{' and '.join(f'`{b}`' for b in REFERENCE_BASELINES)} on {len(on_par)} of {n} "
         f"data sets ({_names(on_par)}); it was more than 2 points (0.02 R²) below on "
         f"{len(behind)} ({_names(behind)}); its largest shortfall was "
@@ -701,13 +703,15 @@ def to_markdown(results: dict[str, Any], *, title: bool = True) -> str:
         lines += ["# lsqnet bench: tabular suite", ""]
     lines += [
         results["conclusion"]["text"], "",
-        f"Medians over {len(results['seeds'])} seed(s) {results['seeds']} of a 75/25 "
+        f"Medians (the lower middle value for an even count) over "
+        f"{len(results['seeds'])} seed(s) {results['seeds']} of a 75/25 "
         f"train/test split (stratified for classification); every model is "
         f"`Pipeline(StandardScaler(), model)` and its fit time includes the scaling. Command: "
         f"`{results['command']}`.  ",
-        f"Machine: {mach['cpu']}, {mach['cores']} cores; Python {mach['python']}, NumPy "
-        f"{mach['numpy']}, SciPy {mach['scipy']}, scikit-learn {mach['scikit-learn']}, "
-        f"lsqnet {mach['lsqnet']}; BLAS {blas or 'unknown'}.",
+        f"Machine: {mach['cpu']}, {mach['cores']} cores, "
+        f"{results.get('threads') or 'all'} BLAS/OpenMP thread(s) per fit; Python "
+        f"{mach['python']}, NumPy {mach['numpy']}, SciPy {mach['scipy']}, scikit-learn "
+        f"{mach['scikit-learn']}, lsqnet {mach['lsqnet']}; BLAS {blas or 'unknown'}.",
         "",
         "## Test score",
         "",
@@ -728,6 +732,20 @@ def to_markdown(results: dict[str, Any], *, title: bool = True) -> str:
                 cell = "skipped"
             cells.append(cell)
         lines.append(f"| {d} | " + " | ".join(cells) + " |")
+    lsq = [m for m in models if results["models"][m]["family"] == "lsqnet"]
+    if lsq and any(m in results["models"] for m in REFERENCE_BASELINES):
+        lines += ["", "## lsqnet's models against the better baseline", "",
+                  f"Per model, over the data sets where it and one of "
+                  f"{' or '.join(f'`{b}`' for b in REFERENCE_BASELINES)} ran: on how many its "
+                  f"median score was within 0.5 point (0.005 R²) of the better baseline's, "
+                  f"more than 2 points (0.02 R²) below it, and its median fit time over "
+                  f"`mlp`'s.", "",
+                  "| model | data sets | within 0.5 point | more than 2 points below | "
+                  "median time / mlp |", "| --- | ---: | ---: | ---: | ---: |"]
+        for m in lsq:
+            c = conclusion(results["records"], m)
+            lines.append(f"| {m} | {c['sets']} | {len(c['on_par'])} | "
+                         f"{len(c['behind_sets'])} | {_time(c['median_time_ratio'])} |")
     lines += ["", "## Fit time (s)", "", "| data set | " + " | ".join(models) + " |",
               "| --- |" + " ---: |" * len(models)]
     for d in datasets:
