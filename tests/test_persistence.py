@@ -382,8 +382,10 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     assert set(attrs) == {
         "n_features_in_", "n_layers_", "n_outputs_", "n_iter_", "loss_", "flops_",
         "flops_exact_", "solver_", "method_", "out_activation_", "history_", "_multilabel",
+        "alpha_", "alphas_", "cv_errors_",
     }
     assert attrs["_multilabel"] is False
+    assert attrs["alpha_"] == classifier.alpha_
     assert attrs["n_layers_"] == 3
     assert attrs["n_outputs_"] == 3
     for i, (W, b) in enumerate(zip(classifier.coefs_, classifier.intercepts_, strict=True)):
@@ -879,6 +881,10 @@ _BAD_METADATA = {
     "exact-int": (_section("attributes", "flops_exact_", 1), "flops_exact_ must be true"),
     "solver-null": (_section("attributes", "solver_", None), "solver_ must be a string"),
     "method-number": (_section("attributes", "method_", 3), "method_ must be a string"),
+    "alpha-negative": (_section("attributes", "alpha_", -1.0), "alpha_ must be a number >= 0"),
+    "alphas-without-errors": (
+        _section("attributes", "alphas_", [1.0, 2.0]), "alphas_ and cv_errors_ must both be"
+    ),
     "history-dict": (_section("attributes", "history_", {}), "history_ must be a list"),
     "history-nested": (
         _section("attributes", "history_", [{"loss": [1]}]), "history_ must be a list"
