@@ -43,8 +43,16 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         ``"logistic"`` (scikit-learn's name) is the sigmoid.
     output_activation : str, default="identity"
         Any invertible activation; targets outside its range are clipped with a warning.
-    alpha : float, default=1.0
-        Ridge penalty of every layer's least-squares solve (not on intercepts).
+    alpha : float, "auto" or array-like of float, default=1.0
+        Ridge penalty ``alpha / 2 * |W|^2`` on every layer's weights (not on intercepts), in
+        the training objective and in every least-squares solve. ``"auto"``, or a list of
+        positive candidates: the candidate with the least leave-one-out error of the output
+        layer's least-squares problem on the initial hidden units (the network itself
+        without hidden layers), computed exactly as scikit-learn's ``RidgeCV`` does, every
+        candidate from one eigendecomposition and a second pass over the data; it is then
+        the penalty of every layer and every step. ``"auto"``'s candidates are 21 values
+        from ``1e-8`` to ``1e2`` times the mean eigenvalue of that problem's centred Gram
+        matrix. ``partial_fit`` chooses by generalised cross-validation of the chunks so far.
     solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
     method : {"bpls", "lm", "kfac", "auto"}, default="bpls"
         How the layers are trained (the guide's "Training methods" says which to use when).
@@ -160,6 +168,13 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         Most robust solver used by any solve.
     method_ : str
         The training method used: ``method``, or what ``"auto"`` chose.
+    alpha_ : float
+        The penalty trained with: ``alpha``, or the candidate chosen.
+    alphas_ : ndarray of shape (n_alphas,) or None
+        The candidates (None when ``alpha`` is a number).
+    cv_errors_ : ndarray of shape (n_alphas,) or None
+        Each candidate's mean squared cross-validation error over samples and outputs
+        (leave-one-out; generalised cross-validation after ``partial_fit``).
     validation_scores_ : list of float
         With ``early_stopping``, the validation score after each step.
     best_validation_score_ : float
