@@ -161,3 +161,15 @@ def test_bad_alpha_is_refused_naming_what_is_accepted(alpha):
     with pytest.raises(ValueError, match="'alpha' parameter of BPLSRegressor must be a float"):
         BPLSRegressor(alpha=alpha).fit(X, y)
 
+
+
+def test_weighted_candidates_give_ridgecvs_weighted_choice():
+    X, y = _regression(k=2)
+    w = np.random.default_rng(3).uniform(0.0, 3.0, size=X.shape[0])
+    alphas = np.logspace(-3, 4, 30)
+    model = _single_layer(alphas).fit(X, y, sample_weight=w)
+    reference = RidgeCV(alphas=alphas).fit(X, y, sample_weight=w)
+    assert model.alpha_ == reference.alpha_
+    rtol = _tolerance(X * np.sqrt(w)[:, None], reference.alpha_)
+    np.testing.assert_allclose(model.coefs_[0], reference.coef_.T, rtol=rtol,
+                               atol=rtol * np.abs(reference.coef_).max())
