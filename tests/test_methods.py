@@ -39,6 +39,23 @@ def test_auto_picks_kronecker_steps_for_wider_classifiers(digits):
     assert reg.method_ == "bpls"
 
 
+@pytest.mark.parametrize(("budget", "expected"), [(10**7, "lm"), (10**6, "bpls")])
+def test_auto_weighs_a_levenberg_marquardt_steps_cost(budget, expected, monkeypatch):
+    from lsqnet.estimators import _base
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 5))
+    y = np.tanh(X[:, 0]) + 0.1 * rng.normal(size=500)
+    step = 2 * 500 * 1 * n_parameters((5, 8, 1)) ** 2  # 2 n k p^2 = 3,249,000
+    assert 10**6 < step < 10**7
+    monkeypatch.setattr(_base, "LM_MAX_STEP_FLOPS", budget)
+    reg = BPLSRegressor(hidden_layer_sizes=(8,), method="auto", max_iter=2).fit(X, y)
+    assert reg.method_ == expected
+    chunked = BPLSRegressor(hidden_layer_sizes=(8,), method="auto", max_iter=2,
+                            batch_size=100).fit(X, y)
+    assert chunked.method_ == expected
+
+
 @pytest.mark.parametrize("method", ["bpls", "lm", "kfac"])
 def test_every_method_fits_saves_and_loads(method, digits, tmp_path):
     X, y = digits

@@ -66,8 +66,12 @@ DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200, "kfac": kfac.KFACOptions().max_iter}
 RESIDENT_BYTES = 128 * 2**20
 BLOCK_BYTES = 16 * 2**20
 
-#: ``method="auto"`` trains networks of at most this many parameters by Levenberg–Marquardt.
+#: ``method="auto"`` trains networks of at most this many parameters ``p`` by
+#: Levenberg–Marquardt, when a step's Gauss–Newton system (about ``2 n k p^2`` operations for
+#: ``n`` rows and ``k`` outputs) costs at most LM_MAX_STEP_FLOPS: a few hundredths of a second
+#: at the BLAS's speed, so that the tens of steps of a fit take about a second.
 LM_MAX_PARAMETERS = 2000
+LM_MAX_STEP_FLOPS = 2 * 10**9
 
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
@@ -525,13 +529,19 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
 
     def _resolve_method(self, sizes, targets, X, source) -> str:
         """The method a fit uses: ``method``, or for ``"auto"`` Levenberg–Marquardt up to
-        :data:`LM_MAX_PARAMETERS` parameters, Kronecker-factored steps for wider classifiers
-        with hidden layers and NumPy data in memory, BPLS otherwise. Records ``method_``."""
+        :data:`LM_MAX_PARAMETERS` parameters whose steps cost at most
+        :data:`LM_MAX_STEP_FLOPS`, Kronecker-factored steps for other classifiers with hidden
+        layers and NumPy data in memory, BPLS otherwise. Records ``method_``."""
         method = self.method
         owner = type(self).__name__
         numpy_data = source is not None or isinstance(X, np.ndarray) or _sparse.is_sparse(X)
         if method == "auto":
-            if levenberg_marquardt.n_parameters(sizes) <= LM_MAX_PARAMETERS and numpy_data:
+            p = levenberg_marquardt.n_parameters(sizes)
+            rows = X.shape[0] if X is not None else getattr(getattr(source, "X", None), "shape",
+                                                            (0,))[0]
+            if p <= LM_MAX_PARAMETERS and 2 * rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS and (
+                numpy_data
+            ):
                 method = "lm"
             elif targets.classification and len(sizes) > 2 and source is None and numpy_data:
                 method = "kfac"
