@@ -88,6 +88,7 @@ def test_cli_run_writes_the_files_and_its_conclusion_matches_the_records(tmp_pat
     results = json.loads((out / "results.json").read_text())
     assert results["schema"] == tabular.SCHEMA and results["seeds"] == [0, 1]
     assert results["threads"] == 1 and results["machine"]["threads"] == 1
+    assert all(v is None or v >= 0 for v in results["load_average"])
     assert results["machine"]["cpu"] and results["machine"]["scikit-learn"]
     records = results["records"]
     assert len(records) == 2 * 2 * 3

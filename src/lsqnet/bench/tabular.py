@@ -539,6 +539,7 @@ def _run_suite(datasets: Sequence[str], models: Sequence[str], seeds: Sequence[i
             for model in models:
                 run_one(model, name, 0, tiny)
     records = []
+    load = [_load_average()]
     started = time.perf_counter()
     with tqdm(total=len(seeds) * len(datasets) * len(models), desc="lsqnet bench tabular",
               disable=not progress, leave=False) as bar:
@@ -550,6 +551,7 @@ def _run_suite(datasets: Sequence[str], models: Sequence[str], seeds: Sequence[i
                     records.append(run_one(model, dataset, seed, split))
                     bar.update()
     total = time.perf_counter() - started
+    load.append(_load_average())
     payload: dict[str, Any] = {
         "schema": SCHEMA,
         "suite": "tabular",
@@ -567,11 +569,20 @@ def _run_suite(datasets: Sequence[str], models: Sequence[str], seeds: Sequence[i
         "threads": threads,
         "machine": machine(threads),
         "total_time": total,
+        "load_average": load,  # of the machine (1 minute) at the start and the end
         "records": records,
     }
     payload["summary"] = summarize(records)
     payload["conclusion"] = conclusion(records)
     return payload
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average (other work slows every fit), None if unknown."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
 
 
 # --------------------------------------------------------------------------- reporting
@@ -711,7 +722,10 @@ def to_markdown(results: dict[str, Any], *, title: bool = True) -> str:
         f"Machine: {mach['cpu']}, {mach['cores']} cores, "
         f"{results.get('threads') or 'all'} BLAS/OpenMP thread(s) per fit; Python "
         f"{mach['python']}, NumPy {mach['numpy']}, SciPy {mach['scipy']}, scikit-learn "
-        f"{mach['scikit-learn']}, lsqnet {mach['lsqnet']}; BLAS {blas or 'unknown'}.",
+        f"{mach['scikit-learn']}, lsqnet {mach['lsqnet']}; BLAS {blas or 'unknown'}"
+        + ("." if None in results.get("load_average", [None]) else
+           f"; load average {results['load_average'][0]:.1f} at the start and "
+           f"{results['load_average'][1]:.1f} at the end."),
         "",
         "## Test score",
         "",
@@ -763,6 +777,14 @@ def to_markdown(results: dict[str, Any], *, title: bool = True) -> str:
               f"{info['description']}" for d, info in results["datasets"].items()]
     lines += ["", "## Models", ""]
     lines += [f"- **{m}**: {info['description']}" for m, info in results["models"].items()]
+    warned: dict[tuple[str, str], list[str]] = {}
+    for r in results["records"]:
+        for w in r["warnings"]:
+            warned.setdefault((r["model"], w), []).append(r["dataset"])
+    if warned:
+        lines += ["", "## Warnings", ""]
+        lines += [f"- {m}, {len(sets)} fit(s) ({_names(list(dict.fromkeys(sets)))}): {w}"
+                  for (m, w), sets in warned.items()]
     errors = [r for r in results["summary"] if r["failed"] or r["skipped"]]
     if errors:
         lines += ["", "## Failed or skipped fits", ""]
