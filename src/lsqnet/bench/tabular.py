@@ -350,7 +350,7 @@ def _hgb(task: str, seed: int, n_train: int) -> Any:
 def _lm_too_large(estimator: Any, sizes: tuple[int, int]) -> str | None:
     """Levenberg-Marquardt solves a system of the network's parameter count at every step
     (a 30-100-2 network, 3302 parameters, took 90 s on breast cancer on 2 cores): skipped
-    above ``method='auto'``'s limit, where it equals ``lsqnet-auto`` anyway."""
+    above the parameter count up to which ``method='auto'`` may choose it."""
     from ..estimators._base import LM_MAX_PARAMETERS
     from ..training.levenberg_marquardt import n_parameters
 
