@@ -438,7 +438,10 @@ def _distinct(caught: Iterable[warnings.WarningMessage]) -> list[str]:
 
 
 def _fitted_info(estimator: Any) -> dict[str, Any]:
-    """What a fitted model says about its fit: method, iterations, chosen penalty."""
+    """What a fitted model (the last step of a pipeline) says about its fit: method,
+    iterations, chosen penalty."""
+    if hasattr(estimator, "steps"):
+        estimator = estimator.steps[-1][1]
     info = {}
     for attr in ("method_", "n_iter_", "alpha_", "solver_"):
         value = getattr(estimator, attr, None)
@@ -717,7 +720,8 @@ def to_markdown(results: dict[str, Any], *, title: bool = True) -> str:
         f"Medians (the lower middle value for an even count) over "
         f"{len(results['seeds'])} seed(s) {results['seeds']} of a 75/25 "
         f"train/test split (stratified for classification); every model is "
-        f"`Pipeline(StandardScaler(), model)` and its fit time includes the scaling. Command: "
+        f"`Pipeline(StandardScaler(), model)` and its fit time includes the scaling; models "
+        f"that take a `random_state` get the seed. Command: "
         f"`{results['command']}`.  ",
         f"Machine: {mach['cpu']}, {mach['cores']} cores, "
         f"{results.get('threads') or 'all'} BLAS/OpenMP thread(s) per fit; Python "
