@@ -173,3 +173,23 @@ def test_weighted_candidates_give_ridgecvs_weighted_choice():
     rtol = _tolerance(X * np.sqrt(w)[:, None], reference.alpha_)
     np.testing.assert_allclose(model.coefs_[0], reference.coef_.T, rtol=rtol,
                                atol=rtol * np.abs(reference.coef_).max())
+
+
+def test_units_that_predict_nothing_leave_trained_networks_the_middle_candidate():
+    from lsqnet.layers import Dense
+    from lsqnet.network import Network
+    from lsqnet.training.penalty import choose_alpha
+    from lsqnet.training.sources import InMemory
+
+    rng = np.random.default_rng(0)
+    half = rng.normal(size=(200, 2))
+    X = np.vstack([half, -half])  # symmetric: odd units are uncorrelated with even targets
+    Y = (X[:, :1] ** 2 - 1.0)
+    hidden = Dense(rng.normal(size=(2, 6)), np.zeros(6), "tanh")  # odd units
+    network = Network((hidden, Dense(np.zeros((6, 1)), np.zeros(1), "identity")))
+    alphas = np.logspace(-2, 4, 7)
+    fixed = choose_alpha(InMemory(X, Y), network, alphas, 0.01)
+    trained = choose_alpha(InMemory(X, Y), network, alphas, 0.01, trained_units=True)
+    assert fixed.alpha == alphas[-1]  # the mean predicts best
+    assert trained.alpha == alphas[3]
+    np.testing.assert_array_equal(fixed.errors, trained.errors)

@@ -270,14 +270,17 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             )
         return candidates
 
-    def _choose_alpha(self, source: Any, network: Network, ledger: Any) -> None:
+    def _choose_alpha(self, source: Any, network: Network, ledger: Any, method: str) -> None:
         """Set ``alpha_`` (and with ``alpha="auto"`` or candidates, ``alphas_`` and
         ``cv_errors_``), and the training options' penalty to it."""
         if self._alphas is None:
             self.alpha_, self.alphas_, self.cv_errors_ = float(self.alpha), None, None
             return
         with _flops.counting(ledger):
-            choice = choose_alpha(source, network, self._alphas, self._options.target_eps)
+            choice = choose_alpha(
+                source, network, self._alphas, self._options.target_eps,
+                trained_units=method in ("lm", "kfac") and len(network.layers) > 1,
+            )
         self.alpha_ = choice.alpha
         self.alphas_, self.cv_errors_ = choice.alphas, choice.errors
         self._options = replace(self._options, alpha=choice.alpha)
@@ -470,7 +473,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         method = self._resolve_method(sizes, targets, X, source)
         if method != "bpls" and self.max_iter is None:
             self._options = replace(opts, max_iter=self._max_iter(method))
-        self._choose_alpha(data, network, ledger)
+        self._choose_alpha(data, network, ledger, method)
         opts = self._options
         if method == "lm":
             return self._fit_lm(

@@ -43,11 +43,18 @@ def _output_problem(network: Network, X: Any, Y: Any, target_eps: float) -> tupl
 
 
 def choose_alpha(
-    source: DataSource, network: Network, candidates: Any, target_eps: float
+    source: DataSource, network: Network, candidates: Any, target_eps: float,
+    trained_units: bool = False,
 ) -> PenaltyChoice:
     """The penalty among ``candidates`` (``"auto"``: :func:`candidate_alphas`, or positive
     values) with the smallest leave-one-out error of ``network``'s output layer on
-    ``source`` (two passes over it)."""
+    ``source`` (two passes over it).
+
+    ``trained_units``: the hidden layers will be trained with the penalty (Levenberg–Marquardt,
+    K-FAC). When the largest candidate wins, the initial units predict nothing that the
+    targets' mean does not (odd units of a target even in the inputs, for instance), which
+    says nothing of the penalty trained units need: the middle candidate is taken instead.
+    """
 
     def gram(X, Y, labels, start, weights=None):
         H, T = _output_problem(network, X, Y, target_eps)
@@ -64,4 +71,7 @@ def choose_alpha(
 
     total = source.map_sum(errors)
     mean = total / (stats.n_samples * stats.n_targets)  # RidgeCV's mean over rows and targets
-    return PenaltyChoice(path.best(total), path.alphas, mean)
+    alpha = path.best(total)
+    if trained_units and len(path.alphas) > 1 and alpha == path.alphas.max():
+        alpha = float(np.sort(path.alphas)[(len(path.alphas) - 1) // 2])
+    return PenaltyChoice(alpha, path.alphas, mean)
