@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from lsqnet import BPLSClassifier, BPLSRegressor
+from lsqnet import BPLSClassifier, BPLSRegressor, LSQClassifier, LSQRegressor
 from lsqnet.estimators import PRESETS
 from lsqnet.exceptions import LSQNetError, TargetClippingWarning
 
@@ -53,6 +53,18 @@ def _data(est_cls, regression_data, classification_data):
 # --------------------------------------------------------------------------------------------
 
 
+#: Leave-one-out cross-validation leaves out one row, whatever its weight: integer weights do
+#: not choose the penalty that repeating rows does (as with scikit-learn's RidgeCV). The same
+#: checks pass with a number alpha (test_recommended_defaults_with_a_number_alpha_...).
+_LOO_WEIGHTS = {
+    check: "alpha='auto': leave-one-out of a weighted row is not leave-one-out of its copies"
+    for check in (
+        "check_sample_weight_equivalence_on_dense_data",
+        "check_sample_weight_equivalence_on_sparse_data",
+    )
+}
+
+
 # Also single-layer models (which have partial_fit, so the suite checks it) and fits in
 # blocks of 7 rows (batch_size: the chunked algorithm of lsqnet.streaming).
 @parametrize_with_checks(
@@ -63,10 +75,30 @@ def _data(est_cls, regression_data, classification_data):
         BPLSClassifier(hidden_layer_sizes=(), random_state=0),
         BPLSRegressor(hidden_layer_sizes=(16,), batch_size=7, random_state=0),
         BPLSClassifier(hidden_layer_sizes=(16,), batch_size=7, random_state=0),
-    ]
+        # the recommended defaults: Levenberg-Marquardt, the penalty by leave-one-out
+        LSQRegressor(random_state=0),
+        LSQClassifier(random_state=0),
+        LSQClassifier(hidden_layer_sizes=(64,), random_state=0),  # K-FAC steps
+    ],
+    expected_failed_checks=lambda est: _LOO_WEIGHTS if est.alpha == "auto" else {},
 )
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [LSQRegressor(alpha=1.0, random_state=0), LSQClassifier(alpha=1.0, random_state=0),
+     LSQClassifier(hidden_layer_sizes=(64,), alpha=1.0, random_state=0)],
+)
+def test_recommended_defaults_with_a_number_alpha_weight_samples_as_repeated_rows(estimator):
+    from sklearn.utils.estimator_checks import (
+        check_sample_weight_equivalence_on_dense_data,
+        check_sample_weight_equivalence_on_sparse_data,
+    )
+
+    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+    check_sample_weight_equivalence_on_sparse_data(type(estimator).__name__, estimator)
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,7 +3,15 @@
 from . import activations, datasets, exceptions, features, solvers
 from ._version import __version__
 from .bpls import count_flops
-from .estimators import PRESETS, BPLSClassifier, BPLSRegressor, load, skops_trusted_types
+from .estimators import (
+    PRESETS,
+    BPLSClassifier,
+    BPLSRegressor,
+    LSQClassifier,
+    LSQRegressor,
+    load,
+    skops_trusted_types,
+)
 from .layers import Dense, collapse_linear, fit_layer
 from .network import Network
 from .solvers import SOLVERS, GramStats, lstsq
@@ -15,6 +23,8 @@ __all__ = [
     "BPLSRegressor",
     "Dense",
     "GramStats",
+    "LSQClassifier",
+    "LSQRegressor",
     "Network",
     "__version__",
     "activations",

@@ -16,12 +16,15 @@ from ..solvers import GramStats
 from ..training.bpls import BPLSOptions
 from ._classifier import BPLSClassifier
 from ._persist import rebuild, schema
+from ._lsq import LSQClassifier, LSQRegressor
 from ._regressor import BPLSRegressor
 
 __all__ = ["load", "skops_trusted_types"]
 
 #: The estimators a model file may hold, by name (never looked up any other way).
-_ESTIMATORS: dict[str, type] = {cls.__name__: cls for cls in (BPLSRegressor, BPLSClassifier)}
+_ESTIMATORS: dict[str, type] = {
+    cls.__name__: cls for cls in (BPLSRegressor, BPLSClassifier, LSQRegressor, LSQClassifier)
+}
 _SCHEMAS = {name: schema(cls) for name, cls in _ESTIMATORS.items()}
 
 
@@ -37,8 +40,8 @@ def skops_trusted_types() -> list[str]:
     >>> import skops.io as sio  # doctest: +SKIP
     >>> pipe = sio.load("pipeline.skops", trusted=lsqnet.skops_trusted_types())  # doctest: +SKIP
     """
-    kinds = (BPLSRegressor, BPLSClassifier, Dense, Network, BPLSOptions, GramStats, FlopLedger,
-             Counter, banded_product)
+    kinds = (BPLSRegressor, BPLSClassifier, LSQRegressor, LSQClassifier, Dense, Network,
+             BPLSOptions, GramStats, FlopLedger, Counter, banded_product)
     return sorted(f"{kind.__module__}.{kind.__qualname__}" for kind in kinds)
 
 
@@ -59,7 +62,7 @@ def load(path: str | os.PathLike[str]) -> Any:
 
     Returns
     -------
-    BPLSRegressor or BPLSClassifier
+    BPLSRegressor, BPLSClassifier, LSQRegressor or LSQClassifier
         The fitted estimator; its predictions are bit-identical to those of the saved one.
         ``random_state`` is None if it was a ``RandomState`` or ``Generator`` instance.
 

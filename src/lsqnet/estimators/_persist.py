@@ -35,7 +35,7 @@ from ..network import Network
 __all__ = ["ESTIMATOR_NAMES", "rebuild", "save", "schema"]
 
 #: The estimators a model file may hold, by class name.
-ESTIMATOR_NAMES = ("BPLSRegressor", "BPLSClassifier")
+ESTIMATOR_NAMES = ("BPLSRegressor", "BPLSClassifier", "LSQRegressor", "LSQClassifier")
 
 #: Parameters held as tuples, stored as JSON lists.
 _TUPLES = ("hidden_layer_sizes", "image_shape", "patch_size")

@@ -1,0 +1,84 @@
+"""The estimators with lsqnet's recommended defaults: :class:`LSQRegressor`, :class:`LSQClassifier`.
+
+They are :class:`~lsqnet.BPLSRegressor` and :class:`~lsqnet.BPLSClassifier` with other
+default values only: the training method chosen by the cost of a step (``method="auto"``),
+the ridge penalty chosen by leave-one-out cross-validation (``alpha="auto"``) and a hidden
+layer of 32 units, small enough for Levenberg–Marquardt steps on tables of thousands of rows.
+The BPLS estimators keep the paper's method and their defaults.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from ._classifier import BPLSClassifier
+from ._regressor import BPLSRegressor
+
+__all__ = ["RECOMMENDED", "LSQClassifier", "LSQRegressor"]
+
+#: The defaults that differ from the BPLS estimators'.
+RECOMMENDED = {"hidden_layer_sizes": (32,), "alpha": "auto", "method": "auto"}
+
+
+def _with_defaults(init: Callable[..., None], defaults: dict[str, Any]) -> Callable[..., None]:
+    """``init`` with other default values for some keyword parameters, in its signature too
+    (scikit-learn's ``get_params``, ``clone`` and ``repr`` read the signature)."""
+    signature = inspect.signature(init)
+    parameters = [
+        p.replace(default=defaults[p.name]) if p.name in defaults else p
+        for p in signature.parameters.values()
+    ]
+
+    @functools.wraps(init)
+    def __init__(self, **params: Any) -> None:
+        init(self, **{**defaults, **params})
+
+    __init__.__signature__ = signature.replace(parameters=parameters)
+    return __init__
+
+
+class LSQRegressor(BPLSRegressor):
+    """A fully-connected network regressor trained by least squares, with lsqnet's
+    recommended defaults.
+
+    The parameters and attributes are :class:`~lsqnet.BPLSRegressor`'s, with these defaults:
+    ``method="auto"`` (Levenberg–Marquardt steps on all layers while a step is cheap, BPLS
+    otherwise), ``alpha="auto"`` (the penalty by leave-one-out cross-validation) and
+    ``hidden_layer_sizes=(32,)``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_friedman1
+    >>> from lsqnet import LSQRegressor
+    >>> X, y = make_friedman1(n_samples=1000, noise=0.5, random_state=0)
+    >>> reg = LSQRegressor(random_state=0).fit(X[:750], y[:750])
+    >>> reg.method_
+    'lm'
+    >>> bool(reg.score(X[750:], y[750:]) > 0.9)
+    True
+    """
+
+    __init__ = _with_defaults(BPLSRegressor.__init__, RECOMMENDED)
+
+
+class LSQClassifier(BPLSClassifier):
+    """A fully-connected network classifier trained by least squares, with lsqnet's
+    recommended defaults.
+
+    The parameters and attributes are :class:`~lsqnet.BPLSClassifier`'s, with the defaults
+    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"``, ``hidden_layer_sizes=(32,)``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from lsqnet import LSQClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = LSQClassifier(random_state=0).fit(X, y)
+    >>> bool(clf.score(X, y) > 0.95)
+    True
+    """
+
+    __init__ = _with_defaults(BPLSClassifier.__init__, RECOMMENDED)

@@ -1,0 +1,60 @@
+"""The estimators with the recommended defaults, LSQRegressor and LSQClassifier: the BPLS
+estimators with other default values only."""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_iris, make_friedman1
+
+import lsqnet
+from lsqnet import BPLSClassifier, BPLSRegressor, LSQClassifier, LSQRegressor
+from lsqnet.estimators._lsq import RECOMMENDED
+
+
+@pytest.mark.parametrize(("lsq", "bpls"), [(LSQRegressor, BPLSRegressor),
+                                           (LSQClassifier, BPLSClassifier)])
+def test_the_defaults_differ_from_bpls_only_where_recommended(lsq, bpls):
+    ours, theirs = lsq().get_params(), bpls().get_params()
+    assert set(ours) == set(theirs)
+    assert {k for k in ours if ours[k] != theirs[k]} == set(RECOMMENDED)
+    assert {k: ours[k] for k in RECOMMENDED} == RECOMMENDED
+    assert list(inspect.signature(lsq).parameters) == list(inspect.signature(bpls).parameters)
+    assert isinstance(lsq(), bpls)
+    changed = lsq(alpha=0.5, method="bpls")
+    assert (changed.alpha, changed.method) == (0.5, "bpls")
+    assert clone(changed).get_params() == changed.get_params()
+    assert repr(lsq()) == f"{lsq.__name__}()"
+
+
+def test_a_table_gets_levenberg_marquardt_and_a_chosen_penalty(tmp_path):
+    X, y = make_friedman1(n_samples=600, noise=0.5, random_state=0)
+    reg = LSQRegressor(random_state=0).fit(X[:450], y[:450])
+    assert reg.method_ == "lm" and reg.alpha_ in reg.alphas_
+    assert reg.score(X[450:], y[450:]) > 0.85
+    reg.save(tmp_path / "model.npz")
+    loaded = lsqnet.load(tmp_path / "model.npz")
+    assert type(loaded) is LSQRegressor
+    assert loaded.get_params() == reg.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+def test_the_classifier_trains_every_layer_on_iris():
+    X, y = load_iris(return_X_y=True)
+    clf = LSQClassifier(random_state=0).fit(X, y)
+    assert clf.method_ == "lm"
+    assert clf.score(X, y) > 0.95
+
+
+def test_pipelines_of_recommended_estimators_round_trip_through_skops(tmp_path):
+    sio = pytest.importorskip("skops.io")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    pipe = make_pipeline(StandardScaler(), LSQClassifier(random_state=0, max_iter=5)).fit(X, y)
+    path = tmp_path / "pipe.skops"
+    sio.dump(pipe, path)
+    loaded = sio.load(path, trusted=lsqnet.skops_trusted_types())
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
