@@ -83,7 +83,7 @@ def test_fit_then_predict_a_csv_with_text_labels(iris_csv, tmp_path, capsys):
     path, features, X, names = iris_csv
     model = tmp_path / "model.lsq"
     assert main(["fit", str(path), "--model", str(model), "--hidden", "16"]) == 0
-    assert "BPLSClassifier on 150 samples x 4 features" in capsys.readouterr().out
+    assert "LSQClassifier on 150 samples x 4 features" in capsys.readouterr().out
     assert main(["predict", str(model), str(features)]) == 0
     predicted = capsys.readouterr().out.split()
     # the printed labels are what the saved model predicts, and mostly right
@@ -104,7 +104,7 @@ def test_fit_a_regression_from_npz_and_predict_from_npy(tmp_path, capsys, rng):
     model = tmp_path / "reg.lsq"
     assert main(["fit", str(tmp_path / "train.npz"), "--model", str(model), "--hidden", "",
                  "--alpha", "0"]) == 0
-    assert "BPLSRegressor" in capsys.readouterr().out
+    assert "LSQRegressor" in capsys.readouterr().out
     assert main(["predict", str(model), str(tmp_path / "x.npy")]) == 0
     values = np.array(capsys.readouterr().out.split(), dtype=float)
     np.testing.assert_allclose(values, y[:5], rtol=1e-8, atol=1e-8)
@@ -244,7 +244,7 @@ def test_fit_detects_the_delimiter_and_says_so(iris_csv, tmp_path, capsys, delim
     model = tmp_path / "m.lsq"
     assert main(["fit", str(data), "--model", str(model), "--hidden", "8"]) == 0
     captured = capsys.readouterr()
-    assert "BPLSClassifier on 150 samples x 4 features" in captured.out
+    assert "LSQClassifier on 150 samples x 4 features" in captured.out
     assert captured.err == (
         f"lsqnet fit: read {data}: 150 rows of 5 columns separated by {shown} (detected; "
         f"--delimiter to choose), a header line (detected; --no-header if it is data)\n"
@@ -385,7 +385,7 @@ def test_fit_progress_without_tqdm_prints_a_line_per_sweep(iris_csv, tmp_path, c
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # import fails
     path, _, _, _ = iris_csv
     assert main(["fit", str(path), "--model", str(tmp_path / "m.lsq"), "--hidden", "8",
-                 "--max-iter", "2", "--progress"]) == 0
+                 "--max-iter", "2", "--method", "bpls", "--progress"]) == 0
     err = capsys.readouterr().err
     assert re.findall(r"lsqnet fit: sweep (\d): loss [0-9.e+-]+, accuracy [0-9.]+, [0-9.]+ s",
                       err) == ["1", "2"]

@@ -249,7 +249,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _fit(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from . import BPLSClassifier, BPLSRegressor
+    from . import BPLSClassifier, BPLSRegressor, LSQClassifier, LSQRegressor
 
     X, y, names = _read(args, args.target)
     if y is None:
@@ -259,7 +259,11 @@ def _fit(args: argparse.Namespace) -> int:
         integral = y.dtype.kind in "iub" or (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0))
         few = np.unique(y).shape[0] <= max(2, min(100, y.shape[0] // 5))
         task = "classification" if y.dtype.kind in "UOS" or (integral and few) else "regression"
-    cls = BPLSClassifier if task == "classification" else BPLSRegressor
+    # the recommended defaults; a preset sets up a BPLS estimator
+    if args.preset:
+        cls = BPLSClassifier if task == "classification" else BPLSRegressor
+    else:
+        cls = LSQClassifier if task == "classification" else LSQRegressor
     params = {"random_state": args.seed}
     for key in ("hidden_layer_sizes", "activation", "alpha", "max_iter", "init", "image_shape",
                 "method"):
@@ -520,8 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = sub.add_parser(
         "fit",
-        help="train a BPLS model on a CSV, .npy or .npz file and save it",
-        description="Train a BPLSClassifier or BPLSRegressor on your data and save it as an "
+        help="train a network on a CSV, .npy or .npz file and save it",
+        description="Train an LSQClassifier or LSQRegressor (with --preset, a BPLS estimator) "
+        "on your data and save it as an "
         "lsqnet model file (lsqnet.load reads it; no pickle). DATA is a CSV file (numeric "
         "features; the target column is the last one, or --target; the delimiter and a "
         "header line are detected, see --delimiter and --header) or an .npz file with "
