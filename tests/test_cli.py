@@ -471,3 +471,16 @@ def test_predict_checks_the_header_against_the_feature_names(iris_csv, tmp_path,
     assert main(["predict", str(model), str(bare)]) == 0
     captured = capsys.readouterr()
     assert captured.out.split() == expected and "feature names" not in captured.err
+
+
+def test_fit_takes_alpha_auto_or_a_number(iris_csv, tmp_path, capsys):
+    path, _, _, _ = iris_csv
+    for alpha, expected in (("auto", None), ("0.5", 0.5)):
+        assert main(["fit", str(path), "--model", str(tmp_path / "m.lsq"), "--alpha", alpha,
+                     "--max-iter", "3"]) == 0
+        model = lsqnet.load(tmp_path / "m.lsq")
+        assert model.alpha == (alpha if expected is None else expected)
+        assert expected is not None or model.alpha_ in model.alphas_
+    with pytest.raises(SystemExit):
+        main(["fit", str(path), "--model", str(tmp_path / "m.lsq"), "--alpha", "best"])
+    assert "expected 'auto' or a number >= 0, got 'best'" in capsys.readouterr().err

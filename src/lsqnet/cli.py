@@ -84,6 +84,15 @@ def _nonnegative_float(text: str) -> float:
     return value
 
 
+def _alpha(text: str) -> float | str:
+    if text == "auto":
+        return text
+    try:
+        return _nonnegative_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}") from None
+
+
 def _nonnegative_int(text: str) -> int:
     try:
         value = int(text)
@@ -549,12 +558,13 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--activation", default=None,
                      choices=("tanh", "sigmoid", "relu", "elu", "leaky_relu", "softplus",
                               "softminus", "identity"))
-    fit.add_argument("--alpha", type=_nonnegative_float, default=None,
-                     help="ridge penalty of every layer")
+    fit.add_argument("--alpha", type=_alpha, default=None,
+                     help="ridge penalty of every layer, or 'auto' to choose it by "
+                     "leave-one-out cross-validation (default: 'auto'; 1.0 with --preset)")
     fit.add_argument("--method", choices=_METHODS, default=None,
                      help="how the layers are trained: BPLS sweeps, Levenberg-Marquardt (small "
                      "networks), Kronecker-factored steps (wide classifiers in memory), or "
-                     "'auto' to choose by size (default: the estimator's, 'bpls')")
+                     "'auto' to choose by a step's cost (default: 'auto'; 'bpls' with --preset)")
     fit.add_argument("--init", choices=_INITS, default=None,
                      help="the first layer's units (lsqnet.features); 'patches' and "
                      "'contrasts' need --image-shape, 'auto' (the presets') is 'patches' with "
