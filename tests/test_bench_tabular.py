@@ -171,8 +171,8 @@ def test_a_failing_fit_is_recorded_and_a_large_lm_network_is_skipped():
     record = tabular.run_one("linear", "iris", 0, split._replace(X_train=X))
     assert record["status"] == "error" and record["score"] is None
     assert record["error"].startswith("ValueError: ") and "NaN" in record["error"]
-    skipped = tabular.run_one("lsqnet-lm", "digits", 0)  # 64-100-10: 7510 parameters
-    assert skipped["status"] == "skipped" and "7510 parameters" in skipped["error"]
+    skipped = tabular.run_one("lsqnet-lm", "digits", 0)  # 64-32-10: 2410 parameters
+    assert skipped["status"] == "skipped" and "2410 parameters" in skipped["error"]
     assert skipped["fit_time"] is None
 
 
@@ -190,7 +190,7 @@ def test_quick_runs_the_small_subset(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--datasets", "iris,bogus"], "unknown dataset(s) 'bogus'; choose from iris, wine, "
                                    "breast_cancer, digits,"),
-    (["--models", "lsqnet,svm"], "unknown model(s) 'svm'; choose from lsqnet, lsqnet-instant,"),
+    (["--models", "lsqnet,svm"], "unknown model(s) 'svm'; choose from lsqnet, lsqnet-bpls, lsqnet-instant,"),
 ], ids=["dataset", "model"])
 def test_unknown_names_exit_2_with_one_line_listing_the_valid_ones(argv, message, tmp_path,
                                                                   capsys):

@@ -300,11 +300,15 @@ MLP_MAX_ITER = 200  # scikit-learn's default
 NYSTROEM_COMPONENTS = 1024
 
 
-def _lsqnet(preset: str | None = None, **params: Any) -> Callable[[str, int, int], Any]:
+def _lsqnet(preset: str | None = None, family: str = "BPLS",
+            **params: Any) -> Callable[[str, int, int], Any]:
     def make(task: str, seed: int, n_train: int) -> Any:
-        from .. import BPLSClassifier, BPLSRegressor
+        from .. import BPLSClassifier, BPLSRegressor, LSQClassifier, LSQRegressor
 
-        cls = BPLSClassifier if task == "classification" else BPLSRegressor
+        if family == "LSQ":
+            cls = LSQClassifier if task == "classification" else LSQRegressor
+        else:
+            cls = BPLSClassifier if task == "classification" else BPLSRegressor
         if preset is not None:
             return cls.from_preset(preset, random_state=seed, **params)
         return cls(random_state=seed, **params)
@@ -369,16 +373,18 @@ REFERENCE_BASELINES = ("mlp", "nystroem-ridge")
 
 MODELS: dict[str, TabularModel] = {
     m.name: m for m in (
-        TabularModel("lsqnet", _lsqnet(), "lsqnet",
-                     "BPLSClassifier() / BPLSRegressor(): lsqnet's defaults at run time"),
+        TabularModel("lsqnet", _lsqnet(family="LSQ"), "lsqnet",
+                     "LSQClassifier() / LSQRegressor(): lsqnet's recommended defaults at run "
+                     "time"),
+        TabularModel("lsqnet-bpls", _lsqnet(), "lsqnet",
+                     "BPLSClassifier() / BPLSRegressor(): the BPLS estimators' defaults"),
         *(TabularModel(f"lsqnet-{p}", _lsqnet(p), "lsqnet", f"BPLS*.from_preset({p!r})")
           for p in ("instant", "fast", "accurate")),
-        TabularModel("lsqnet-lm", _lsqnet(method="lm"), "lsqnet",
-                     "BPLS*(method='lm'): Levenberg-Marquardt on the default network; skipped "
-                     "on networks of more than 2000 parameters (method='auto''s limit for "
-                     "it), where each step's solve takes seconds", skip=_lm_too_large),
-        TabularModel("lsqnet-auto", _lsqnet(method="auto"), "lsqnet",
-                     "BPLS*(method='auto'): the training method chosen by network size"),
+        TabularModel("lsqnet-lm", _lsqnet(family="LSQ", method="lm"), "lsqnet",
+                     "LSQ*(method='lm'): Levenberg-Marquardt on the recommended network, also "
+                     "where method='auto' chooses otherwise; skipped on networks of more than "
+                     "2000 parameters, where each step's solve takes seconds",
+                     skip=_lm_too_large),
         TabularModel("mlp", _mlp, "baseline",
                      f"MLPClassifier / MLPRegressor(hidden_layer_sizes=(256,), "
                      f"max_iter={MLP_MAX_ITER}) (Adam, scikit-learn's defaults otherwise)"),
