@@ -60,10 +60,11 @@ __all__ = ["DEFAULT_MAX_ITER", "METHODS", "BaseBPLS"]
 METHODS = ("auto", "bpls", "lm", "kfac")
 DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200, "kfac": kfac.KFACOptions().max_iter}
 
-#: A fit of a NumPy ``X`` in memory keeps every layer's activations for all rows; when they
-#: would take more bytes than this, it reads ``X`` in blocks instead, as with ``batch_size``
-#: (the same model, up to rounding), each block's activations and inputs near BLOCK_BYTES.
-RESIDENT_BYTES = 128 * 2**20
+#: A fit of a NumPy ``X`` in memory keeps every layer's activations for all rows; with
+#: ``batch_size="auto"``, when they would take more bytes than ``X`` and than this, it reads
+#: ``X`` in blocks instead (the same model, up to rounding), each block's activations and
+#: inputs near BLOCK_BYTES.
+RESIDENT_BYTES = 32 * 2**20
 BLOCK_BYTES = 16 * 2**20
 
 #: ``method="auto"`` trains networks of at most this many parameters ``p`` by
@@ -104,7 +105,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         output_iter: int = 0,
-        batch_size: int | None = None,
+        batch_size: int | str | None = None,
         random_state: Any = None,
         dtype: str | None = None,
         verbose: int = 0,
@@ -194,7 +195,12 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 )
         if self.dtype is not None:
             check_option(self.dtype, "dtype", owner, ("float32", "float64"))
-        if self.batch_size is not None:
+        if isinstance(self.batch_size, str) and self.batch_size != "auto":
+            raise ValueError(
+                f"The 'batch_size' parameter of {owner} must be an int >= 1, 'auto' or None. "
+                f"Got {self.batch_size!r} instead."
+            )
+        if self.batch_size not in (None, "auto"):
             check_scalar(self.batch_size, "batch_size", owner, kind=int, low=1)
         if not isinstance(self.verbose, bool | np.bool_):  # True and False, as scikit-learn's
             check_scalar(self.verbose, "verbose", owner, kind=int, low=0)
@@ -305,7 +311,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         with unchanged_on_error(self):
             self._options = self._validate_params_()
             check_monitor(monitor, f"{type(self).__name__}.fit")
-            streamed = is_dask_array(X) or is_dask_array(y) or self.batch_size is not None
+            blocks = self.batch_size not in (None, "auto")
+            streamed = is_dask_array(X) or is_dask_array(y) or blocks
             if self.early_stopping and (streamed or is_array_api(X) or is_array_api(y)):
                 raise ValueError(
                     f"{type(self).__name__}: early_stopping holds out a validation split of "
@@ -316,7 +323,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 return self._fit_dask(X, y, monitor, sample_weight)
             if is_array_api(X) or is_array_api(y):
                 return self._fit_array_api(X, y, monitor, sample_weight)
-            if self.batch_size is not None:
+            if blocks:
                 return self._fit_blocks(X, y, monitor, sample_weight)
             X, y = self._validate_X_y(X, y)
             X = self._check_sparse_fit(X)
@@ -330,11 +337,14 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             return self._fit(X, targets, monitor, sample_weight=w)
 
     def _automatic_batch_size(self, X: Any) -> int | None:
-        """The blocks in which ``fit`` reads a NumPy ``X`` in memory without ``batch_size``:
-        None (all at once) unless the activations of every layer for all rows would exceed
-        :data:`RESIDENT_BYTES` and the fit can run on blocks; then as many rows as keep one
-        block's activations and inputs near :data:`BLOCK_BYTES`."""
-        if not isinstance(X, np.ndarray) or self.init == "contrasts":
+        """The blocks in which ``fit`` reads a NumPy ``X`` in memory with ``batch_size="auto"``:
+        None (all at once) unless the activations of every layer for all rows would take
+        more memory than ``X`` itself and than :data:`RESIDENT_BYTES`, and the fit can run on
+        blocks; then as many rows as keep one block's activations and inputs near
+        :data:`BLOCK_BYTES`."""
+        if self.batch_size != "auto" or not isinstance(X, np.ndarray) or (
+            self.init == "contrasts"
+        ):
             return None
         opts = self._options
         if opts.layer_method != "inverse" or opts.solver not in ("auto", "cholesky"):
@@ -342,7 +352,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         if self.method == "kfac" or (self.method == "auto" and is_classifier(self)):
             return None  # K-FAC's mini-batches are drawn from data in memory
         width = sum(self._sizes) + 1
-        if X.shape[0] * width * X.itemsize <= RESIDENT_BYTES:
+        if X.shape[0] * width * X.itemsize <= max(RESIDENT_BYTES, X.nbytes):
             return None
         return max(1024, BLOCK_BYTES // ((width + X.shape[1]) * X.itemsize))
 

@@ -75,7 +75,7 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
         output_iter: int = 0,
-        batch_size: int | None = None,
+        batch_size: int | str | None = None,
         random_state: Any = None,
         dtype: str | None = None,
         verbose: int = 0,

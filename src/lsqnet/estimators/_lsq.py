@@ -2,8 +2,10 @@
 
 They are :class:`~lsqnet.BPLSRegressor` and :class:`~lsqnet.BPLSClassifier` with other
 default values only: the training method chosen by the cost of a step (``method="auto"``),
-the ridge penalty chosen by leave-one-out cross-validation (``alpha="auto"``) and a hidden
-layer of 32 units, small enough for Levenberg–Marquardt steps on tables of thousands of rows.
+the ridge penalty chosen by leave-one-out cross-validation (``alpha="auto"``), a hidden
+layer of 32 units, small enough for Levenberg–Marquardt steps on tables of thousands of rows,
+and data in memory read in blocks when its activations would outgrow it
+(``batch_size="auto"``).
 The BPLS estimators keep the paper's method and their defaults.
 """
 
@@ -20,7 +22,9 @@ from ._regressor import BPLSRegressor
 __all__ = ["RECOMMENDED", "LSQClassifier", "LSQRegressor"]
 
 #: The defaults that differ from the BPLS estimators'.
-RECOMMENDED = {"hidden_layer_sizes": (32,), "alpha": "auto", "method": "auto"}
+RECOMMENDED = {
+    "hidden_layer_sizes": (32,), "alpha": "auto", "method": "auto", "batch_size": "auto",
+}
 
 
 def _with_defaults(init: Callable[..., None], defaults: dict[str, Any]) -> Callable[..., None]:
@@ -46,8 +50,8 @@ class LSQRegressor(BPLSRegressor):
 
     The parameters and attributes are :class:`~lsqnet.BPLSRegressor`'s, with these defaults:
     ``method="auto"`` (Levenberg–Marquardt steps on all layers while a step is cheap, BPLS
-    otherwise), ``alpha="auto"`` (the penalty by leave-one-out cross-validation) and
-    ``hidden_layer_sizes=(32,)``.
+    otherwise), ``alpha="auto"`` (the penalty by leave-one-out cross-validation),
+    ``hidden_layer_sizes=(32,)`` and ``batch_size="auto"``.
 
     Examples
     --------
@@ -69,7 +73,8 @@ class LSQClassifier(BPLSClassifier):
     recommended defaults.
 
     The parameters and attributes are :class:`~lsqnet.BPLSClassifier`'s, with the defaults
-    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"``, ``hidden_layer_sizes=(32,)``.
+    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"``, ``hidden_layer_sizes=(32,)``,
+    ``batch_size="auto"``.
 
     Examples
     --------

@@ -134,8 +134,13 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         residual, with the one factorisation of its input's Gram matrix
         (:func:`lsqnet.bpls.refine_output`). Each adds a ``history_`` entry; the last
         step's network is returned.
-    batch_size : int or None, default=None
-        None fits in memory. An int fits from blocks of that many rows (read one at a time
+    batch_size : int, "auto" or None, default=None
+        None fits in memory. ``"auto"`` fits a NumPy ``X`` in memory as None does, unless
+        every layer's activations for all rows would take more memory than ``X`` itself (and
+        more than 32 MiB): it is then read in blocks of rows whose activations take about
+        16 MiB, as with an int (a fit that needs all rows at once stays in memory: K-FAC,
+        ``layer_method="weighted"``, solvers ``"qr"``/``"svd"``, ``init="contrasts"``).
+        An int fits from blocks of that many rows (read one at a time
         from ``X``, which may be a NumPy memmap larger than memory): memory does not grow
         with the number of samples, and the result equals the in-memory fit up to rounding
         (:mod:`lsqnet.streaming`, which also says how many passes over ``X`` a fit makes).
