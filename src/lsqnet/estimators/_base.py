@@ -70,9 +70,9 @@ BLOCK_BYTES = 16 * 2**20
 #: ``method="auto"`` trains networks of at most this many parameters ``p`` by
 #: Levenberg–Marquardt, when a step's Gauss–Newton system (about ``2 n k p^2`` operations for
 #: ``n`` rows and ``k`` outputs) costs at most LM_MAX_STEP_FLOPS: a few hundredths of a second
-#: at the BLAS's speed, so that the tens of steps of a fit take about a second.
+#: at the BLAS's speed, so that the tens of steps of a fit take seconds at most.
 LM_MAX_PARAMETERS = 2000
-LM_MAX_STEP_FLOPS = 2 * 10**9
+LM_MAX_STEP_FLOPS = 5 * 10**9
 
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):

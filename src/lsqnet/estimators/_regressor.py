@@ -68,8 +68,10 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         Dask; :mod:`lsqnet.training.levenberg_marquardt`). ``"kfac"``: Kronecker-factored
         least-squares steps on mini-batches for wide networks with hidden layers, data in
         memory, the output layer fitted to the cross-entropy after every step
-        (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` up to 2000 parameters with NumPy
-        data, ``"kfac"`` for wider classifiers with data in memory, ``"bpls"`` otherwise.
+        (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` with NumPy data while a step is
+        cheap (at most 2000 parameters ``p`` and ``2 n k p^2`` at most ``5e9`` operations for
+        ``n`` rows and ``k`` outputs), else ``"kfac"`` for classifiers with hidden layers and
+        data in memory, else ``"bpls"``.
         The method used is ``method_``.
     max_iter : int or None, default=None
         Maximum number of backward sweeps (``"bpls"``; None: 10), Levenberg–Marquardt steps
