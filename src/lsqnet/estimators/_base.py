@@ -72,7 +72,7 @@ BLOCK_BYTES = 16 * 2**20
 #: ``n`` rows and ``k`` outputs) costs at most LM_MAX_STEP_FLOPS: a few hundredths of a second
 #: at the BLAS's speed, so that the tens of steps of a fit take seconds at most.
 LM_MAX_PARAMETERS = 2000
-LM_MAX_STEP_FLOPS = 5 * 10**9
+LM_MAX_STEP_FLOPS = 10**10
 
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):

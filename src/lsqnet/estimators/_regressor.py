@@ -69,7 +69,7 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         least-squares steps on mini-batches for wide networks with hidden layers, data in
         memory, the output layer fitted to the cross-entropy after every step
         (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` with NumPy data while a step is
-        cheap (at most 2000 parameters ``p`` and ``2 n k p^2`` at most ``5e9`` operations for
+        cheap (at most 2000 parameters ``p`` and ``2 n k p^2`` at most ``1e10`` operations for
         ``n`` rows and ``k`` outputs), else ``"kfac"`` for classifiers with hidden layers and
         data in memory, else ``"bpls"``.
         The method used is ``method_``.
