@@ -9,7 +9,9 @@ From ``benchmarks/results/bench/NAME/results.json`` (written by ``lsqnet bench``
 - ``docs/benchmarks/NAME.md`` gets the full tables (the ``results.md`` of that folder) and its
   plot, and ``docs/benchmarks/index.md`` the list of those pages;
 - ``docs/benchmarks/tabular.md`` gets the tabular suite's tables and plot from
-  ``benchmarks/results/tabular/results.json`` (``lsqnet bench --suite tabular``).
+  ``benchmarks/results/tabular/results.json`` (``lsqnet bench --suite tabular``), and the
+  README block between ``<!-- tabular:headline -->`` and ``<!-- /tabular:headline -->`` its
+  conclusion and, per data set, the default estimator against the better baseline.
 
 Run after ``benchmarks/run_bench.sh`` (which calls it). ``--check`` writes nothing and exits
 with status 1 when a file is not what the results give (the test suite runs it).
@@ -92,6 +94,46 @@ def headline(all_results: dict[str, dict], image: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tabular_headline(results: dict) -> str:
+    """The README's tabular block: the suite's conclusion in words and its per-set rows."""
+    from lsqnet.bench.tabular import conclusion
+
+    mach = results["machine"]
+    summary = conclusion(results["records"])
+    scores = {(r["dataset"], r["model"]): r for r in results["summary"]}
+    lines = [
+        f"Test accuracy (%) or R², medians of {len(results['seeds'])} seeds, fit time relative "
+        f"to `MLPClassifier`/`MLPRegressor(hidden_layer_sizes=(256,))` ({mach['cpu']}, "
+        f"{mach['cores']} cores, one thread per fit, `lsqnet bench --suite tabular`):",
+        "",
+        "| data set | `LSQ*()` | better of MLP(256), Nyström + ridge | difference | "
+        "gradient boosting | time / MLP's |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in summary["per_set"]:
+        percent = row["metric"] == "accuracy"
+
+        def fmt(value, percent=percent):
+            return "-" if value is None else (f"{100 * value:.2f}" if percent else f"{value:.4f}")
+
+        diff = row["difference"]
+        hgb = scores.get((row["dataset"], "hgb"), {}).get("score")
+        lines.append(
+            f"| {row['dataset']} | {fmt(row['score'])} | {fmt(row['baseline_score'])} "
+            f"({row['baseline']}) | {f'{100 * diff:+.2f}' if percent else f'{diff:+.4f}'} | "
+            f"{fmt(hgb)} | {row['time_ratio']:.2f} |"
+        )
+    return "\n".join([summary["text"], "", *lines, ""]) + "\n"
+
+
+def _replace_block(text: str, name: str, block: str, path: Path) -> str:
+    start, end = f"<!-- {name} -->\n", f"<!-- /{name} -->"
+    if start not in text or end not in text:
+        raise ValueError(f"{path}: no {start.strip()} ... {end} block")
+    before, rest = text.split(start, 1)
+    return before + start + block + end + rest.split(end, 1)[1]
+
+
 def docs_page(name: str, results: dict, image: str) -> str:
     """A docs page: the full ``results.md`` under the dataset's title, and the plot."""
     body = to_markdown(results).split("\n", 2)[2]  # drop the "# lsqnet bench: ..." title
@@ -135,13 +177,9 @@ def render(root: Path, results_dir: Path) -> dict[Path, str]:
     all_results = {n: read_results(results_dir / n) for n in names}
     readme = root / "README.md"
     image = (results_dir / names[0] / "frontier.png").relative_to(root).as_posix()
-    text = readme.read_text()
-    start, end = "<!-- bench:headline -->\n", "<!-- /bench:headline -->"
-    if start not in text or end not in text:
-        raise ValueError(f"{readme}: no {start.strip()} ... {end} block")
-    before, rest = text.split(start, 1)
-    after = rest.split(end, 1)[1]
-    files = {readme: before + start + headline(all_results, image) + end + after}
+    text = _replace_block(readme.read_text(), "bench:headline", headline(all_results, image),
+                          readme)
+    files = {readme: text}
     docs = root / "docs" / "benchmarks"
     for name, results in all_results.items():
         plot = Path("../..") / (results_dir / name / "frontier.png").relative_to(root)
@@ -153,8 +191,10 @@ def render(root: Path, results_dir: Path) -> dict[Path, str]:
 
         plot = Path("../..") / (tabular / "scores.png").relative_to(root)
         source = (tabular / "results.json").relative_to(root).as_posix()
-        files[docs / "tabular.md"] = tabular_page(read_tabular(tabular), plot.as_posix(),
-                                                  source)
+        tabular_results = read_tabular(tabular)
+        files[docs / "tabular.md"] = tabular_page(tabular_results, plot.as_posix(), source)
+        files[readme] = _replace_block(files[readme], "tabular:headline",
+                                       tabular_headline(tabular_results), readme)
         names = [*names, "tabular"]
     files[docs / "index.md"] = docs_index(names)
     return files
