@@ -30,7 +30,7 @@ def python_blocks(path: Path) -> list[str]:
 
 def test_blocks_are_found():
     # guards the extraction itself: a changed fence syntax would silently test nothing
-    assert len(python_blocks(ROOT / "README.md")) == 1
+    assert len(python_blocks(ROOT / "README.md")) == 2
     assert len(python_blocks(ROOT / "docs" / "guide" / "scaling.md")) >= 4
     assert python_blocks(ROOT / "docs" / "guide" / "index.md") == []
 
