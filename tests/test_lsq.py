@@ -58,3 +58,12 @@ def test_pipelines_of_recommended_estimators_round_trip_through_skops(tmp_path):
     sio.dump(pipe, path)
     loaded = sio.load(path, trusted=lsqnet.skops_trusted_types())
     np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+
+
+@pytest.mark.parametrize("preset", ["instant", "fast", "accurate", "paper"])
+@pytest.mark.parametrize(("lsq", "bpls"), [(LSQRegressor, BPLSRegressor),
+                                           (LSQClassifier, BPLSClassifier)])
+def test_presets_are_the_same_bpls_configurations(preset, lsq, bpls):
+    ours = lsq.from_preset(preset, random_state=0).get_params()
+    assert ours == bpls.from_preset(preset, random_state=0).get_params()
+    assert ours["method"] == "bpls"

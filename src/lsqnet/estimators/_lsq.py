@@ -44,7 +44,18 @@ def _with_defaults(init: Callable[..., None], defaults: dict[str, Any]) -> Calla
     return __init__
 
 
-class LSQRegressor(BPLSRegressor):
+class _PresetsOfBPLS:
+    """``from_preset`` gives the preset's BPLS estimator: what a preset leaves unset of the
+    recommended defaults takes the BPLS estimators' value (BPLS sweeps, a fixed penalty)."""
+
+    @classmethod
+    def _preset_params(cls, name: str) -> dict[str, Any]:
+        bpls = next(base for base in cls.__mro__ if base.__name__.startswith("BPLS"))
+        defaults = inspect.signature(bpls.__init__).parameters
+        return {**{k: defaults[k].default for k in RECOMMENDED}, **super()._preset_params(name)}
+
+
+class LSQRegressor(_PresetsOfBPLS, BPLSRegressor):
     """A fully-connected network regressor trained by least squares, with lsqnet's
     recommended defaults.
 
@@ -68,7 +79,7 @@ class LSQRegressor(BPLSRegressor):
     __init__ = _with_defaults(BPLSRegressor.__init__, RECOMMENDED)
 
 
-class LSQClassifier(BPLSClassifier):
+class LSQClassifier(_PresetsOfBPLS, BPLSClassifier):
     """A fully-connected network classifier trained by least squares, with lsqnet's
     recommended defaults.
 
