@@ -48,10 +48,11 @@ class _PresetsOfBPLS:
     """``from_preset`` gives the preset's BPLS estimator: what a preset leaves unset of the
     recommended defaults takes the BPLS estimators' value (BPLS sweeps, a fixed penalty)."""
 
+    _bpls: type  # the BPLS estimator the class takes its parameters from
+
     @classmethod
     def _preset_params(cls, name: str) -> dict[str, Any]:
-        bpls = next(base for base in cls.__mro__ if base.__name__.startswith("BPLS"))
-        defaults = inspect.signature(bpls.__init__).parameters
+        defaults = inspect.signature(cls._bpls.__init__).parameters
         return {**{k: defaults[k].default for k in RECOMMENDED}, **super()._preset_params(name)}
 
 
@@ -76,6 +77,7 @@ class LSQRegressor(_PresetsOfBPLS, BPLSRegressor):
     True
     """
 
+    _bpls = BPLSRegressor
     __init__ = _with_defaults(BPLSRegressor.__init__, RECOMMENDED)
 
 
@@ -97,4 +99,5 @@ class LSQClassifier(_PresetsOfBPLS, BPLSClassifier):
     True
     """
 
+    _bpls = BPLSClassifier
     __init__ = _with_defaults(BPLSClassifier.__init__, RECOMMENDED)

@@ -66,6 +66,9 @@ class RidgePath:
         The weighted means of the data and of the targets.
     sum_w : float
         The total weight.
+    stats : GramStats
+        The statistics decomposed (their targets' sums of squares serve
+        :meth:`gcv_errors`).
     """
 
     alphas: np.ndarray
