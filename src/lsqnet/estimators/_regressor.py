@@ -199,7 +199,7 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     >>> from lsqnet import BPLSRegressor
     >>> X = np.linspace(-1, 1, 200)[:, None]
     >>> reg = BPLSRegressor(hidden_layer_sizes=(20,), random_state=0).fit(X, np.sin(3 * X[:, 0]))
-    >>> bool(reg.score(X, np.sin(3 * X[:, 0])) > 0.99)
+    >>> bool(reg.score(X, np.sin(3 * X[:, 0])) > 0.9)
     True
     """
 
