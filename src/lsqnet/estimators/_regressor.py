@@ -209,45 +209,6 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     # the presets' softmax output fitted to the cross-entropy is the classifier's
     _not_from_presets = ("output_activation", "output_iter")
 
-    def fit(
-        self, X: Any, y: Any, sample_weight: Any = None, *, monitor: Any = None
-    ) -> BPLSRegressor:
-        """Fit the network to ``X`` (n_samples, n_features) and ``y`` (n_samples[, n_targets]).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix}, dask array or tensor of shape (n_samples, n_features)
-            A SciPy sparse matrix or array (CSR or CSC; other formats are converted to
-            CSR) enters only the first layer's products and is never made dense.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-        sample_weight : array-like of shape (n_samples,), float or None, default=None
-            Non-negative weight of each sample, as in scikit-learn (None: every sample
-            weighs 1; a number: every sample that weight; not all 0). It multiplies the
-            sample's loss in the training objective, ``sum(w * loss) / sum(w)`` plus the
-            ridge term ``alpha / 2 * |W|^2`` over ``sum(w)``, in every layer's least-squares
-            solve and in every method (``"bpls"`` with its safeguard, the cross-entropy
-            steps, ``"lm"``, ``"kfac"``); ``history_``'s ``loss`` and ``accuracy`` and
-            ``loss_curve_`` are weighted means, and ``early_stopping`` splits the weights
-            with their rows and weights the validation score. An integer weight equals
-            repeating the row (for ``"kfac"`` only when each step is one mini-batch of all
-            rows); a zero weight equals dropping it. Data-dependent initialisation
-            (``init="samples"``, ``"patches"``, ``"contrasts"``) draws among the rows of
-            positive weight, uniformly, so repeated rows are drawn more often than weighted
-            ones and only the zero-weight equivalence is exact there. With ``batch_size`` the
-            weights are a NumPy array in memory; with a Dask ``X`` a 1-D Dask array (or any
-            array); with tensors a tensor on ``X``'s device (array-likes are copied there).
-        monitor : callable, default=None
-            ``monitor(entry, network)`` is called after every step with that step's
-            ``history_`` entry and :class:`~lsqnet.Network`; its time is excluded from the
-            recorded training times, and returning True stops training (the hook of
-            scikit-learn's gradient boosting).
-
-        Returns
-        -------
-        self
-        """
-        return self._fit_checked(X, y, monitor, sample_weight)
-
     @available_if(single_layer)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> BPLSRegressor:
         """Add one chunk of data to a single-layer model (``hidden_layer_sizes=()``).
