@@ -190,7 +190,8 @@ def test_quick_runs_the_small_subset(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--datasets", "iris,bogus"], "unknown dataset(s) 'bogus'; choose from iris, wine, "
                                    "breast_cancer, digits,"),
-    (["--models", "lsqnet,svm"], "unknown model(s) 'svm'; choose from lsqnet, lsqnet-bpls, lsqnet-instant,"),
+    (["--models", "lsqnet,svm"], "unknown model(s) 'svm'; choose from lsqnet, lsqnet-bpls, "
+                                 "lsqnet-instant,"),
 ], ids=["dataset", "model"])
 def test_unknown_names_exit_2_with_one_line_listing_the_valid_ones(argv, message, tmp_path,
                                                                   capsys):

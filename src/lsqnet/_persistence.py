@@ -62,8 +62,9 @@ The JSON object has exactly these keys:
     versions 1 and 2 lack it and load with ``"bpls"``), ``out_activation_``,
     ``history_`` (a list of objects), ``alpha_`` (the penalty trained with), ``alphas_`` and
     ``cv_errors_`` (lists, or null when ``alpha`` was a number; files of versions 1 to 3
-    lack these three and load with ``alpha_`` equal to the ``alpha`` parameter), plus ``_y_1d`` for regressors (whether ``fit`` saw
-    a 1-D ``y``, which makes ``predict`` return a 1-D array) and ``_multilabel`` for
+    lack these three and load with ``alpha_`` equal to the ``alpha`` parameter), plus
+    ``_y_1d`` for regressors (whether ``fit`` saw a 1-D ``y``, which makes ``predict``
+    return a 1-D array) and ``_multilabel`` for
     classifiers (whether ``y`` was a multilabel indicator matrix; false in older files).
 ``"classes_object"``
     Classifiers only: true when ``classes_`` had object dtype.

@@ -90,7 +90,9 @@ def _alpha(text: str) -> float | str:
     try:
         return _nonnegative_float(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a number >= 0, got {text!r}"
+        ) from None
 
 
 def _nonnegative_int(text: str) -> int:

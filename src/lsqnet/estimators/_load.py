@@ -15,8 +15,8 @@ from ..network import Network
 from ..solvers import GramStats
 from ..training.bpls import BPLSOptions
 from ._classifier import BPLSClassifier
-from ._persist import rebuild, schema
 from ._lsq import LSQClassifier, LSQRegressor
+from ._persist import rebuild, schema
 from ._regressor import BPLSRegressor
 
 __all__ = ["load", "skops_trusted_types"]

@@ -41,12 +41,11 @@ A step costs about :math:`2 n k p^2` operations (``k`` outputs) and a factorisat
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-import contextlib
 
 import numpy as np
 import scipy.linalg.blas
