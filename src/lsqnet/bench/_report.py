@@ -11,7 +11,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,12 @@ __all__ = [
     "accuracy_at",
     "claim",
     "frontier",
+    "read_json",
     "read_results",
     "summarize",
     "to_markdown",
     "warm_start",
+    "write_report",
     "write_results",
 ]
 
@@ -534,7 +536,24 @@ def to_markdown(results: dict[str, Any]) -> str:
 def write_results(
     results: dict[str, Any], out: str | os.PathLike, *, plot: bool = True
 ) -> list[Path]:
-    """Write ``frontier.png`` (if ``plot``), ``results.md`` and ``results.json`` into ``out``.
+    """Write ``frontier.png`` (if ``plot``), ``results.md`` and ``results.json`` into ``out``
+    (:func:`write_report`). Returns the paths written."""
+
+    def draw(ax: Any) -> None:
+        from ..plotting import plot_frontier
+
+        plot_frontier(results, ax=ax)
+
+    return write_report(out, results, to_markdown(results), "frontier.png",
+                        draw if plot else None, figsize=(9.5, 4.8), dpi=120)
+
+
+def write_report(
+    out: str | os.PathLike, results: dict[str, Any], markdown: str, image: str,
+    draw: Callable[[Any], None] | None, *, figsize: tuple[float, float], dpi: int,
+) -> list[Path]:
+    """Write ``image`` (a PNG that ``draw(ax)`` plots; none if ``draw`` is None),
+    ``results.md`` and ``results.json`` into ``out``.
 
     Every file is written to a temporary name in ``out`` and renamed into place, so an
     interrupted run never leaves a half-written file. Everything is rendered before the
@@ -544,17 +563,15 @@ def write_results(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = {}
-    if plot:
+    if draw is not None:
         from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-        from ..plotting import plot_frontier
-
-        fig = Figure(figsize=(9.5, 4.8), layout="constrained")
-        plot_frontier(results, ax=fig.subplots())
+        fig = Figure(figsize=figsize, layout="constrained")
+        draw(fig.subplots())
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=120)
-        files[out / "frontier.png"] = buffer.getvalue()
-    files[out / "results.md"] = to_markdown(results).encode()
+        fig.savefig(buffer, format="png", dpi=dpi)
+        files[out / image] = buffer.getvalue()
+    files[out / "results.md"] = markdown.encode()
     files[out / "results.json"] = (json.dumps(results, indent=1) + "\n").encode()
     for path, payload in files.items():
         with atomic_write(path) as f:
@@ -564,6 +581,12 @@ def write_results(
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:
     """Read a ``results.json`` (or the folder holding it), checking its schema version."""
+    return read_json(path, SCHEMA)
+
+
+def read_json(path: str | os.PathLike, schema: str) -> dict[str, Any]:
+    """The ``results.json`` at ``path`` (or in the folder ``path``), whose ``"schema"`` must
+    be ``schema``; ``ValueError`` naming the file otherwise."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
@@ -571,7 +594,7 @@ def read_results(path: str | os.PathLike) -> dict[str, Any]:
         results = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a results.json file ({err}).") from None
-    if not isinstance(results, dict) or results.get("schema") != SCHEMA:
+    if not isinstance(results, dict) or results.get("schema") != schema:
         found = results.get("schema") if isinstance(results, dict) else None
-        raise ValueError(f"{path}: schema {found!r}; this lsqnet reads {SCHEMA!r}.")
+        raise ValueError(f"{path}: schema {found!r}; this lsqnet reads {schema!r}.")
     return results

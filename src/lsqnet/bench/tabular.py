@@ -26,8 +26,6 @@ Design constraints:
 from __future__ import annotations
 
 import datetime
-import io
-import json
 import math
 import os
 import re
@@ -41,8 +39,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._io import atomic_write
 from ._harness import machine
+from ._report import read_json, write_report
 
 __all__ = [
     "DATASETS",
@@ -840,38 +838,14 @@ def write_results(results: dict[str, Any], out: str | os.PathLike, *,
                   plot: bool = True) -> list[Path]:
     """Write ``scores.png`` (if ``plot``), ``results.md`` and ``results.json`` into ``out``,
     each atomically; everything is rendered before the first file is replaced."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    files: dict[Path, bytes] = {}
-    if plot:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(9.5, 5.5), layout="constrained")
-        plot_scores(results, fig.subplots())
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        files[out / "scores.png"] = buffer.getvalue()
-    files[out / "results.md"] = to_markdown(results).encode()
-    files[out / "results.json"] = (json.dumps(results, indent=1) + "\n").encode()
-    for path, payload in files.items():
-        with atomic_write(path) as f:
-            f.write(payload)
-    return list(files)
+    return write_report(out, results, to_markdown(results), "scores.png",
+                        (lambda ax: plot_scores(results, ax)) if plot else None,
+                        figsize=(9.5, 5.5), dpi=110)
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:
     """Read a tabular ``results.json`` (or the folder holding it), checking its schema."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a results.json file ({err}).") from None
-    if not isinstance(results, dict) or results.get("schema") != SCHEMA:
-        found = results.get("schema") if isinstance(results, dict) else None
-        raise ValueError(f"{path}: schema {found!r}; this lsqnet reads {SCHEMA!r}.")
-    return results
+    return read_json(path, SCHEMA)
 
 
 def docs_page(results: dict[str, Any], image: str, source: str) -> str:
