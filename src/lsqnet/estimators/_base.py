@@ -36,7 +36,7 @@ from ..exceptions import LSQNetError
 from ..features import INITS, PATCH_SIZE, check_image_shape, check_patch_size, make_feature_map
 from ..network import Network, init_network
 from ..solvers import SOLVERS, GramStats
-from ..solvers._loo import RidgePath, candidate_alphas
+from ..solvers._loo import RidgePath
 from ..streaming import (
     check_chunked_options,
     fit_bpls_chunked,
@@ -298,8 +298,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         if self._alphas is None:
             self.alpha_, self.alphas_, self.cv_errors_ = float(self.alpha), None, None
             return self.alpha_
-        alphas = candidate_alphas(stats) if isinstance(self._alphas, str) else self._alphas
-        path = RidgePath.from_stats(stats, alphas)
+        path = RidgePath.from_stats(stats, self._alphas)
         errors = path.gcv_errors()
         self.alpha_ = path.best(errors)
         self.alphas_, self.cv_errors_ = path.alphas, errors / (stats.n_samples * stats.n_targets)

@@ -29,7 +29,7 @@ from .. import _flops
 from .._array_api import eigh, get_namespace, to_numpy
 from ._gram import BLOCK_ROWS, GramStats
 
-__all__ = ["DEFAULT_ALPHAS", "RidgePath", "candidate_alphas"]
+__all__ = ["DEFAULT_ALPHAS", "RidgePath"]
 
 #: The default candidates, relative to the mean eigenvalue of the centred Gram matrix (its
 #: trace over d): from almost no penalty to one a hundred times the typical direction's
@@ -37,11 +37,10 @@ __all__ = ["DEFAULT_ALPHAS", "RidgePath", "candidate_alphas"]
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-8, 2, 21))
 
 
-def candidate_alphas(stats: GramStats, relative: tuple[float, ...] = DEFAULT_ALPHAS) -> np.ndarray:
-    """The candidate penalties for the problem of ``stats``: ``relative`` times the mean
-    eigenvalue of its centred Gram matrix (1 if that is 0), so that the grid follows the
-    data's scale and the number of samples."""
-    gram = stats.centered_AtA(fit_intercept=True)
+def _candidates(gram: Any, relative: tuple[float, ...] = DEFAULT_ALPHAS) -> np.ndarray:
+    """``"auto"``'s candidate penalties for the centred Gram matrix ``gram``: ``relative``
+    times its mean eigenvalue (its trace over d; 1 if that is 0), so that the grid follows
+    the data's scale and the number of samples."""
     d = gram.shape[0]
     xp = get_namespace(gram)
     scale = float(xp.sum(xp.linalg.diagonal(gram))) / d if d else 0.0
@@ -82,9 +81,15 @@ class RidgePath:
 
     @classmethod
     def from_stats(cls, stats: GramStats, alphas: Any) -> RidgePath:
-        """Eigendecompose the centred Gram matrix of ``stats`` for the penalties ``alphas``."""
+        """Eigendecompose the centred Gram matrix of ``stats`` for the penalties ``alphas``:
+        positive values, or ``"auto"``: :data:`DEFAULT_ALPHAS` times the matrix's mean
+        eigenvalue (its trace over d; 1 if that is 0), a grid that follows the data's scale
+        and the number of samples."""
         xp = get_namespace(stats.AtA)
-        gram = np.asarray(_host(xp, stats.centered_AtA(fit_intercept=True)), dtype=np.float64)
+        centred = stats.centered_AtA(fit_intercept=True)
+        if isinstance(alphas, str):
+            alphas = _candidates(centred)
+        gram = np.asarray(_host(xp, centred), dtype=np.float64)
         cross = np.asarray(_host(xp, stats.centered_AtB(fit_intercept=True)), dtype=np.float64)
         _flops.mark_inexact()
         evals, evecs = eigh(np, gram)

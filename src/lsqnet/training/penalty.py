@@ -19,7 +19,7 @@ import numpy as np
 
 from ..network import Network
 from ..solvers import GramStats
-from ..solvers._loo import RidgePath, candidate_alphas
+from ..solvers._loo import RidgePath
 from .bpls import pre_activation_targets
 from .sources import DataSource
 
@@ -46,7 +46,7 @@ def choose_alpha(
     source: DataSource, network: Network, candidates: Any, target_eps: float,
     trained_units: bool = False,
 ) -> PenaltyChoice:
-    """The penalty among ``candidates`` (``"auto"``: :func:`candidate_alphas`, or positive
+    """The penalty among ``candidates`` (``"auto"``: :meth:`RidgePath.from_stats`'s, or positive
     values) with the smallest leave-one-out error of ``network``'s output layer on
     ``source`` (two passes over it).
 
@@ -63,8 +63,7 @@ def choose_alpha(
         return GramStats.from_data(H, T, weights)
 
     stats = source.map_sum(gram)
-    alphas = candidate_alphas(stats) if isinstance(candidates, str) else candidates
-    path = RidgePath.from_stats(stats, alphas)
+    path = RidgePath.from_stats(stats, candidates)
 
     def errors(X, Y, labels, start, weights=None):
         return path.loo_errors(*_output_problem(network, X, Y, target_eps), weights)
