@@ -56,8 +56,17 @@ def choose_alpha(
     says nothing of the penalty trained units need: the middle candidate is taken instead.
     """
 
+    kept: dict[int, tuple[Any, Any]] = {}  # a resident source's problem, for both passes
+
+    def problem(X, Y, start):
+        if not source.resident:
+            return _output_problem(network, X, Y, target_eps)
+        if start not in kept:
+            kept[start] = _output_problem(network, X, Y, target_eps)
+        return kept[start]
+
     def gram(X, Y, labels, start, weights=None):
-        H, T = _output_problem(network, X, Y, target_eps)
+        H, T = problem(X, Y, start)
         if weights is None:
             return GramStats.around_means(H, T)
         return GramStats.from_data(H, T, weights)
@@ -66,7 +75,7 @@ def choose_alpha(
     path = RidgePath.from_stats(stats, candidates)
 
     def errors(X, Y, labels, start, weights=None):
-        return path.loo_errors(*_output_problem(network, X, Y, target_eps), weights)
+        return path.loo_errors(*problem(X, Y, start), weights)
 
     total = source.map_sum(errors)
     mean = total / (stats.n_samples * stats.n_targets)  # RidgeCV's mean over rows and targets
