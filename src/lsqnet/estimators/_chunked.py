@@ -228,15 +228,14 @@ class ChunkedFits:
         rows at a time (the sample weights are in memory). With ``batch_size`` given, ``X`` is
         a NumPy array ``fit`` has validated (n_features_in_, feature_names_in_ set)."""
         owner = type(self).__name__
-        if batch_size is not None:
-            pass
-        elif not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
-            # not an array of numbers (or a memmap): in memory anyway, converted here
-            X = self._check_sparse_fit(self._validate_X(X, reset=True, dtype=self._dtype()))
-        else:
-            # Shape errors worded as scikit-learn does, and n_features_in_, from the first
-            # row; the values of every block are checked as it is read.
-            self._validate_X(X[:1] if X.ndim else X, reset=True, dtype=self._dtype())
+        if batch_size is None:
+            if not isinstance(X, np.ndarray) or X.dtype.kind not in "biuf":
+                # not an array of numbers (or a memmap): in memory anyway, converted here
+                X = self._check_sparse_fit(self._validate_X(X, reset=True, dtype=self._dtype()))
+            else:
+                # Shape errors worded as scikit-learn does, and n_features_in_, from the
+                # first row; the values of every block are checked as it is read.
+                self._validate_X(X[:1] if X.ndim else X, reset=True, dtype=self._dtype())
         dtype, targets = self._row_targets(X, y)
         source = ArrayChunks(
             X, targets.block, int(batch_size or self.batch_size), dtype,
