@@ -196,12 +196,11 @@ def factorize_gram(
     ``"eigh"``, :func:`gram_solver`): Cholesky, falling back to the eigendecomposition (cut-off
     ``rcond``) with a warning. When the statistics are float32 and their data ``(A, B)`` or
     ``(A, B, sample_weight)`` is given, statistics that the Cholesky check rejects are first
-    recomputed from it around
-    the columns' means (still float32, :class:`~lsqnet.GramStats` with a shift), then if need
-    be in float64 (in blocks of rows): the rejection is usually the rounding noise of
-    centring float32 sums, which the shift removes, while the eigendecomposition's rank
-    cut-off then drops directions that matter (7 points of test accuracy on one
-    Fashion-MNIST seed, benchmarks/FINDINGS.md). Warns whichever succeeds.
+    recomputed from it around the columns' means (still float32, :class:`~lsqnet.GramStats`
+    with a shift), then if need be in float64 (in blocks of rows): the rejection is usually
+    the rounding noise of centring float32 sums, which the shift removes, while the
+    eigendecomposition's rank cut-off then drops directions that matter (7 points of test
+    accuracy on one Fashion-MNIST seed, benchmarks/FINDINGS.md). Warns whichever succeeds.
     """
     solver_used = gram_solver(solver)
     if solver_used == "eigh":
