@@ -3,7 +3,9 @@
 The same algorithm code runs on NumPy arrays and on tensors (:mod:`lsqnet._array_api`), so a
 fit on tensors must give the NumPy fit's answer, to the rounding of the two libraries' BLAS
 and LAPACK (float64: 1e-8 relative, the suite's ``tol``; float32: stated per test), as tensors
-of the input's dtype and device, without copying anything to the host. Errors for mixed
+of the input's dtype and device, without copying anything to the host. Levenberg–Marquardt is
+the exception: its steps run on a host copy of the data, so its fits equal the NumPy fits to
+the last bits, with the fitted weights back on the input's device. Errors for mixed
 libraries and devices use PyTorch's ``meta`` device, a second device that every machine has;
 the CUDA tests run only where a GPU is.
 """
@@ -18,8 +20,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 
-from lsqnet import BPLSClassifier, BPLSRegressor, GramStats, load, lstsq
+from lsqnet import (
+    BPLSClassifier,
+    BPLSRegressor,
+    GramStats,
+    LSQClassifier,
+    LSQRegressor,
+    load,
+    lstsq,
+)
 from lsqnet.solvers import solve_least_squares
 
 torch = pytest.importorskip("torch")
@@ -234,6 +245,112 @@ def test_to_torch_of_a_tensor_model(digits):
         out = module(as_tensor(X))
     assert torch.equal(out.argmax(dim=1), clf.predict(as_tensor(X)))
     assert clf.coefs_[0].data_ptr() != module[0].weight.data_ptr()  # a copy
+
+
+# -- Levenberg–Marquardt: steps on a host copy -----------------------------------------------
+
+
+def lm_problem(rng, kind):
+    """An estimator with ``method="lm"``, its data and its sample weights."""
+    X = rng.normal(size=(90, 3))
+    w = rng.random(90) + 0.5
+    if kind == "regressor":
+        y = np.column_stack([np.sin(X[:, 0]), X[:, 1] * X[:, 2]])
+        est = BPLSRegressor(hidden_layer_sizes=(6,), method="lm", max_iter=8, random_state=0)
+    else:
+        y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+        est = BPLSClassifier(hidden_layer_sizes=(6,), method="lm", max_iter=8, random_state=0,
+                             output_activation=kind)
+    return est, X, y, w
+
+
+def assert_same_lm_fit(got, ref, rtol):
+    """``got`` (fitted on tensors) is ``ref`` (fitted on NumPy arrays): weights, steps and
+    operations."""
+    assert got.method_ == ref.method_ == "lm"
+    for mine, theirs in zip(got.coefs_ + got.intercepts_, ref.coefs_ + ref.intercepts_,
+                            strict=True):
+        assert isinstance(mine, torch.Tensor) and mine.dtype == TORCH[theirs.dtype.type]
+        assert_allclose(mine.cpu().numpy(), theirs, rtol=rtol, atol=rtol)
+    assert [h["trials"] for h in got.history_[1:]] == [h["trials"] for h in ref.history_[1:]]
+    assert got.flops_ == ref.flops_ and got.n_iter_ == ref.n_iter_
+
+
+@pytest.mark.parametrize("kind", ["regressor", "softmax", "sigmoid"])
+def test_lm_on_tensors_equals_numpy(rng, kind):
+    est, X, y, w = lm_problem(rng, kind)
+    ref = clone(est).fit(X, y, sample_weight=w)
+    tX = as_tensor(X)
+    est.fit(tX, as_tensor(y), sample_weight=as_tensor(w))
+    assert_same_lm_fit(est, ref, 1e-10)
+    if kind == "regressor":
+        pred = est.predict(tX)
+        assert isinstance(pred, torch.Tensor) and pred.dtype == torch.float64
+        assert_allclose(pred.numpy(), ref.predict(X), rtol=1e-10, atol=1e-12)
+        assert est.score(tX, as_tensor(y)) == pytest.approx(ref.score(X, y), rel=1e-10)
+    else:
+        proba, pred = est.predict_proba(tX), est.predict(tX)
+        assert isinstance(proba, torch.Tensor) and isinstance(pred, torch.Tensor)
+        assert_allclose(proba.numpy(), ref.predict_proba(X), rtol=1e-10, atol=1e-12)
+        assert pred.tolist() == ref.predict(X).tolist()
+        assert isinstance(est.classes_, torch.Tensor)
+
+
+def test_lm_on_float32_tensors_keeps_float32(rng):
+    """The host copy keeps X's dtype, so the float32 fits take the same steps as NumPy's."""
+    est, X, y, _ = lm_problem(rng, "softmax")
+    X = X.astype(np.float32)
+    ref = clone(est).fit(X, y)
+    est.fit(as_tensor(X), as_tensor(y))
+    assert_same_lm_fit(est, ref, 1e-6)
+    assert est.predict_proba(as_tensor(X)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("estimator", [LSQRegressor, LSQClassifier])
+def test_recommended_estimators_choose_lm_on_tensors(rng, estimator):
+    """method="auto" picks Levenberg–Marquardt on tensors as on NumPy arrays, after the
+    penalty chosen on the device (alpha="auto"), and batch_size="auto" reads them at once."""
+    X = rng.normal(size=(120, 4))
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2])
+    y = (y > 0).astype(int) if estimator is LSQClassifier else y
+    params = dict(hidden_layer_sizes=(5,), max_iter=10, random_state=0)
+    ref = estimator(**params).fit(X, y)
+    est = estimator(**params).fit(as_tensor(X), as_tensor(y))
+    assert est.alpha_ == pytest.approx(ref.alpha_, rel=1e-10)
+    assert_same_lm_fit(est, ref, 1e-7)
+
+
+def test_lm_tensor_models_monitor_save_load_and_convert(rng, tmp_path):
+    """The monitor sees tensor networks; save/load and to_torch work as after a BPLS fit."""
+    est, X, y, _ = lm_problem(rng, "softmax")
+    tX = as_tensor(X)
+    seen = []
+    est.fit(tX, as_tensor(y), monitor=lambda entry, net: seen.append(net.layers[0].weight))
+    assert len(seen) == len(est.history_)
+    assert all(isinstance(W, torch.Tensor) for W in seen)
+    assert torch.equal(seen[-1], est.coefs_[0])  # the last step is the one kept
+    est.save(tmp_path / "lm.npz")
+    loaded = load(tmp_path / "lm.npz")
+    assert isinstance(loaded.coefs_[0], np.ndarray)
+    assert loaded.predict(X).tolist() == est.predict(tX).tolist()
+    with torch.no_grad():
+        out = est.to_torch()(tX)
+    assert torch.equal(out.argmax(dim=1), est.predict(tX))
+
+
+@needs_cuda
+@pytest.mark.parametrize("kind", ["regressor", "softmax"])
+def test_lm_on_cuda_returns_cuda_weights(rng, kind):
+    est, X, y, w = lm_problem(rng, kind)
+    ref = clone(est).fit(X, y, sample_weight=w)
+    tX = as_tensor(X, device="cuda")
+    est.fit(tX, as_tensor(y, device="cuda"), sample_weight=as_tensor(w, device="cuda"))
+    assert all(c.device.type == "cuda" for c in est.coefs_ + est.intercepts_)
+    assert_same_lm_fit(est, ref, 1e-10)
+    out = est.predict(tX) if kind == "regressor" else est.predict_proba(tX)
+    assert out.device.type == "cuda"
+    expected = ref.predict(X) if kind == "regressor" else ref.predict_proba(X)
+    assert_allclose(out.cpu().numpy(), expected, rtol=1e-8, atol=1e-10)
 
 
 # -- bad input --------------------------------------------------------------------------------

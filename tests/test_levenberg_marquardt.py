@@ -193,14 +193,6 @@ def test_the_ledger_counts_what_the_steps_did(loss, rng):
     assert est.flops_ - est.history_[0]["flops"] == predicted
 
 
-def test_lm_refuses_tensors_with_advice():
-    torch = pytest.importorskip("torch")
-    X = torch.randn(20, 3, dtype=torch.float64)
-    with pytest.raises(ValueError, match="method='lm' computes with NumPy"):
-        BPLSRegressor(method="lm").fit(X, X[:, 0])
-    BPLSRegressor(method="bpls", max_iter=1).fit(X, X[:, 0])
-
-
 @pytest.mark.parametrize("method", ["newton", "LM", 3, None])
 def test_method_is_validated(method):
     with pytest.raises(ValueError, match="'method' parameter of BPLSRegressor must be one of"):

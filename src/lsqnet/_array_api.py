@@ -75,7 +75,8 @@ def device(x: Any) -> Any:
 
 def to_numpy(x: Any) -> Any:
     """``x`` as a NumPy array, copied to the host if it is a tensor (for files and reports,
-    never inside an algorithm); anything else is returned as it is."""
+    and for Levenberg–Marquardt, which documents that its steps run on the host; never
+    hidden inside an algorithm); anything else is returned as it is."""
     if not is_array_api(x):
         return x
     return np.asarray(array_api_compat.to_device(x, "cpu"))

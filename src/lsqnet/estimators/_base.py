@@ -594,10 +594,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             p = levenberg_marquardt.n_parameters(sizes)
             rows = X.shape[0] if X is not None else getattr(getattr(source, "X", None), "shape",
                                                             (0,))[0]
-            if p <= LM_MAX_PARAMETERS and 2 * rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS and (
-                numpy_data
-            ):
-                method = "lm"
+            if p <= LM_MAX_PARAMETERS and 2 * rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS:
+                method = "lm"  # on tensors too: its steps run on a host copy
             elif targets.classification and len(sizes) > 2 and source is None and numpy_data:
                 method = "kfac"
             else:

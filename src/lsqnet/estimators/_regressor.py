@@ -64,11 +64,12 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         of all parameters, accepted only if it lowers the objective (the squared error, or
         for a classifier the cross-entropy, plus ``alpha / 2`` times the squared weights),
         after the output layer is solved on the initial hidden layers; for networks of up to
-        a few thousand parameters, NumPy data (in memory, ``batch_size``, ``fit_chunks`` or
-        Dask; :mod:`lsqnet.training.levenberg_marquardt`). ``"kfac"``: Kronecker-factored
+        a few thousand parameters, data in memory, ``batch_size``, ``fit_chunks`` or Dask
+        (tensors are fitted on a host copy, the weights returned on their device;
+        :mod:`lsqnet.training.levenberg_marquardt`). ``"kfac"``: Kronecker-factored
         least-squares steps on mini-batches for wide networks with hidden layers, data in
         memory, the output layer fitted to the cross-entropy after every step
-        (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` with NumPy data while a step is
+        (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` while a step is
         cheap (at most 2000 parameters ``p`` and ``2 n k p^2`` at most ``1e10`` operations for
         ``n`` rows and ``k`` outputs), else ``"kfac"`` for classifiers with hidden layers and
         data in memory, else ``"bpls"``.

@@ -133,10 +133,10 @@ class TensorFits:
                 f"{describe(X)}: pass X as a tensor on y's device (then the fit runs "
                 f"there), or y as a NumPy array."
             )
-        if self.batch_size is not None:
+        if self.batch_size not in (None, "auto"):  # "auto" reads tensors all at once
             raise ValueError(
                 f"{owner}: batch_size reads NumPy arrays and memmaps block by block; X is "
-                f"{describe(X)}. Fit it with batch_size=None, in its device's memory."
+                f"{describe(X)}. Fit it with batch_size=None or 'auto', in its device's memory."
             )
         X = _checked_tensor_X(X, owner, self.dtype)
         y = on_device_of(X, y, owner)

@@ -37,6 +37,11 @@ back-propagated derivatives, so memory holds one block of ``J`` (at most
 :data:`BLOCK_ENTRIES` numbers) and the ``p x p`` matrix, whatever the number of samples.
 A step costs about :math:`2 n k p^2` operations (``k`` outputs) and a factorisation of size
 ``p``: the method suits networks of up to a few thousand parameters.
+
+The steps compute with NumPy and SciPy's BLAS, which serve such small systems best: tensors
+in memory (any array API library, any device) are copied to the host as NumPy arrays of their
+dtype for the fit, and the network is returned (and shown to the monitor) as arrays of
+``X``'s library on its device, equal to the fit of the same NumPy arrays.
 """
 
 from __future__ import annotations
@@ -53,13 +58,13 @@ from threadpoolctl import threadpool_limits
 
 from .. import _flops, _sparse
 from .. import activations as _activations
-from .._array_api import cho_factor, cho_solve
+from .._array_api import cho_factor, cho_solve, device, get_namespace, is_array_api, to_numpy
 from ..layers import Dense
 from ..network import Network
 from ._layer import LayerCache
 from ._loop import History, Iterate, Metrics, Step, run
 from .bpls import BPLSOptions, Sweeps
-from .sources import DataSource, Passes
+from .sources import DataSource, InMemory, Passes
 
 __all__ = [
     "BLOCK_ENTRIES",
@@ -488,6 +493,35 @@ def _jacobian_rows(
     return np.concatenate(blocks[::-1], axis=1)
 
 
+def _moved(network: Network, move: Callable[[Any], Any]) -> Network:
+    """``network`` with every weight and bias replaced by ``move`` of it."""
+    return Network(tuple(
+        Dense(move(layer.weight), move(layer.bias), layer.activation) for layer in network.layers
+    ))
+
+
+def _fit_on_host(
+    source: InMemory, network: Network, opts: LMOptions, *, classification: bool,
+    monitor: Callable[[dict[str, float], Network], bool | None] | None,
+    ledger: _flops.FlopLedger | None, start: BPLSOptions | None,
+) -> tuple[Iterate, list[dict[str, float]], _flops.FlopLedger]:
+    """:func:`fit` of tensors in memory: on NumPy copies of the data and network (of their
+    dtype), with the networks the monitor sees and the one returned as arrays of ``X``'s
+    library on its device."""
+    X = source.X
+
+    def back(net: Network) -> Network:
+        return _moved(net, lambda a: get_namespace(X).asarray(a, device=device(X)))
+
+    host = InMemory(*(to_numpy(a) for a in (X, source.Y, source.labels, source.weights)))
+    hook = None if monitor is None else (lambda entry, net: monitor(entry, back(net)))
+    best, history, ledger = fit(
+        host, _moved(network, to_numpy), opts, classification=classification, monitor=hook,
+        ledger=ledger, start=start,
+    )
+    return Iterate(back(best.network), None, best.score, best.loss), history, ledger
+
+
 def fit(
     source: DataSource,
     network: Network,
@@ -505,16 +539,19 @@ def fit(
     layers (a BPLS output refit with those options: one history entry), so that the steps
     begin from the best output layer for the initial units.
 
+    Tensors in memory are fitted on a host copy (see the module); the network returned is
+    on their device.
+
     Returns the last accepted step's iterate (the lowest objective; the start if no step
     lowered it), the history (one entry per step: ``loss``, ``accuracy``, ``time``,
     ``flops``; for the steps also ``objective`` (per sample), ``trials`` (damped solves
     tried) and ``accepted``; ``passes`` for a streamed source) and the ledger.
     """
     X = source.X if source.resident else None
-    if X is not None and not (isinstance(X, np.ndarray) or _sparse.is_sparse(X)):  # a tensor
-        raise ValueError(
-            "method='lm' computes with NumPy: fit NumPy arrays (or chunks of them); tensors "
-            "are fitted by method='bpls'."
+    if X is not None and is_array_api(X):  # tensors: the steps run on a host copy
+        return _fit_on_host(
+            source, network, opts, classification=classification, monitor=monitor,
+            ledger=ledger, start=start,
         )
     history = History(monitor)
     if not source.resident:
