@@ -138,6 +138,33 @@ def test_the_objective_never_rises_over_accepted_steps(seed, hidden, task, alpha
     assert 1 <= max(e["trials"] for e in history) <= lm.MAX_TRIALS
 
 
+@pytest.mark.parametrize("tol", [1e-2, 1e-3])
+def test_the_fit_stops_when_its_last_steps_gain_little_against_the_start(tol, rng):
+    """The ``tol`` rule: the fit stops after the first step at which the last STALL_STEPS
+    steps lowered the objective by at most ``tol`` times the start's objective per step,
+    and at no earlier step; ``tol=0`` goes on along the same steps."""
+    teacher = _network((4, 12, 1), "tanh", "identity", 5)
+    X = rng.standard_normal((400, 4))
+    y = teacher.forward(X) + 0.3 * rng.standard_normal((400, 1))
+    start, alpha = _network((4, 12, 1), "tanh", "identity", 6), 1e-2
+    ridge = sum(np.sum(layer.weight**2) for layer in start.layers)
+    base = (0.5 * np.sum((start.forward(X) - y) ** 2) + 0.5 * alpha * ridge) / 400
+    history = lm.fit(InMemory(X, y), start, lm.LMOptions(alpha=alpha, max_iter=500, tol=tol),
+                     classification=False)[1]
+    objectives = [base] + [e["objective"] for e in history]
+    s = lm.STALL_STEPS
+    stalled = [
+        i > s and (objectives[i - s] - objectives[i]) / s <= tol * base * (1 + 1e-12)
+        for i in range(len(objectives))
+    ]
+    assert history[-1]["accepted"] and stalled[-1]  # stopped by the rule
+    assert not any(stalled[:-1])
+    longer = lm.fit(InMemory(X, y), start, lm.LMOptions(alpha=alpha, max_iter=500, tol=0.0),
+                    classification=False)[1]
+    assert len(longer) > len(history)
+    assert [e["objective"] for e in longer[: len(history)]] == objectives[1:]
+
+
 def test_regressor_fits_a_teacher_network(rng):
     teacher = _network((5, 20, 1), "tanh", "identity", 3)
     X = rng.standard_normal((600, 5))

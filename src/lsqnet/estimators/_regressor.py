@@ -80,7 +80,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         for ``"bpls"``, 0 (with ``refit_output=True``) solves only the output layer, on the
         initial hidden layers (an extreme learning machine).
     tol : float, default=1e-4
-        Relative improvement of the training loss below which sweeps stop.
+        Relative improvement of the training loss below which sweeps stop. For
+        ``method="lm"``: the steps stop when the last three lowered the objective by less
+        than ``tol`` times its value before the first step, on average per step.
     init : {"fan_in", "uniform", "samples", "patches", "contrasts", "auto"}, default="fan_in"
         The first layer's feature map (:mod:`lsqnet.features`). ``"uniform"`` is the
         paper's U[-1, 1]; ``"fan_in"`` scales it by sqrt(3 / n_in); ``"samples"`` makes each

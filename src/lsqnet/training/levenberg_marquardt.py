@@ -72,8 +72,10 @@ __all__ = [
     "LOSSES",
     "MAX_TRIALS",
     "ONE_THREAD_PARAMETERS",
+    "STALL_STEPS",
     "LMOptions",
     "LevenbergMarquardt",
+    "chunks_flops",
     "count_flops",
     "fit",
     "n_parameters",
@@ -103,6 +105,10 @@ BLOCK_ENTRIES = 2**21
 #: The damping's start, growth on a rejected trial, shrinking on an accepted one, and floor.
 DAMPING = (1e-3, 4.0, 3.0, 1e-12)
 
+#: The steps over which the ``tol`` rule averages the objective's decrease: one short step
+#: (a large damping) does not stop a fit that still descends.
+STALL_STEPS = 3
+
 
 @dataclass(frozen=True)
 class LMOptions:
@@ -115,7 +121,10 @@ class LMOptions:
     max_iter : int
         Most accepted steps.
     tol : float
-        Stop when a step lowers the objective by less than ``tol`` times it.
+        Stop when the last :data:`STALL_STEPS` accepted steps lowered the objective by less
+        than ``tol`` times its value before the first step, on average per step: the fit
+        stops once it gains little against where it started, however slowly it still
+        descends (the noise's share of a regression's objective is never fitted away).
     loss : {"squared_error", "softmax", "sigmoid"}
         What the steps minimise (see the module).
     """
@@ -211,7 +220,8 @@ def pass_flops(n: int, sizes: list[int], loss: str) -> int:
     residual and the loss's curvature weights, then for each output the back-propagated
     derivatives, the Jacobian's rows and their products ``J^T H J`` (a rank-``n`` update of
     its upper triangle) and ``J^T e`` (and for softmax outputs the correction ``- S^T S``),
-    and the lower triangle copied."""
+    and the lower triangle copied. A pass over chunks does this for each chunk, and adds
+    their sums (:func:`chunks_flops`)."""
     p = n_parameters(sizes)
     k = sizes[-1]
     per_output = 0
@@ -227,6 +237,13 @@ def pass_flops(n: int, sizes: list[int], loss: str) -> int:
     if loss == "softmax":  # S = sum_j p_j J_j and - S^T S
         total += 2 * k * n * p + _flops.syrk(n, p)
     return total
+
+
+def chunks_flops(p: int, chunks: int) -> int:
+    """The operations a curvature pass over ``chunks`` chunks makes beyond one over all their
+    rows at once: each further chunk's copy of the lower triangle, and its sums added to the
+    others' (``p^2 + p``)."""
+    return (chunks - 1) * (2 * p * p + p)
 
 
 def step_flops(p: int) -> int:
@@ -249,17 +266,20 @@ def trial_flops(n: int, sizes: list[int], loss: str) -> int:
 
 
 def count_flops(n: int, sizes: list[int], loss: str, trials: list[int],
-                accepted: list[bool]) -> int:
+                accepted: list[bool], chunks: int = 1) -> int:
     """The operations of a fit over ``n`` samples whose steps tried ``trials[i]`` damped
     solves and were ``accepted[i]`` (the history's ``trials`` and ``accepted``): the start's
     curvature pass and penalty, then for each step its set-up and trials, and for an
-    accepted one the curvature pass at the new parameters. Exact unless a factorisation
-    failed (the ledger then says it is inexact)."""
+    accepted one the curvature pass at the new parameters. A source of ``chunks`` chunks
+    adds :func:`chunks_flops` to every curvature pass. Exact unless a factorisation failed
+    (the ledger then says it is inexact). :func:`lsqnet.count_flops` with ``method="lm"``
+    adds the estimators' start (the output layer's solve)."""
     p = n_parameters(sizes)
-    total = pass_flops(n, sizes, loss) + 3 * p
+    curvature = pass_flops(n, sizes, loss) + chunks_flops(p, chunks)
+    total = curvature + 3 * p
     for tried, ok in zip(trials, accepted, strict=True):
         total += step_flops(p) + tried * trial_flops(n, sizes, loss)
-        total += pass_flops(n, sizes, loss) if ok else 0
+        total += curvature if ok else 0
     return total
 
 
@@ -283,6 +303,8 @@ class _Curvature:
     value: _Value
 
     def __add__(self, other: _Curvature) -> _Curvature:
+        p = self.Jte.shape[0]
+        _flops.record("lm", p * p + p)  # the sums of two chunks' J^T H J and J^T e
         return _Curvature(self.JtHJ + other.JtHJ, self.Jte + other.Jte, self.value + other.value)
 
 
@@ -365,7 +387,7 @@ class LevenbergMarquardt:
                     if wb is not None:
                         S *= np.sqrt(wb)[:, None]
                     JtHJ = _add_gram(JtHJ, S, -1.0)
-                _flops.record("lm", pass_flops(Z.shape[0], sizes, loss)
+                _flops.record("lm", pass_flops(Z.shape[0], sizes, loss) - p * p
                               - _metrics_flops(Z.shape[0], k, loss))
                 part = _Value(
                     _data_objective(loss, out, Yb, wb),
@@ -373,6 +395,7 @@ class LevenbergMarquardt:
                 )
                 total = part if total is None else total + part
             JtHJ = np.triu(JtHJ) + np.triu(JtHJ, 1).T
+            _flops.record("lm", p * p)  # the copy, once per chunk (pass_flops counts it)
             return _Curvature(JtHJ, Jte, total)
 
         return curvature
@@ -396,7 +419,7 @@ class LevenbergMarquardt:
         state = dict(
             network=network, theta=theta, mask=mask, curvature=curv, damping=DAMPING[0],
             objective=objective, n=n, rows=curv.value.metrics.rows,
-            iterate=self._iterate(network, curv.value),
+            iterate=self._iterate(network, curv.value), objectives=(objective,),
         )
         return state, objective / n
 
@@ -443,16 +466,26 @@ class LevenbergMarquardt:
             return state, step
         theta, network, value, objective = accepted
         curv = source.map_sum(self._curvature(network))
+        objectives = (*state["objectives"], objective)
         new = {
             **state, "theta": theta, "network": network, "curvature": curv,
             "damping": max(damping / shrink, least), "objective": objective,
-            "iterate": self._iterate(network, value),
+            "iterate": self._iterate(network, value), "objectives": objectives,
         }
         loss, acc = value.metrics.values(self.classification)
         step = Step(
-            network, len(network.layers), rows, loss, acc, objective / n, False, "cholesky"
+            network, len(network.layers), rows, loss, acc, objective / n,
+            self._stalled(objectives), "cholesky",
         )
         return new, step
+
+    def _stalled(self, objectives: tuple[float, ...]) -> bool:
+        """The ``tol`` rule: the last :data:`STALL_STEPS` steps lowered the objective by less
+        than ``tol`` times the first objective (``objectives[0]``), on average per step."""
+        if len(objectives) <= STALL_STEPS:
+            return False
+        gained = (objectives[-1 - STALL_STEPS] - objectives[-1]) / STALL_STEPS
+        return gained <= self.opts.tol * objectives[0]
 
 
 def _add_gram(C: np.ndarray, A: np.ndarray, alpha: float) -> np.ndarray:
@@ -536,8 +569,9 @@ def fit(
     """Train every layer of ``network`` on ``source`` by Levenberg–Marquardt steps.
 
     With ``start``, the output layer is first solved by least squares on the initial hidden
-    layers (a BPLS output refit with those options: one history entry), so that the steps
-    begin from the best output layer for the initial units.
+    layers (a BPLS output refit with those options: one history entry, which with
+    ``start.safeguard`` also records its ``trials``, evaluations of the objective, and
+    ``accepted``), so that the steps begin from the best output layer for the initial units.
 
     Tensors in memory are fitted on a host copy (see the module); the network returned is
     on their device.
@@ -557,6 +591,8 @@ def fit(
     if not source.resident:
         source = Passes(source, init_passes)
     method = LevenbergMarquardt(opts, classification)
+    refit = None if start is None else Sweeps(start, classification, output=LayerCache(),
+                                              n_layers=1)
 
     def passes() -> int | None:
         return source.count if isinstance(source, Passes) else None
@@ -567,21 +603,21 @@ def fit(
             accepted=method.accepted,
         )
 
-    def record_start(step: Step) -> bool:
-        return history.record_step(step, ledger.total, passes())
+    def record_start(step: Step) -> bool:  # the output layer's solve
+        extra = dict(trials=refit.trials, accepted=refit.accepted) if start.safeguard else {}
+        return history.record_step(step, ledger.total, passes(), **extra)
 
     few = n_parameters(list(network.sizes)) <= ONE_THREAD_PARAMETERS
     threads = threadpool_limits(limits=1, user_api="blas") if few else contextlib.nullcontext()
     with _flops.counting(ledger) as ledger, threads:
         begin = Iterate(network, network.forward_all(source.X) if source.resident else None)
-        if start is not None:
-            refit = Sweeps(start, classification, output=LayerCache(), n_layers=1)
+        if refit is not None:
             begin, _, stopped = run(refit, source, begin, max_steps=1, tol=0.0,
                                     record=record_start)
             if stopped:
                 return begin, history.entries, ledger
         outcome = run(
-            method, source, Iterate(begin.network), max_steps=opts.max_iter, tol=opts.tol,
+            method, source, Iterate(begin.network), max_steps=opts.max_iter, tol=0.0,
             record=record, keep="last",
         )
     return outcome.best, history.entries, ledger
