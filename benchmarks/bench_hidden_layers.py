@@ -2,9 +2,10 @@
 
 Two problems, each over three seeds, every method in the same run on the same machine:
 
-- the 5-20-1 tanh teacher: inputs N(0, I_5), ``y = tanh(X W1 + b1) w2 + 0.05 e`` with ``W1``
-  and ``b1`` standard normal and ``w2`` normal of variance 1/20 (the seed draws the teacher
-  and the data), 3000 rows, 2000 to train and 1000 to test; the network has 64 tanh units
+- the 5-20-1 tanh teacher (:func:`lsqnet.bench.tabular.make_teacher`): inputs N(0, I_5),
+  ``y = tanh(X W1 + b1) w2 + 0.05 e`` with ``W1``, ``b1`` and ``w2`` standard normal (the
+  seed draws the teacher and the data), 3000 rows, 2000 to train and 1000 to test; the
+  network has 64 tanh units
   (``MLPRegressor(hidden_layer_sizes=(64,), activation="tanh", max_iter=2000)``);
 - ``make_friedman1(n_samples=5000, noise=0.5)``: a 75/25 split (random_state 0 for the split,
   the seed for the data), inputs standardised on the training part; lsqnet with its default
@@ -33,14 +34,11 @@ from sklearn.preprocessing import StandardScaler
 
 from _common import machine, write_json
 from lsqnet import BPLSRegressor, LSQRegressor
+from lsqnet.bench.tabular import make_teacher
 
 
 def teacher(seed: int):
-    rng = np.random.default_rng(seed)
-    W1, b1 = rng.standard_normal((5, 20)), rng.standard_normal(20)
-    w2 = rng.standard_normal(20) / np.sqrt(20)
-    X = rng.standard_normal((3000, 5))
-    y = np.tanh(X @ W1 + b1) @ w2 + 0.05 * rng.standard_normal(3000)
+    X, y = make_teacher(3000, NOISE, random_state=seed)
     return X[:2000], y[:2000], X[2000:], y[2000:]
 
 

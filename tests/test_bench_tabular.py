@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 
 from lsqnet.bench import tabular
 from lsqnet.cli import main
@@ -205,3 +206,16 @@ def test_unknown_names_exit_2_with_one_line_listing_the_valid_ones(argv, message
 def test_tabular_options_are_refused_by_the_images_suite(capsys):
     assert main(["bench", "--datasets", "iris"]) == 2
     assert "--datasets belongs to --suite tabular" in capsys.readouterr().err
+
+
+def test_the_teacher_is_drawn_from_its_seed_and_its_noise_is_a_small_share():
+    from lsqnet.bench.tabular import make_teacher
+
+    X, y = make_teacher(500, 0.05, random_state=3)
+    X2, y2 = make_teacher(500, 0.05, random_state=3)
+    assert X.shape == (500, 5) and y.shape == (500,)
+    assert np.array_equal(X, X2) and np.array_equal(y, y2)
+    assert not np.array_equal(y, make_teacher(500, 0.05, random_state=4)[1])
+    _, clean = make_teacher(500, 0.0, random_state=3)
+    assert_allclose(np.std(y - clean), 0.05, rtol=0.2)  # the noise, 500 draws
+    assert 1 - 0.05**2 / np.var(y) > 0.99  # what an exact model's R^2 would be

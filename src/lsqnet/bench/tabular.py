@@ -57,6 +57,7 @@ __all__ = [
     "conclusion",
     "docs_page",
     "load_split",
+    "make_teacher",
     "read_results",
     "run_one",
     "run_suite",
@@ -135,15 +136,17 @@ def _generated(maker: str, **kwargs: Any) -> Callable[[], tuple[np.ndarray, np.n
     return build
 
 
-def _teacher() -> tuple[np.ndarray, np.ndarray]:
-    """A 5-20-1 tanh network's output plus noise of standard deviation 0.05 on N(0, I_5)
-    inputs; its weights are N(0, 1) / sqrt(fan_in), its biases zero."""
-    rng = np.random.default_rng(DATA_SEED)
-    W1 = rng.standard_normal((5, 20)) / math.sqrt(5)
-    W2 = rng.standard_normal((20, 1)) / math.sqrt(20)
-    X = rng.standard_normal((3000, 5))
-    y = (np.tanh(X @ W1) @ W2).ravel()
-    return X, y + 0.05 * rng.standard_normal(3000)
+def make_teacher(
+    n_samples: int = 3000, noise: float = 0.05, random_state: int = DATA_SEED
+) -> tuple[np.ndarray, np.ndarray]:
+    """A 5-20-1 tanh teacher network's output plus Gaussian noise of standard deviation
+    ``noise``, on N(0, I_5) inputs: ``y = tanh(X W1 + b1) w2 + noise e``, with ``W1``, ``b1``
+    and ``w2`` standard normal (drawn, then ``X`` and ``e``, from ``random_state``)."""
+    rng = np.random.default_rng(random_state)
+    W1, b1 = rng.standard_normal((5, 20)), rng.standard_normal(20)
+    w2 = rng.standard_normal(20)
+    X = rng.standard_normal((n_samples, 5))
+    return X, np.tanh(X @ W1 + b1) @ w2 + noise * rng.standard_normal(n_samples)
 
 
 def _spirals() -> tuple[np.ndarray, np.ndarray]:
@@ -188,8 +191,9 @@ DATASETS: dict[str, TabularSet] = {
                    (5000, 20), 2,
                    "make_classification(n_samples=5000, n_features=20, n_informative=10, "
                    "n_clusters_per_class=3, flip_y=0.01)"),
-        TabularSet("teacher", "regression", _teacher, (3000, 5), None,
-                   "a 5-20-1 tanh teacher network on N(0, I) inputs, output noise 0.05"),
+        TabularSet("teacher", "regression", make_teacher, (3000, 5), None,
+                   "a 5-20-1 tanh teacher network with standard normal weights and biases "
+                   "on N(0, I) inputs, output noise 0.05 (make_teacher)"),
         TabularSet("spirals", "classification", _spirals, (2000, 2), 2,
                    "two interleaved spirals, 1000 points each, noise 0.5"),
     )
