@@ -220,6 +220,23 @@ def test_the_ledger_counts_what_the_steps_did(loss, rng):
     assert est.flops_ - est.history_[0]["flops"] == predicted
 
 
+def test_max_iter_zero_is_the_output_layer_solved(rng):
+    """Without steps, the fit is BPLS's solve of the output layer on the initial hidden
+    layers, with its training loss."""
+    X = rng.standard_normal((80, 3))
+    y = np.sin(X[:, 0])
+    params = dict(hidden_layer_sizes=(6,), max_iter=0, refit_output=True, random_state=0)
+    est = BPLSRegressor(method="lm", **params).fit(X, y)
+    ref = BPLSRegressor(method="bpls", **params).fit(X, y)
+    for mine, theirs in zip(est.coefs_ + est.intercepts_, ref.coefs_ + ref.intercepts_,
+                            strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert len(est.history_) == 1
+    assert est.loss_ == est.history_[0]["loss"] == pytest.approx(
+        np.mean((ref.predict(X) - y) ** 2), rel=1e-12
+    )
+
+
 @pytest.mark.parametrize("method", ["newton", "LM", 3, None])
 def test_method_is_validated(method):
     with pytest.raises(ValueError, match="'method' parameter of BPLSRegressor must be one of"):

@@ -25,15 +25,19 @@ which runs it over any data source; :func:`fit_bpls` runs it on data in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from . import _flops
+from ._validation import check_option
 from .features import PATCH_SIZE, FeatureMap, make_feature_map
 from .network import Network
 from .solvers._factor import CONDEST_STEPS
+from .solvers._gram import BLOCK_ROWS
 from .training import InMemory
+from .training import levenberg_marquardt as _lm
 from .training.bpls import (
     HIDDEN_TARGETS,
     ITERATION_RULES,
@@ -57,6 +61,7 @@ from .training.cross_entropy import (
 )
 
 __all__ = [
+    "COUNTED_METHODS",
     "CURVATURE_BOUNDS",
     "HIDDEN_TARGETS",
     "ITERATION_RULES",
@@ -75,6 +80,10 @@ __all__ = [
     "pre_activation_targets",
     "refine_output",
 ]
+
+
+#: The methods :func:`count_flops` counts (the estimators' ``method`` of a fit).
+COUNTED_METHODS = ("bpls", "lm")
 
 
 def fit_bpls(
@@ -143,6 +152,7 @@ def count_flops(
     n_samples: int | Sequence[int],
     sizes: Sequence[int],
     *,
+    method: str = "bpls",
     n_iter: int = 1,
     n_train: int | None = None,
     alpha: float = 1.0,
@@ -157,8 +167,14 @@ def count_flops(
     image_shape: tuple[int, int] | None = None,
     patch_size: tuple[float, float] = PATCH_SIZE,
     trials: Sequence[int] | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
+    batch_size: int | None = None,
 ) -> int:
-    r"""The exact number of floating-point operations of a BPLS fit, from sizes alone.
+    r"""The exact number of floating-point operations of a fit, from sizes alone.
+
+    ``method="bpls"`` (the default) counts a BPLS fit, as itemised below; ``method="lm"``
+    counts an estimator's Levenberg–Marquardt fit from its ``history`` (see the parameter,
+    and :func:`lsqnet.training.levenberg_marquardt.count_flops` for a step's operations).
 
     The fit counted is unweighted: a fit with ``sample_weight`` records more (the weights'
     products with the data and the weighted metrics), and its ``flops_`` exceeds this count.
@@ -187,8 +203,14 @@ def count_flops(
     n_samples : int or sequence of int
         Samples used by each sweep (a sequence gives one number per sweep, as the
         ``"misclassified"`` rule makes them vary; ``history_[i]["n_samples"]`` records them).
+        For ``method="lm"``, an int: the training samples (every step uses them all).
     sizes : sequence of int
         Layer sizes (n_features, hidden..., n_outputs).
+    method : {"bpls", "lm"}, default="bpls"
+        The estimators' ``method`` of the fit counted (its ``method_``). ``"lm"`` reads
+        ``n_samples``, ``sizes``, ``alpha``, ``activations``, ``classification``, ``init``,
+        ``image_shape``, ``patch_size``, ``history`` and ``batch_size``; the other
+        parameters describe BPLS sweeps.
     n_iter : int, default=1
         Number of sweeps (ignored when ``n_samples`` is a sequence).
     n_train : int, default=None
@@ -233,10 +255,28 @@ def count_flops(
         each later one moves the solved layers (``3 (p q + q)`` each), then a forward pass
         of them, the metrics, the cross-entropy and the penalty. None: a fit without the
         safeguard (``BPLSOptions.paper()``).
+    history : sequence of dict, default=None
+        For ``method="lm"`` (required there): the fit's ``history_``, of which the count
+        reads ``"trials"`` and ``"accepted"``. The first entry is the output layer's solve
+        on the initial hidden layers (a BPLS refit, ``refit_output`` with ``max_iter=0``);
+        under the safeguard it records the evaluations of the objective it made
+        (``"trials"``). Each later entry is a Levenberg–Marquardt step: the damped solves it
+        tried and whether one was accepted. A list of such dicts predicts a fit not yet run.
+    batch_size : int, default=None
+        For ``method="lm"``: the estimator's ``batch_size`` (rows per chunk), None for a fit
+        in memory. A chunked fit's output-layer solve passes over the chunks, summing each
+        chunk's statistics around its own means; every curvature pass adds the chunks' sums.
 
     Returns
     -------
     int
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``method`` (``"kfac"`` fits record their operations but have no count
+        from sizes), for ``method="lm"`` without ``history`` or with a malformed one, and
+        for ``history`` or ``batch_size`` with ``method="bpls"``.
 
     Notes
     -----
@@ -244,7 +284,39 @@ def count_flops(
     ``layer_method="inverse"``; ``fit`` records whether its ledger stayed exact. Products are
     counted whole: the first layer of local receptive fields multiplies only bands of the
     inputs (:func:`lsqnet.features.windows.banded_product`), fewer operations than counted.
+    The count of ``method="lm"`` is that of a number ``alpha``: with ``alpha="auto"`` or
+    candidate penalties, ``flops_`` also holds the choice of the penalty (and ``"auto"``
+    marks the ledger inexact).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lsqnet import BPLSRegressor, count_flops
+    >>> X = np.random.default_rng(0).standard_normal((200, 3))
+    >>> reg = BPLSRegressor(hidden_layer_sizes=(8,), method="lm", max_iter=5, random_state=0)
+    >>> reg = reg.fit(X, np.sin(X[:, 0]))
+    >>> count_flops(200, [3, 8, 1], method="lm", history=reg.history_,
+    ...             activations=["tanh", "identity"]) == reg.flops_
+    True
     """
+    if method == "lm":
+        return _count_lm(
+            n_samples, sizes, history, batch_size=batch_size, alpha=alpha,
+            activations=activations, classification=classification, init=init,
+            image_shape=image_shape, patch_size=patch_size,
+        )
+    if method == "kfac":
+        raise ValueError(
+            "count_flops: method='kfac' is not counted from sizes (a K-FAC fit records its "
+            "operations in flops_); the 'method' parameter accepts 'bpls' and 'lm'."
+        )
+    check_option(method, "method", "count_flops", COUNTED_METHODS)
+    if history is not None or batch_size is not None:
+        raise ValueError(
+            "count_flops: history and batch_size describe a fit of method='lm'; a BPLS fit is "
+            "counted in memory from n_samples, n_iter and trials (the history's "
+            "'n_samples' and 'trials')."
+        )
     counts = (
         [int(n) for n in n_samples] if np.ndim(n_samples) else [int(n_samples)] * n_iter
     )
@@ -345,4 +417,106 @@ def count_flops(
         init, image_shape=image_shape, patch_size=patch_size, owner="count_flops"
     )
     total += first.flops(n_all, sizes[0], sizes[1], sizes[-1])
+    return total
+
+
+def _check_lm_history(history: Any) -> tuple[int | None, list[int], list[bool]]:
+    """The start's trials (None: unguarded) and each step's trials and acceptance from an
+    LM fit's ``history``, or a ``ValueError`` that says what is accepted."""
+    accepted_form = (
+        "count_flops: method='lm' needs history, the fit's history_: a non-empty sequence "
+        f"of dicts, the output layer's solve (with 'trials', an int in [1, {MAX_TRIALS}], "
+        f"under the safeguard), then one per step with 'trials' (an int in "
+        f"[1, {_lm.MAX_TRIALS}]) and 'accepted' (a bool)"
+    )
+    if history is None or isinstance(history, Mapping | str) or not isinstance(
+        history, Sequence
+    ):
+        raise ValueError(f"{accepted_form}; got {history!r}.")
+    entries = list(history)
+    if not entries or not all(isinstance(e, Mapping) for e in entries):
+        raise ValueError(f"{accepted_form}; got {entries!r}.")
+
+    def tried(entry: Mapping[str, Any], most: int) -> bool:
+        t = entry.get("trials")
+        return isinstance(t, int | np.integer) and not isinstance(t, bool) and 1 <= t <= most
+
+    start = entries[0]
+    for i, entry in enumerate(entries[1:], 1):
+        ok = isinstance(entry.get("accepted"), bool | np.bool_)
+        if not (ok and tried(entry, _lm.MAX_TRIALS)):
+            raise ValueError(
+                f"{accepted_form}; entry {i} has trials={entry.get('trials')!r}, "
+                f"accepted={entry.get('accepted')!r}."
+            )
+    if "trials" in start and not tried(start, MAX_TRIALS):
+        raise ValueError(f"{accepted_form}; entry 0 has trials={start['trials']!r}.")
+    steps = entries[1:]
+    return (
+        int(start["trials"]) if "trials" in start else None,
+        [int(e["trials"]) for e in steps], [bool(e["accepted"]) for e in steps],
+    )
+
+
+def _count_lm(
+    n_samples: Any, sizes: Sequence[int], history: Any, *, batch_size: int | None,
+    alpha: float, activations: Sequence[str] | None, classification: bool,
+    init: str | FeatureMap, image_shape: tuple[int, int] | None,
+    patch_size: tuple[float, float],
+) -> int:
+    """:func:`count_flops` of ``method="lm"``: the estimators' start (the output layer solved
+    on the initial hidden layers, as a BPLS refit) and the Levenberg–Marquardt steps."""
+    if np.ndim(n_samples) or isinstance(n_samples, bool) or not isinstance(
+        n_samples, int | np.integer
+    ) or n_samples < 1:
+        raise ValueError(
+            f"count_flops: method='lm' takes n_samples as a positive int (every step uses "
+            f"every sample); got {n_samples!r}."
+        )
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"count_flops: batch_size must be an int >= 1 (the rows of each chunk) or None "
+            f"(a fit in memory); got {batch_size!r}."
+        )
+    start, trials, accepted = _check_lm_history(history)
+    n, sizes = int(n_samples), [int(s) for s in sizes]
+    acts = list(activations or ["tanh"] * (len(sizes) - 1))
+    if not classification:
+        loss = "squared_error"
+    else:
+        loss = "softmax" if acts[-1] == "softmax" else "sigmoid"
+    total = count_flops(
+        n, sizes, n_iter=0, alpha=alpha, activations=acts, classification=classification,
+        refit_output=True, init=init, image_shape=image_shape, patch_size=patch_size,
+        trials=None if start is None else [start],
+    )
+    chunks = 1
+    if batch_size is not None:
+        chunks = -(-n // int(batch_size))
+        total += _streamed_start_flops(n, sizes, int(batch_size), start or 1)
+    if not trials:  # max_iter=0, or the monitor stopped the fit: no steps were started
+        return total
+    return total + _lm.count_flops(n, sizes, loss, trials, accepted, chunks=chunks)
+
+
+def _streamed_start_flops(n: int, sizes: list[int], batch_size: int, trials: int) -> int:
+    """What the output layer's solve over chunks of ``batch_size`` rows records beyond the
+    same solve in memory: each of its ``trials`` evaluates the whole network (in memory the
+    hidden layers' outputs are kept), each chunk's statistics are sums around its own means
+    (their means and the shift: ``2 n p``; a single layer's inputs are shifted in blocks of
+    ``BLOCK_ROWS`` rows, whose sums are added), the chunks' sums are brought to the first's
+    shift and added, and the intercept adds the shift back."""
+    chunks = [min(batch_size, n - lo) for lo in range(0, n, batch_size)]
+    p, q = sizes[-2], sizes[-1]
+    hidden = sum(
+        _flops.gemm(n, a, b) + 2 * n * b for a, b in zip(sizes[:-2], sizes[1:-1], strict=True)
+    )
+    merge = p * p + p * q + p + 2 * q
+    total = trials * hidden + 2 * n * p + 2 * p
+    total += (len(chunks) - 1) * (6 * p * p + 2 * p * q + 2 * p + merge)
+    if len(sizes) == 2:  # the inputs, not ours to shift in place: in blocks
+        total += sum(-(-c // BLOCK_ROWS) - 1 for c in chunks) * merge
     return total

@@ -614,7 +614,7 @@ def fit(
         if refit is not None:
             begin, _, stopped = run(refit, source, begin, max_steps=1, tol=0.0,
                                     record=record_start)
-            if stopped:
+            if stopped or opts.max_iter == 0:  # no steps: no curvature pass to start them
                 return begin, history.entries, ledger
         outcome = run(
             method, source, Iterate(begin.network), max_steps=opts.max_iter, tol=0.0,
