@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from lsqnet.bpls import class_targets
 from lsqnet.layers import Dense
 from lsqnet.network import Network, init_network
-from lsqnet.streaming import ArrayChunks
 from lsqnet.training import InMemory
 from lsqnet.training.bpls import BPLSResult
 from lsqnet.training.kfac import KFACOptions, damped_inverse, fit, objective_value
@@ -233,11 +232,6 @@ def test_torch_tensors_in_and_out():
 def test_bad_input_errors():
     source, net = _classifier_problem(n=30)
     opts = KFACOptions(max_iter=1)
-    chunks = ArrayChunks(
-        source.X, lambda a, b: (source.Y[a:b], source.labels[a:b]), 10, np.float64
-    )
-    with pytest.raises(ValueError, match="InMemory"):
-        fit(chunks, net, opts, classification=True)
     with pytest.raises(ValueError, match="at least one hidden layer"):
         fit(source, Network(net.layers[1:]), opts, classification=True)
     X = source.X.copy()
@@ -256,7 +250,7 @@ def test_bad_input_errors():
         fit(source, net, object(), classification=True)
     for bad in (dict(step_size=0.0), dict(damping=-1.0), dict(batch_size=0),
                 dict(decay=1.0), dict(retry_factor=1.0), dict(eval_rows=0),
-                dict(max_iter=1.5), dict(alpha=float("nan"))):
+                dict(max_iter=1.5), dict(alpha=float("nan")), dict(gather_rows=0)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             KFACOptions(**bad)
 

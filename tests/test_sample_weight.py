@@ -62,9 +62,9 @@ CLASSIFICATION = {
     "kfac": dict(hidden_layer_sizes=(6,), method="kfac", max_iter=2, output_iter=3),
 }
 
-#: The methods a fit from chunks runs (K-FAC needs the data in memory).
-STREAMED = ("bpls", "bpls-refit", "bpls-unguarded", "bpls-two-hidden", "lm")
-STREAMED_CLASSIFICATION = ("bpls", "bpls-paper", "cross-entropy", "lm")
+#: The methods a fit from chunks runs.
+STREAMED = ("bpls", "bpls-refit", "bpls-unguarded", "bpls-two-hidden", "lm", "kfac")
+STREAMED_CLASSIFICATION = ("bpls", "bpls-paper", "cross-entropy", "lm", "kfac")
 
 
 def _data(task: str, n: int = N, seed: int = 0, dtype=np.float64):

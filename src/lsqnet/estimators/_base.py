@@ -392,7 +392,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         if opts.layer_method != "inverse" or opts.solver not in ("auto", "cholesky"):
             return None
         if self.method == "kfac" or (self.method == "auto" and is_classifier(self)):
-            return None  # K-FAC's mini-batches are drawn from data in memory
+            return None  # K-FAC streamed recomputes the hidden layers in every pass: slower
         width = sum(self._sizes) + 1
         if X.shape[0] * width * X.itemsize <= max(RESIDENT_BYTES, X.nbytes):
             return None
@@ -532,7 +532,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 data, network, targets, hook, ledger, getattr(samples, "passes", 0),
             )
         if method == "kfac":
-            return self._fit_kfac(data, network, targets, hook, ledger, rng)
+            return self._fit_kfac(
+                data, network, targets, hook, ledger, rng, getattr(samples, "passes", 0),
+            )
         if source is None:
             result = fit_bpls(
                 X, Y, network, opts, labels=labels, monitor=hook, ledger=ledger,
@@ -600,11 +602,6 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 method = "kfac"
             else:
                 method = "bpls"
-        if method == "kfac" and source is not None:
-            raise ValueError(
-                f"{owner}: method='kfac' trains on data in memory; with batch_size, Dask "
-                f"arrays or fit_chunks use method='bpls' or method='lm'."
-            )
         if method == "kfac" and len(sizes) < 3:
             raise ValueError(
                 f"{owner}: method='kfac' trains hidden layers; hidden_layer_sizes=() has none "
@@ -613,8 +610,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.method_ = method
         return method
 
-    def _fit_kfac(self, source, network, targets, hook, ledger, rng):
-        """The fit of ``method="kfac"`` (data in memory)."""
+    def _fit_kfac(self, source, network, targets, hook, ledger, rng, init_passes=0):
+        """The fit of ``method="kfac"`` (in memory or streamed)."""
         opts = self._options
         kfac_opts = kfac.KFACOptions(
             alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol,
@@ -623,7 +620,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         )
         result = kfac.fit(
             source, network, kfac_opts, classification=targets.classification, monitor=hook,
-            ledger=ledger,
+            ledger=ledger, init_passes=init_passes,
         )
         self._set_result(result.network, targets, result.solver, result.history, result.loss,
                          result.ledger)

@@ -67,8 +67,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         a few thousand parameters, data in memory, ``batch_size``, ``fit_chunks`` or Dask
         (tensors are fitted on a host copy, the weights returned on their device;
         :mod:`lsqnet.training.levenberg_marquardt`). ``"kfac"``: Kronecker-factored
-        least-squares steps on mini-batches for wide networks with hidden layers, data in
-        memory, the output layer fitted to the cross-entropy after every step
+        least-squares steps on mini-batches for wide networks with hidden layers, the output
+        layer fitted to the cross-entropy after every step; data in memory, ``batch_size``,
+        ``fit_chunks`` or Dask (the model of the fit in memory, up to rounding)
         (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` while a step is
         cheap (at most 2000 parameters ``p`` and ``2 n k p^2`` at most ``1e10`` operations for
         ``n`` rows and ``k`` outputs), else ``"kfac"`` for classifiers with hidden layers and
@@ -143,8 +144,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         None fits in memory. ``"auto"`` fits a NumPy ``X`` in memory as None does, unless
         every layer's activations for all rows would take more memory than ``X`` itself (and
         more than 32 MiB): it is then read in blocks of rows whose activations take about
-        16 MiB, as with an int (a fit that needs all rows at once stays in memory: K-FAC,
-        ``layer_method="weighted"``, solvers ``"qr"``/``"svd"``, ``init="contrasts"``).
+        16 MiB, as with an int (a fit that needs all rows at once stays in memory:
+        ``layer_method="weighted"``, solvers ``"qr"``/``"svd"``, ``init="contrasts"``; so
+        does K-FAC, whose streamed passes compute the hidden layers again).
         An int fits from blocks of that many rows (read one at a time
         from ``X``, which may be a NumPy memmap larger than memory): memory does not grow
         with the number of samples, and the result equals the in-memory fit up to rounding

@@ -51,9 +51,29 @@ cross-entropy steps (``output_iter``) always run on all training rows.
 
 :func:`fit` chains the stages: the steps (``max_iter``, stopping when the objective improves
 by less than ``tol``, relative), then the cross-entropy steps of the output layer on the
-training data, all through :func:`lsqnet.training._loop.run`. Data must be in memory
+training data, all through :func:`lsqnet.training._loop.run`. The data is in memory
 (:class:`~lsqnet.training.sources.InMemory`, NumPy arrays or tensors of an array API library
-such as PyTorch); float32 data stays float32.
+such as PyTorch) or streamed (any :class:`~lsqnet.training.sources.DataSource`: row blocks,
+chunks, Dask arrays); float32 data stays float32.
+
+The mini-batches are rows given by their indices, the same on every source. A streamed
+source brings the rows of the upcoming mini-batches into memory by one pass over its chunks
+(:func:`~lsqnet.training.sources.gather`: consecutive mini-batches of at most
+``gather_rows`` rows in all, at least one), and every computation over all rows (the first
+layer's input Gram, the objective, the output layer's projection, the final cross-entropy
+steps) sums over the chunks (``map_sum``). A streamed fit thus gives the model of the fit in
+memory, up to the rounding of sums taken in another order, and holds one chunk, the
+gathered rows and the row indices (8 bytes a row for an epoch's order), not the data.
+
+Its passes: one that counts and checks the rows, one for the input Gram, one for the
+start's objective (or one that gathers the ``eval_rows``, which then stay in memory for the
+objective and the projection); for every step tried (retries included) one per group of
+gathered mini-batches, then on all rows the projection's: ``2 project_iter`` for a
+classifier (its cross-entropy steps' working targets and trial steps), two for a regression
+(the output layer's statistics, then the objective), one without projection (the
+objective); at the end two per cross-entropy step. The projection computes the hidden
+layers again in each of its passes, where a fit in memory keeps them: data that fits in
+memory is fitted faster there.
 
 With sample weights, the Gram matrices, gradients and objective are weighted sums, each
 mini-batch's divided by its rows times the mean weight (so that its expectation is the
@@ -67,7 +87,7 @@ mini-batches the rows drawn differ, and so do the steps.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -78,9 +98,10 @@ from .. import activations as _activations
 from .._array_api import cho_factor, cho_solve, device, eigh, get_namespace, is_numpy
 from ..layers import Dense
 from ..network import Network
+from ..solvers import GramStats
 from ..solvers._policy import most_robust
-from ._layer import LayerCache, solve_data
-from ._loop import History, Iterate, Step, loss_and_accuracy, run
+from ._layer import LayerCache, solve_data, solve_summed
+from ._loop import History, Iterate, Metrics, Step, loss_and_accuracy, run
 from .bpls import BPLSOptions, BPLSResult
 from .cross_entropy import (
     CURVATURE_BOUNDS,
@@ -88,9 +109,10 @@ from .cross_entropy import (
     cross_entropy,
     refine_output,
 )
-from .sources import DataSource, InMemory
+from .sources import DataSource, InMemory, Pair, Passes, gather
 
 __all__ = [
+    "GATHER_BYTES",
     "KFACOptions",
     "KroneckerSteps",
     "damped_inverse",
@@ -98,6 +120,10 @@ __all__ = [
     "kronecker_direction",
     "objective_value",
 ]
+
+#: Bytes of inputs and targets that one pass over a streamed source gathers for the
+#: upcoming mini-batches (``KFACOptions.gather_rows=None``): fewer passes, more memory.
+GATHER_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -151,6 +177,11 @@ class KFACOptions:
         Cross-entropy steps of the output layer on all training rows at the end.
     random_state : int
         Seed of the mini-batch order and of the rows drawn.
+    gather_rows : int or None
+        Streamed sources: most rows of the upcoming mini-batches gathered into memory by one
+        pass over the chunks (whole mini-batches, at least one); None: as many as the
+        largest chunk has rows, or as fit in :data:`GATHER_BYTES` (inputs and targets) if
+        more. It changes the passes made and the memory held, not the fit.
     """
 
     alpha: float = 1.0
@@ -170,6 +201,7 @@ class KFACOptions:
     step_decay: float = 0.5
     output_iter: int = 5
     random_state: int = 0
+    gather_rows: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -196,13 +228,14 @@ class KFACOptions:
             ("update_every", self.update_every, 1), ("project_iter", self.project_iter, 0),
             ("max_retries", self.max_retries, 0), ("output_iter", self.output_iter, 0),
             ("batches_per_step", self.batches_per_step, 1), ("gram_rows", self.gram_rows, 1),
-            ("eval_rows", self.eval_rows, 1),
+            ("eval_rows", self.eval_rows, 1), ("gather_rows", self.gather_rows, 1),
         ]
+        optional = ("batches_per_step", "gram_rows", "eval_rows", "gather_rows")
         for name, value, low in counts:
-            if value is None and name in ("batches_per_step", "gram_rows", "eval_rows"):
+            if value is None and name in optional:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                extra = " or None" if name in ("batches_per_step", "gram_rows", "eval_rows") else ""
+                extra = " or None" if name in optional else ""
                 raise ValueError(
                     f"KFACOptions: {name} must be an integer >= {low}{extra}; got {value!r}."
                 )
@@ -373,17 +406,21 @@ class _State:
 class KroneckerSteps:
     """Kronecker-factored least-squares steps as a training method (see the module).
 
-    ``eval_source`` holds the evaluation rows (the training rows, or a fixed subset of them),
-    ``A0`` the first layer's input Gram (inputs and a column of ones, per row).
+    ``data`` holds the training rows the mini-batches are drawn from, ``eval_source`` the
+    evaluation rows (in memory: the training rows or a fixed subset of them; a streamed
+    source: all its rows), ``A0`` the first layer's input Gram (inputs and a column of ones,
+    per row).
     """
 
     def __init__(
-        self, opts: KFACOptions, classification: bool, *, eval_source: InMemory, A0: Any,
+        self, opts: KFACOptions, classification: bool, *, eval_source: DataSource, A0: Any,
+        data: _Rows,
     ) -> None:
         self.opts = opts
         self.classification = classification
         self.eval_source = eval_source
         self.A0 = A0
+        self.data = data
         self._A0_inv: dict[float, tuple[Any, str]] = {}  # by damping: one inversion each
         self.ce_opts = BPLSOptions(alpha=opts.alpha, tol=opts.tol, output_iter=opts.project_iter)
         #: The state the last step made (its retries, damping and step size).
@@ -401,13 +438,7 @@ class KroneckerSteps:
         network = Network(tuple(
             Dense(layer.weight, layer.bias, layer.activation) for layer in iterate.network.layers
         ))
-        ev = self.eval_source
-        acts = _forward(network, ev.X)
-        objective = objective_value(
-            network, acts[-1], ev.Y, self.opts.alpha, self.classification, ev.weights
-        )
-        loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels, ev.weights)
-        it = Iterate(network, acts, acc if self.classification else 0.0, loss)
+        it, objective = self._evaluate(network)
         opts = self.opts
         state = _State(it, objective, None, opts.damping, opts.step_size, ceiling=opts.step_size)
         return state, objective
@@ -418,7 +449,7 @@ class KroneckerSteps:
         opts = self.opts
         damping, step_size = state.damping, state.step_size
         for retry in range(opts.max_retries + 1):
-            proposal = self._propose(source, state, damping, step_size)
+            proposal = self._propose(state, damping, step_size)
             if proposal.objective < state.objective:
                 ceiling = state.ceiling * opts.step_decay
                 new = replace(
@@ -427,64 +458,45 @@ class KroneckerSteps:
                     ceiling=ceiling,
                 )
                 self.last = new
-                return new, self._report(new, source, converged=False)
+                return new, self._report(new, converged=False)
             damping *= opts.retry_factor
             step_size /= opts.retry_factor
         # every retry failed: the state stays, and the fit stops (the objective did not move)
         kept = replace(state, retries=opts.max_retries + 1)
         self.last = kept
-        return kept, self._report(kept, source, converged=True)
+        return kept, self._report(kept, converged=True)
 
-    def _report(self, state: _State, source: DataSource, converged: bool) -> Step:
+    def _report(self, state: _State, converged: bool) -> Step:
         it = state.iterate
-        n_used = self._batches(source) * self.opts.batch_size
+        n_used = self._batches() * self.opts.batch_size
         return Step(
-            it.network, len(it.network.layers), min(n_used, int(source.X.shape[0])), it.loss,
+            it.network, len(it.network.layers), min(n_used, self.data.n), it.loss,
             it.score if self.classification else float("nan"), state.objective, converged,
             "cholesky" if state.factors is None else state.factors.solver,
         )
 
-    def _batches(self, source: DataSource) -> int:
-        n = int(source.X.shape[0])
-        if self.opts.batches_per_step is not None:
-            return self.opts.batches_per_step
-        return max(1, -(-n // self.opts.batch_size))
+    def _batches(self) -> int:
+        return _batches_per_step(self.data.n, self.opts)
 
-    def _order(self, source: DataSource, epoch: int) -> np.ndarray:
-        n = int(source.X.shape[0])
-        return np.random.default_rng([self.opts.random_state, epoch]).permutation(n)
-
-    def _propose(
-        self, source: DataSource, state: _State, damping: float, step_size: float
-    ) -> _State:
+    def _propose(self, state: _State, damping: float, step_size: float) -> _State:
         """``batches_per_step`` mini-batch updates from ``state``, then the output layer's
         projection and the objective on the evaluation rows (a candidate state)."""
         opts = self.opts
-        X, Y, w = source.X, source.Y, source.weights
-        xp = get_namespace(X)
-        on = device(X)
-        n = int(X.shape[0])
-        # a mini-batch's sums are divided by its rows times the mean weight
-        mean_weight = 1.0 if w is None else float(xp.sum(w, dtype=xp.float64)) / n
+        data = self.data
+        n = data.n
         layers = [(layer.weight, layer.bias) for layer in state.iterate.network.layers]
         acts_names = [layer.activation for layer in state.iterate.network.layers]
         factors = state.factors
         rescale = factors is not None and damping != factors.damping
-        epoch, offset = state.epoch, state.offset
-        order = self._order(source, epoch)
+        spans, epoch, offset = _spans(n, opts.batch_size, self._batches(), state.epoch,
+                                      state.offset)
         beta = _beta(state.iterate.network, self.classification)
-        coef = opts.alpha * beta / n if w is None else opts.alpha * beta / (n * mean_weight)
-        for _ in range(self._batches(source)):
-            if offset >= n:
-                epoch, offset = epoch + 1, 0
-                order = self._order(source, epoch)
-            rows = order[offset: offset + opts.batch_size]
-            offset += rows.shape[0]
-            idx = xp.asarray(rows, device=on) if not is_numpy(xp) else rows
-            # a sparse X: the mini-batch's rows made dense (the dense fit's products)
-            Xb = _sparse.dense_rows(X, rows) if _sparse.is_sparse(X) else xp.take(X, idx, axis=0)
-            Yb = xp.take(Y, idx, axis=0)
-            wb = None if w is None else xp.take(w, idx, axis=0) / mean_weight
+        # a mini-batch's sums are divided by its rows times the mean weight
+        coef = (
+            opts.alpha * beta / n if not data.weighted
+            else opts.alpha * beta / (n * data.mean_weight)
+        )
+        for Xb, Yb, wb in data.mini_batches(spans):
             factors = self._update(
                 layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale, wb
             )
@@ -561,6 +573,8 @@ class KroneckerSteps:
         """The output layer solved on the evaluation rows; the iterate, its objective and the
         output layer's factorised statistics (None without cross-entropy steps)."""
         ev = self.eval_source
+        if not ev.resident:
+            return self._project_streamed(network)
         acts = _forward(network, ev.X)
         out = network.layers[-1]
         name = out.activation
@@ -588,6 +602,281 @@ class KroneckerSteps:
         iterate = Iterate(network, acts, acc if self.classification else 0.0, loss)
         return iterate, objective, cache
 
+    def _project_streamed(self, network: Network) -> tuple[Iterate, float, LayerCache | None]:
+        """:meth:`_project` over the passes of a streamed source: the cross-entropy steps of
+        a classifier's output layer (their last trial pass gives the objective), or the
+        ridge solve of a regression's identity output layer from summed statistics, then a
+        pass for the objective."""
+        ev = self.eval_source
+        name = network.layers[-1].activation
+        hidden = Network(network.layers[:-1])
+        opts = self.opts
+        if self.classification and name in CURVATURE_BOUNDS and opts.project_iter:
+            cache = LayerCache()
+            method = CrossEntropySteps(self.ce_opts, cache, True)
+            st, _ = method.start(ev, Iterate(network))
+            for _ in range(opts.project_iter):
+                st, step = method.step(ev, st)
+            network = st.iterate.network
+            beta = _beta(network, True)
+            objective = step.objective + opts.alpha * beta * _penalty(hidden) / (2 * st.n)
+            return Iterate(network, None, step.accuracy, step.loss), objective, cache
+        if not self.classification and name == "identity" and opts.project_iter:
+
+            def statistics(X, Y, labels, start, w):
+                H = _forward(hidden, X)[-1]
+                return GramStats.around_means(H, Y, w, overwrite_a=True)
+
+            r = solve_summed(ev.map_sum(statistics), self.ce_opts, None)
+            dtype = network.layers[0].weight.dtype
+            layer = Dense(r.coef.astype(dtype, copy=False), r.intercept.astype(dtype), name)
+            network = Network((*hidden.layers, layer))
+        return (*self._evaluate(network), None)
+
+    def _evaluate(self, network: Network) -> tuple[Iterate, float]:
+        """``network``'s iterate and objective on the evaluation rows."""
+        ev = self.eval_source
+        if ev.resident:
+            acts = _forward(network, ev.X)
+            objective = objective_value(
+                network, acts[-1], ev.Y, self.opts.alpha, self.classification, ev.weights
+            )
+            loss, acc = loss_and_accuracy(acts[-1], ev.Y, ev.labels, ev.weights)
+            return Iterate(network, acts, acc if self.classification else 0.0, loss), objective
+        data_loss, metrics = ev.map_sum(_value_pass(network, self.classification)).values
+        total = metrics.n_samples
+        beta = _beta(network, self.classification)
+        objective = float(data_loss) / total + self.opts.alpha * beta * _penalty(network) / (
+            2 * total
+        )
+        loss, acc = metrics.values(self.classification)
+        return Iterate(network, None, acc if self.classification else 0.0, loss), objective
+
+
+def _batches_per_step(n: int, opts: KFACOptions) -> int:
+    """Mini-batches per step: ``batches_per_step``, or those of one pass over ``n`` rows."""
+    if opts.batches_per_step is not None:
+        return opts.batches_per_step
+    return max(1, -(-n // opts.batch_size))
+
+
+def _spans(
+    n: int, batch_size: int, batches: int, epoch: int, offset: int
+) -> tuple[list[tuple[int, int, int]], int, int]:
+    """The mini-batches of a step from ``offset`` in the order of ``epoch``: each as
+    ``(epoch, start, stop)`` in that epoch's order (a batch ends where its epoch does),
+    and the epoch and offset after them."""
+    spans = []
+    for _ in range(batches):
+        if offset >= n:
+            epoch, offset = epoch + 1, 0
+        stop = min(offset + batch_size, n)
+        spans.append((epoch, offset, stop))
+        offset = stop
+    return spans, epoch, offset
+
+
+class _Rows:
+    """The training rows the mini-batches are drawn from: the ``n`` rows of positive weight
+    of ``source`` (all rows without weights), of total weight ``total``. In memory,
+    ``source`` holds only those rows; a streamed source holds them all, and ``positive``
+    gives the index of each among its rows (None: the same index)."""
+
+    def __init__(
+        self, source: DataSource, n: int, total: float, weighted: bool, opts: KFACOptions,
+        positive: np.ndarray | None = None, row_bytes: int = 0, largest_chunk: int = 0,
+    ) -> None:
+        self.source, self.n, self.total, self.weighted = source, n, total, weighted
+        self.opts, self.positive = opts, positive
+        self.mean_weight = total / n if weighted else 1.0
+        self.gather_rows = opts.gather_rows or max(
+            opts.batch_size, largest_chunk, GATHER_BYTES // max(row_bytes, 1)
+        )
+
+    def order(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.opts.random_state, epoch]).permutation(self.n)
+
+    def mini_batches(self, spans: list[tuple[int, int, int]]) -> Iterator[tuple[Any, Any, Any]]:
+        """The ``(X, Y, weights over the mean weight)`` of each mini-batch of ``spans``
+        (weights None without them): taken from the arrays in memory, or from the rows of
+        several mini-batches gathered by one pass over a streamed source."""
+        if self.source.resident:
+            yield from self._resident_batches(spans)
+            return
+        group: list[np.ndarray] = []
+        orders: dict[int, np.ndarray] = {}
+        for i, (epoch, start, stop) in enumerate(spans):
+            if epoch not in orders:
+                orders = {epoch: self.order(epoch)}  # the spans go through epochs in turn
+            group.append(orders[epoch][start:stop])
+            following = spans[i + 1][2] - spans[i + 1][1] if i + 1 < len(spans) else None
+            size = sum(rows.shape[0] for rows in group)
+            if following is None or size + following > self.gather_rows:
+                yield from self._gathered(group)
+                group = []
+
+    def _resident_batches(self, spans):
+        X, Y, w = self.source.X, self.source.Y, self.source.weights
+        xp = get_namespace(X)
+        on = device(X)
+        order, current = None, None
+        for epoch, start, stop in spans:
+            if epoch != current:
+                order, current = self.order(epoch), epoch
+            rows = order[start:stop]
+            idx = xp.asarray(rows, device=on) if not is_numpy(xp) else rows
+            # a sparse X: the mini-batch's rows made dense (the dense fit's products)
+            Xb = _sparse.dense_rows(X, rows) if _sparse.is_sparse(X) else xp.take(X, idx, axis=0)
+            Yb = xp.take(Y, idx, axis=0)
+            wb = None if w is None else xp.take(w, idx, axis=0) / self.mean_weight
+            yield Xb, Yb, wb
+
+    def _gathered(self, group: list[np.ndarray]):
+        rows = np.concatenate(group)
+        held = gather(self.source, rows if self.positive is None else self.positive[rows])
+        sparse = _sparse.is_sparse(held.X)
+        at = 0
+        for part in group:
+            span = slice(at, at + part.shape[0])
+            at = span.stop
+            # copies: the gathered rows are freed before the next gather, whatever the
+            # caller still holds of the last batch
+            Xb = _sparse.dense_rows(held.X, span) if sparse else held.X[span].copy()
+            wb = None
+            if self.weighted:
+                wb = (
+                    np.ones(part.shape[0], held.X.dtype) if held.weights is None
+                    else held.weights[span]
+                ) / self.mean_weight
+            yield Xb, held.Y[span].copy(), wb
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What the first pass over a streamed source finds: for each chunk its first row, its
+    rows and the indices of its rows of positive weight (None: all of them), the total
+    weight, whether any chunk has weights, and the bytes of a row's inputs and targets."""
+
+    chunks: tuple[tuple[int, int, np.ndarray | None], ...]
+    total: float
+    weighted: bool
+    row_bytes: int
+
+    def __add__(self, other: _Scan) -> _Scan:
+        return _Scan(
+            self.chunks + other.chunks, self.total + other.total,
+            self.weighted or other.weighted, max(self.row_bytes, other.row_bytes),
+        )
+
+
+def _scan(source: DataSource, network: Network, opts: KFACOptions) -> _Rows:
+    """The training rows of a streamed source, by one pass that also checks every chunk
+    (its columns, and finite values)."""
+    n_in, n_out = network.layers[0].n_in, network.layers[-1].n_out
+
+    def scan(X, Y, labels, start, w):
+        m = X.shape[0]
+        if X.shape[1] != n_in or Y.shape[1] != n_out:
+            raise ValueError(
+                f"KFAC training: X has {X.shape[1]} columns and Y {Y.shape[1]}; the network "
+                f"maps {n_in} inputs to {n_out} outputs."
+            )
+        for name, arr in (("X", X), ("Y", Y)):
+            if not np.all(np.isfinite(arr.data if _sparse.is_sparse(arr) else arr)):
+                raise ValueError(
+                    f"KFAC training: {name} contains NaN or infinity (rows {start} to "
+                    f"{start + m - 1})."
+                )
+        row_bytes = (X.shape[1] + Y.shape[1]) * np.dtype(X.dtype).itemsize
+        if w is None:
+            return _Scan(((start, m, None),), float(m), False, row_bytes)
+        keep = np.flatnonzero(np.asarray(w) > 0)
+        kept = None if keep.shape[0] == m else keep + start
+        return _Scan(((start, m, kept),), float(np.sum(w, dtype=np.float64)), True, row_bytes)
+
+    found = source.map_sum(scan)
+    chunks = sorted(found.chunks, key=lambda chunk: chunk[0])
+    rows = sum(m for _, m, _ in chunks)
+    if rows < 2:
+        raise ValueError(f"KFAC training needs at least 2 samples; got {rows}.")
+    positive = None
+    if any(kept is not None for _, _, kept in chunks):
+        positive = np.concatenate([
+            np.arange(start, start + m) if kept is None else kept for start, m, kept in chunks
+        ])
+    n = rows if positive is None else int(positive.shape[0])
+    if n == 0:
+        raise ValueError("KFAC training: every sample weight is 0; there is nothing to fit.")
+    largest = max(m for _, m, _ in chunks)
+    return _Rows(source, n, found.total, found.weighted, opts, positive, found.row_bytes, largest)
+
+
+def _input_gram(data: _Rows, rows: np.ndarray | None) -> Any:
+    """The first layer's input factor ``A``: the weighted mean of ``[x 1]^T [x 1]`` over the
+    training rows ``rows`` (None: all), in memory or summed over a streamed source's
+    chunks."""
+    source = data.source
+    if source.resident:
+        X, w = source.X, source.weights
+        xp = get_namespace(X)
+        Xg, wg = _take(X, rows), _take(w, rows)
+        return _augmented_gram(Xg, wg) / (
+            Xg.shape[0] if wg is None else float(xp.sum(wg, dtype=xp.float64))
+        )
+    wanted = data.positive if rows is None else (
+        rows if data.positive is None else data.positive[rows]
+    )
+
+    def part(X, Y, labels, start, w):
+        if wanted is None:
+            local = None
+        else:
+            lo, hi = np.searchsorted(wanted, [start, start + X.shape[0]])
+            local = wanted[lo:hi] - start
+        Xg, wg = _take(X, local), _take(w, local)
+        count = Xg.shape[0] if wg is None else float(np.sum(wg, dtype=np.float64))
+        return Pair(_augmented_gram(Xg, wg), count)
+
+    gram, count = source.map_sum(part).values
+    return gram / count
+
+
+def _take(arr: Any, rows: np.ndarray | None) -> Any:
+    """The rows ``rows`` of ``arr`` (None: ``arr`` itself)."""
+    if rows is None or arr is None:
+        return arr
+    if _sparse.is_sparse(arr):
+        return _sparse.take_rows(arr, rows)
+    xp = get_namespace(arr)
+    return xp.take(arr, rows if is_numpy(xp) else xp.asarray(rows, device=device(arr)), axis=0)
+
+
+def _summed_loss(out: Any, Y: Any, activation: str, classification: bool, w: Any) -> float:
+    """The summed loss of a chunk's rows (the cross-entropy, or half the squared error;
+    weighted by ``w`` if given), with the operations :func:`objective_value` records."""
+    if classification:
+        n = out.shape[0] if w is None else float(np.sum(w, dtype=np.float64))
+        return cross_entropy(out, Y, activation, w) * n
+    if w is None:
+        _flops.record("metrics", 3 * out.shape[0] * out.shape[1])
+        return 0.5 * float(np.sum((out - Y) ** 2, dtype=np.float64))
+    rows = np.sum(((out - Y) ** 2).astype(np.float64), axis=1)
+    _flops.record("metrics", 3 * out.shape[0] * out.shape[1] + 2 * out.shape[0])
+    return 0.5 * float(np.asarray(w, np.float64) @ rows)
+
+
+def _value_pass(network: Network, classification: bool) -> Callable[..., Pair]:
+    """A chunk's summed loss and metrics at ``network``."""
+    name = network.layers[-1].activation
+
+    def value(X, Y, labels, start, w):
+        out = _forward(network, X)[-1]
+        return Pair(
+            _summed_loss(out, Y, name, classification, w), Metrics.of(out, Y, labels, w)
+        )
+
+    return value
+
 
 def _rows(n: int, wanted: int | None, seed: int, salt: int) -> np.ndarray | None:
     """``wanted`` of ``n`` rows drawn once (sorted), or None for all."""
@@ -609,13 +898,7 @@ def _positive_weights(source: InMemory) -> InMemory:
     return source.rows(xp.nonzero(keep)[0])
 
 
-def _check(source: Any, network: Network, classification: bool) -> None:
-    if not getattr(source, "resident", False) or not isinstance(source, InMemory):
-        raise ValueError(
-            f"KFAC training needs the data in memory (lsqnet.training.InMemory); got "
-            f"{type(source).__name__}. Load the chunks into arrays, or train streamed data "
-            f"with lsqnet.training.bpls.fit."
-        )
+def _check_network(network: Network, classification: bool) -> None:
     if len(network.layers) < 2:
         raise ValueError(
             "KFAC training needs a network with at least one hidden layer; for a single layer "
@@ -633,6 +916,9 @@ def _check(source: Any, network: Network, classification: bool) -> None:
             f"A KFAC classifier fits the cross-entropy: its output activation must be one of "
             f"{sorted(CURVATURE_BOUNDS)}; got {out!r}."
         )
+
+
+def _check_arrays(source: InMemory, network: Network) -> None:
     X, Y = source.X, source.Y
     n = int(X.shape[0])
     if n < 2:
@@ -649,6 +935,21 @@ def _check(source: Any, network: Network, classification: bool) -> None:
             raise ValueError(f"KFAC training: {name} contains NaN or infinity.")
 
 
+def _training_rows(source: DataSource, network: Network, opts: KFACOptions) -> _Rows:
+    """The rows the mini-batches are drawn from, the data checked: in memory, ``source``
+    without its rows of zero weight; streamed, by :func:`_scan`'s pass."""
+    if not source.resident:
+        return _scan(source, network, opts)
+    _check_arrays(source, network)
+    source = _positive_weights(source)
+    w = source.weights
+    n = int(source.X.shape[0])
+    if w is None:
+        return _Rows(source, n, float(n), False, opts)
+    xp = get_namespace(w)
+    return _Rows(source, n, float(xp.sum(w, dtype=xp.float64)), True, opts)
+
+
 def fit(
     source: DataSource,
     network: Network,
@@ -659,44 +960,41 @@ def fit(
     ledger: _flops.FlopLedger | None = None,
     init_passes: int = 0,
 ) -> BPLSResult:
-    """Train ``network`` on ``source`` (in memory) by Kronecker-factored steps, then the
-    cross-entropy steps of the output layer (classifiers, ``output_iter``).
+    """Train ``network`` on ``source`` by Kronecker-factored steps, then the cross-entropy
+    steps of the output layer (classifiers, ``output_iter``).
+
+    ``source`` is data in memory (:class:`~lsqnet.training.InMemory`) or any streamed
+    source (row blocks, chunks, Dask); a streamed fit gives the model of the fit in memory,
+    up to the rounding of sums taken in another order (see the module).
 
     History entries record ``iteration``, ``layers``, ``n_samples``, ``loss`` and
     ``accuracy`` (on the evaluation rows during the steps, on all training rows in the
     cross-entropy steps), ``objective`` (the module's ``J``, non-increasing over the
-    entries), ``retries`` (of the step), ``damping``, ``step_size``, ``flops`` and ``time``.
-    ``init_passes`` is accepted for the signature of :func:`lsqnet.training.bpls.fit`; data
-    in memory makes no passes to count.
+    entries), ``retries`` (of the step), ``damping``, ``step_size``, ``flops`` and ``time``;
+    for a streamed source also ``passes``, the passes over the data so far, counting the
+    ``init_passes`` made to initialise ``network``.
     """
     if not isinstance(opts, KFACOptions):
         raise TypeError(f"opts must be a KFACOptions; got {type(opts).__name__}.")
-    _check(source, network, classification)
+    _check_network(network, classification)
     history = History(monitor)
-    source = _positive_weights(source)
-    X, Y, labels, w = source.X, source.Y, source.labels, source.weights
-    xp = get_namespace(X)
-    n = int(X.shape[0])
-    total = n if w is None else float(xp.sum(w, dtype=xp.float64))
+    if not source.resident:
+        source = Passes(source, init_passes)
+    data = _training_rows(source, network, opts)
+    source = data.source
+    n, total = data.n, data.total
 
-    def take(arr: Any, rows: np.ndarray | None) -> Any:
-        if rows is None or arr is None:
-            return arr
-        if _sparse.is_sparse(arr):
-            return _sparse.take_rows(arr, rows)
-        return xp.take(arr, rows if is_numpy(xp) else xp.asarray(rows, device=device(arr)), axis=0)
+    def passes() -> int | None:
+        return source.count if isinstance(source, Passes) else None
 
     with _flops.counting(ledger) as ledger:
-        gram = _rows(n, opts.gram_rows, opts.random_state, 1)
-        Xg, wg = take(X, gram), take(w, gram)
-        A0 = _augmented_gram(Xg, wg) / (
-            Xg.shape[0] if wg is None else float(xp.sum(wg, dtype=xp.float64))
-        )
+        A0 = _input_gram(data, _rows(n, opts.gram_rows, opts.random_state, 1))
         ev_rows = _rows(n, opts.eval_rows, opts.random_state, 2)
-        ev = source if ev_rows is None else InMemory(
-            take(X, ev_rows), take(Y, ev_rows), take(labels, ev_rows), take(w, ev_rows)
-        )
-        method = KroneckerSteps(opts, classification, eval_source=ev, A0=A0)
+        if ev_rows is None:
+            ev = source
+        else:
+            ev = gather(source, ev_rows if data.positive is None else data.positive[ev_rows])
+        method = KroneckerSteps(opts, classification, eval_source=ev, A0=A0, data=data)
         beta = _beta(network, classification)
 
         def record(step: Step) -> bool:
@@ -706,7 +1004,7 @@ def fit(
                 extra.update(
                     retries=state.retries, damping=state.damping, step_size=state.step_size
                 )
-            return history.record_step(step, ledger.total, **extra)
+            return history.record_step(step, ledger.total, passes(), **extra)
 
         best, solvers, stop = run(
             method, source, Iterate(network), max_steps=opts.max_iter, tol=opts.tol,
@@ -717,7 +1015,12 @@ def fit(
             kept = None if method.last is None or ev_rows is not None else method.last.cache
             method.last = None
             net = best.network
-            acts = best.acts if ev_rows is None and best.acts is not None else _forward(net, X)
+            acts = None
+            if source.resident:
+                acts = (
+                    best.acts if ev_rows is None and best.acts is not None
+                    else _forward(net, source.X)
+                )
             hidden = opts.alpha * beta * _penalty(Network(net.layers[:-1])) / (2 * total)
 
             def record_ce(step: Step) -> bool:  # the whole objective: the hidden layers' penalty

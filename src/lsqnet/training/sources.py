@@ -18,6 +18,7 @@ positive weight (:func:`sampled_inputs`, :func:`positive_rows`).
 
 What a pass returns are sums: :class:`~lsqnet.GramStats`, :class:`Pair` of sums,
 :class:`Rows` chosen from the data, :class:`lsqnet.training._loop.Metrics`.
+:func:`gather` brings given rows of any source into memory, in one pass.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from .. import _sparse
-from .._array_api import get_namespace
+from .._array_api import device, get_namespace
 
 __all__ = [
     "ArrayChunks",
@@ -42,6 +43,7 @@ __all__ = [
     "Passes",
     "Rows",
     "SampledInputs",
+    "gather",
     "positive_rows",
     "sampled_inputs",
 ]
@@ -291,6 +293,79 @@ class SampledInputs:
         self.passes += 1
         found = self.source.map_sum(pick).rows
         return np.stack([found[int(i)] for i in rows])
+
+
+@dataclass(frozen=True)
+class _Picked:
+    """Rows picked from chunks: per chunk, the position of its first picked row among the
+    rows asked for (sorted), and its picked ``X``, ``Y``, labels and weights."""
+
+    parts: tuple[tuple[int, Any, Any, Any, Any], ...]
+
+    def __add__(self, other: _Picked) -> _Picked:
+        return _Picked(self.parts + other.parts)
+
+
+def _arrange(blocks: list[tuple[int, Any]], inverse: np.ndarray) -> Any:
+    """Row ``i`` of the result is row ``inverse[i]`` of the blocks stacked (each block given
+    with the index of its first row), filled in place: memory holds the blocks and the
+    result, not a stacked copy too. None for a column the chunks do not have."""
+    if blocks[0][1] is None:
+        return None
+    if _sparse.is_sparse(blocks[0][1]):
+        import scipy.sparse
+
+        return scipy.sparse.vstack([block for _, block in blocks], format="csr")[inverse]
+    first = blocks[0][1]
+    out = np.empty((inverse.shape[0], *first.shape[1:]), first.dtype)
+    order = np.argsort(inverse, kind="stable")
+    ranks = inverse[order]
+    for lo, block in blocks:
+        a, b = np.searchsorted(ranks, [lo, lo + block.shape[0]])
+        out[order[a:b]] = block[ranks[a:b] - lo]
+    return out
+
+
+def gather(source: DataSource, rows: Any) -> InMemory:
+    """The rows ``rows`` (indices of the rows of all chunks, in their order; any order,
+    repeats allowed) of ``source``, in memory and in that order: :meth:`InMemory.rows` of a
+    resident source, else one pass that keeps only those rows of each chunk (a sparse
+    chunk's rows stay sparse). Raises ``IndexError`` for rows the source does not have."""
+    rows = np.asarray(rows, dtype=np.intp)
+    if source.resident:
+        xp = get_namespace(source.X)
+        return source.rows(rows if xp is np else xp.asarray(rows, device=device(source.X)))
+    wanted, inverse = np.unique(rows, return_inverse=True)
+
+    def pick(X, Y, labels, start, w):
+        lo, hi = np.searchsorted(wanted, [start, start + X.shape[0]])
+        if lo == hi:
+            return _Picked(())
+        local = wanted[lo:hi] - start
+
+        def take(a: Any) -> Any:
+            if a is None:
+                return None
+            return _sparse.take_rows(a, local) if _sparse.is_sparse(a) else np.asarray(a)[local]
+
+        return _Picked(((int(lo), take(X), take(Y), take(labels), take(w)),))
+
+    parts = sorted(source.map_sum(pick).parts, key=lambda part: part[0])
+    found = sum(part[1].shape[0] for part in parts)
+    if found != wanted.shape[0]:
+        raise IndexError(
+            f"gather: {wanted.shape[0] - found} of the {wanted.shape[0]} rows asked for are "
+            f"not rows of the source (the largest asked for is {int(wanted[-1])})."
+        )
+    weighted = [part[4] for part in parts if part[4] is not None]
+    if weighted and len(weighted) < len(parts):  # chunks without weights: their rows weigh 1
+        dtype = weighted[0].dtype
+        parts = [
+            part if part[4] is not None else (*part[:4], np.ones(part[1].shape[0], dtype))
+            for part in parts
+        ]
+    return InMemory(*(_arrange([(part[0], part[i]) for part in parts], inverse)
+                      for i in range(1, 5)))
 
 
 @dataclass(frozen=True)
