@@ -75,6 +75,9 @@ objective); at the end two per cross-entropy step. The projection computes the h
 layers again in each of its passes, where a fit in memory keeps them: data that fits in
 memory is fitted faster there.
 
+:func:`count_flops` predicts the operations a fit records, in memory or on chunks, from the
+sizes, the options and the retries its history records.
+
 With sample weights, the Gram matrices, gradients and objective are weighted sums, each
 mini-batch's divided by its rows times the mean weight (so that its expectation is the
 weighted mean over all rows); rows of zero weight are left out before the mini-batches are
@@ -99,12 +102,14 @@ from .._array_api import cho_factor, cho_solve, device, eigh, get_namespace, is_
 from ..layers import Dense
 from ..network import Network
 from ..solvers import GramStats
+from ..solvers._factor import CONDEST_STEPS
 from ..solvers._policy import most_robust
 from ._layer import LayerCache, solve_data, solve_summed
 from ._loop import History, Iterate, Metrics, Step, loss_and_accuracy, run
 from .bpls import BPLSOptions, BPLSResult
 from .cross_entropy import (
     CURVATURE_BOUNDS,
+    STEP_MULTIPLES,
     CrossEntropySteps,
     cross_entropy,
     refine_output,
@@ -114,7 +119,9 @@ from .sources import DataSource, InMemory, Pair, Passes, gather
 __all__ = [
     "GATHER_BYTES",
     "KFACOptions",
+    "LOSSES",
     "KroneckerSteps",
+    "count_flops",
     "damped_inverse",
     "fit",
     "kronecker_direction",
@@ -1036,3 +1043,287 @@ def fit(
         best.network, history.entries, len(history.entries),
         most_robust(["cholesky", *solvers]), ledger, None, loss=best.loss,
     )
+
+
+# -- the operation count ---------------------------------------------------------------------
+
+#: The losses :func:`count_flops` counts, by output: the squared error of a regression's
+#: identity output, the cross-entropy of a classifier's softmax or sigmoid output.
+LOSSES = ("squared_error", "softmax", "sigmoid")
+
+
+def _forward_flops(rows: int, sizes: list[int]) -> int:
+    """:func:`_forward` over ``rows`` rows: every layer's product and activation."""
+    return sum(
+        _flops.gemm(rows, p, q) + 2 * rows * q for p, q in zip(sizes[:-1], sizes[1:], strict=True)
+    )
+
+
+def _penalty_flops(sizes: list[int]) -> int:
+    return sum(2 * p * q for p, q in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def _loss_flops(rows: int, k: int, loss: str) -> int:
+    """The summed loss of ``rows`` outputs (:func:`objective_value`'s data part)."""
+    return {"squared_error": 3, "softmax": 4, "sigmoid": 10}[loss] * rows * k
+
+
+def _metrics_flops(rows: int, k: int, loss: str) -> int:
+    """:func:`~lsqnet.training.loss_and_accuracy` of ``rows`` outputs (accuracy for the
+    classifiers)."""
+    return (3 if loss == "squared_error" else 4) * rows * k
+
+
+def _evaluate_flops(rows: int, sizes: list[int], loss: str) -> int:
+    """An objective and metrics from the inputs: forward pass, loss, penalty, metrics."""
+    k = sizes[-1]
+    return (
+        _forward_flops(rows, sizes) + _loss_flops(rows, k, loss) + _penalty_flops(sizes)
+        + _metrics_flops(rows, k, loss)
+    )
+
+
+def _factorize_flops(p: int, alpha: float) -> int:
+    """The Cholesky factorisation of a layer's centred, penalised normal equations (``p``
+    inputs): centring, ridge, condition estimate."""
+    return (
+        p + 4 * p * p + (p if alpha else 0) + 2 * p * p + _flops.potrf(p)
+        + CONDEST_STEPS * (_flops.potrs(p, 1) + 3 * p)
+    )
+
+
+def _solve_flops(p: int, k: int, shifted: bool) -> int:
+    """A solve with a layer's factorisation: centred right-hand side, triangular solves,
+    intercept (its inputs' sums brought back from a shift)."""
+    return p + 2 * p * k + _flops.potrs(p, k) + _flops.gemm(1, p, k) + 2 * k + (
+        2 * p if shifted else 0
+    )
+
+
+def _gram_flops(rows: int, p: int, k: int) -> int:
+    """:meth:`~lsqnet.GramStats.from_data` of ``rows`` rows: Gram matrix, sums, cross terms."""
+    return _flops.syrk(rows, p) + _flops.gemm(1, rows, p) + _cross_flops(rows, p, k)
+
+
+def _cross_flops(rows: int, p: int, k: int) -> int:
+    """The cross terms alone (a known Gram matrix)."""
+    return _flops.gemm(p, rows, k) + 4 * rows * k
+
+
+def _merge_flops(p: int, k: int, shifted: bool) -> int:
+    """Adding two chunks' statistics (the second brought to the first's shift)."""
+    return p * p + p * k + p + 2 * k + ((6 * p * p + 2 * p * k + 2 * p) if shifted else 0)
+
+
+def _ce_objective_flops(rows: int, p: int, k: int, loss: str) -> int:
+    """The penalised cross-entropy of ``rows`` outputs of an output layer of ``p`` inputs."""
+    return _loss_flops(rows, k, loss) + 2 * p * k + 3
+
+
+def _resident_ce_flops(rows: int, p: int, k: int, loss: str, steps: int, alpha: float,
+                       cached: bool) -> int:
+    """``steps`` cross-entropy steps of an output layer (``p`` inputs, ``k`` outputs) on
+    ``rows`` rows in memory, from its inputs (the start's pre-activations and objective); the
+    first step forms and factorises the Gram matrix unless it is ``cached``."""
+    trial = 2 * p * k + 2 * k + 3 * rows * k + _ce_objective_flops(rows, p, k, loss)
+    total = _flops.gemm(rows, p, k) + 2 * rows * k + _ce_objective_flops(rows, p, k, loss)
+    for step in range(steps):
+        total += 3 * rows * k + _solve_flops(p, k, False) + p * k + _move_flops(rows, p, k)
+        total += _metrics_flops(rows, k, loss) + len(STEP_MULTIPLES) * trial
+        if cached or step:
+            total += _cross_flops(rows, p, k)
+        else:
+            total += _gram_flops(rows, p, k) + _factorize_flops(p, alpha)
+    return total
+
+
+def _move_flops(rows: int, p: int, k: int) -> int:
+    """The move of the pre-activations for a whole step: its bias row and product."""
+    return k + _flops.gemm(rows, p, k) + rows * k
+
+
+def _streamed_ce_flops(chunks: list[int], sizes: list[int], loss: str, steps: int,
+                       alpha: float, cached: bool) -> int:
+    """``steps`` cross-entropy steps of the output layer over the chunks of ``chunks`` rows
+    each, every pass from the inputs: the start's pass (working targets' statistics around
+    each chunk's means, or their cross terms when ``cached``) and objective; per step a
+    solve and the trial steps' pass, after the first a working targets' pass before."""
+    n, p, k = sum(chunks), sizes[-2], sizes[-1]
+    merges = len(chunks) - 1
+    hidden = _forward_flops(n, sizes[:-1])
+    working = hidden + _flops.gemm(n, p, k) + n * k + 4 * n * k + _loss_flops(n, k, loss)
+    around = 2 * n * p + _gram_flops(n, p, k) + merges * _merge_flops(p, k, True)
+    terms = _cross_flops(n, p, k) + merges * _merge_flops(p, k, False)
+    trials = hidden + 2 * (_flops.gemm(n, p, k) + n * k) + len(STEP_MULTIPLES) * (
+        3 * n * k + _loss_flops(n, k, loss) + _metrics_flops(n, k, loss)
+        + 2 * p * k + 3
+    )
+    total = working + (terms if cached else around) + 2 * p * k + 3
+    for step in range(steps):
+        if step:
+            total += working + terms
+        if cached or step:
+            total += 2 * p * k  # the cross terms brought to the factorised statistics' shift
+        else:
+            total += _factorize_flops(p, alpha)
+        total += _solve_flops(p, k, True) + trials
+    return total
+
+
+def _update_flops(b: int, sizes: list[int]) -> int:
+    """One mini-batch update of ``b`` rows, without the inversions: forward pass, errors
+    back-propagated, the factors' Gram matrices, every layer's gradient and direction."""
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    total = sum(_flops.gemm(b, p, q) for p, q in pairs)
+    for i, (p, q) in enumerate(pairs):
+        if i:  # errors back to the layer's inputs, the input factor of a hidden layer
+            total += _flops.gemm(b, q, p) + 2 * b * p + b * p + _flops.gemm(p, b, p)
+        total += _flops.gemm(q, b, q)  # the error factor
+        total += _flops.gemm(p, b, q) + b * q  # the gradient
+        total += _flops.gemm(p + 1, p + 1, q) + _flops.gemm(p + 1, q, q)  # its direction
+    return total
+
+
+def _inverse_flops(k: int) -> int:
+    """:func:`damped_inverse` of a ``k x k`` factor by Cholesky."""
+    return _flops.potrf(k) + _flops.potrs(k, k)
+
+
+def count_flops(
+    n: int,
+    sizes: list[int] | tuple[int, ...],
+    loss: str,
+    retries: list[int] | tuple[int, ...],
+    *,
+    opts: KFACOptions | None = None,
+    output_steps: int = 0,
+    chunks: list[int] | tuple[int, ...] | None = None,
+) -> int:
+    """The operations :func:`fit` records for ``n`` training rows (unweighted), a network of
+    ``sizes`` (n_in, hidden..., n_out), the ``loss`` of its output (:data:`LOSSES`) and the
+    options ``opts`` (None: the defaults), from what its history records: the ``retries`` of
+    every step (the entries with ``"retries"``, in order) and the number of cross-entropy
+    steps at the end (``output_steps``: the entries after them, of one layer).
+
+    ``chunks``: the rows of each chunk of a streamed source (None: data in memory; with the
+    estimators, the blocks of ``batch_size`` rows, the chunks of ``fit_chunks`` or the
+    blocks of a Dask array).
+
+    The count: the first layer's input Gram over the ``gram_rows`` rows; the start's
+    objective on the evaluation rows; for every step, each proposal it tried (``retries``
+    more than the accepted one, or ``max_retries + 1`` when none was accepted): its
+    mini-batches (the forward pass, errors, factors, gradients and directions; the damped
+    inverses of every factor when the factors are new, the damping changed or
+    ``update_every`` updates have passed, the first layer's once per damping value), then
+    the projection of the output layer (cross-entropy steps or ridge solve) and the
+    objective on the evaluation rows; and the final cross-entropy steps on all rows. A
+    streamed source computes the hidden layers again in each pass of the projection and of
+    the final steps, and adds the chunks' statistics.
+
+    Exact for fits whose inversions and output-layer factorisations all succeed by Cholesky
+    (the fit's ``ledger.exact`` says whether one fell back to the eigendecomposition, whose
+    count is not fixed), and, on streamed sources, whose chunks' columns' means differ (the
+    statistics of two chunks of equal means are added without a shift). Weighted fits
+    record more (the weights' products) and are not counted. A regression whose output is
+    not the identity has no projection: count it with ``project_iter=0``.
+    """
+    opts = KFACOptions() if opts is None else opts
+    sizes = [int(s) for s in sizes]
+    n = int(n)
+    if loss not in LOSSES:
+        raise ValueError(f"count_flops: loss must be one of {LOSSES}; got {loss!r}.")
+    if len(sizes) < 3 or n < 2:
+        raise ValueError(
+            f"count_flops: K-FAC trains networks with a hidden layer on at least 2 rows; got "
+            f"sizes {sizes} and n={n}."
+        )
+    if any(not 0 <= int(r) <= opts.max_retries + 1 for r in retries):
+        raise ValueError(
+            f"count_flops: retries must be in [0, {opts.max_retries + 1}] (the history's "
+            f"'retries'); got {list(retries)!r}."
+        )
+    if chunks is not None and (sum(chunks) != n or min(chunks) < 1):
+        raise ValueError(
+            f"count_flops: chunks must be positive row counts adding up to n={n}; got "
+            f"{list(chunks)!r}."
+        )
+    classification = loss != "squared_error"
+    d, k, p_out = sizes[0], sizes[-1], sizes[-2]
+    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    gram = n if opts.gram_rows is None else min(opts.gram_rows, n)
+    subset = opts.eval_rows is not None and opts.eval_rows < n
+    ev = opts.eval_rows if subset else n
+    streamed = chunks is not None and not subset
+    chunks = None if chunks is None else [int(c) for c in chunks]
+
+    def evaluate() -> int:
+        if not streamed:
+            return _evaluate_flops(ev, sizes, loss)
+        return _evaluate_flops(n, sizes, loss)  # the same operations, summed over chunks
+
+    def project() -> int:
+        if classification and opts.project_iter:
+            if streamed:
+                return _streamed_ce_flops(
+                    chunks, sizes, loss, opts.project_iter, opts.alpha, False
+                ) + _penalty_flops(sizes[:-1])
+            return _forward_flops(ev, sizes) + _resident_ce_flops(
+                ev, p_out, k, loss, opts.project_iter, opts.alpha, False
+            ) + _loss_flops(ev, k, loss) + _penalty_flops(sizes) + _metrics_flops(ev, k, loss)
+        if not classification and opts.project_iter:
+            solve = _factorize_flops(p_out, opts.alpha) + _solve_flops(p_out, k, streamed)
+            if streamed:
+                stats = (
+                    _forward_flops(n, sizes[:-1]) + 2 * n * p_out + _gram_flops(n, p_out, k)
+                    + (len(chunks) - 1) * _merge_flops(p_out, k, True)
+                )
+                return stats + solve + evaluate()
+            return (
+                _forward_flops(ev, sizes) + _gram_flops(ev, p_out, k) + solve
+                + _loss_flops(ev, k, loss) + _penalty_flops(sizes) + _metrics_flops(ev, k, loss)
+            )
+        return evaluate()
+
+    total = gram * d + _flops.gemm(d, gram, d) + evaluate()
+    inverses = _inverse_flops(d + 1)  # the first layer's input factor, once per damping
+    inverses_rest = sum(_inverse_flops(p + 1) for p, _ in pairs[1:]) + sum(
+        _inverse_flops(q) for _, q in pairs
+    )
+    batches = _batches_per_step(n, opts)
+    epoch, offset, damping = 0, 0, opts.damping
+    factors: tuple[int, float] | None = None  # (updates, damping of the last inversion)
+    seen: set[float] = set()
+    cached = False  # a projection's output statistics, kept for the final steps
+    for r in retries:
+        accepted = r <= opts.max_retries
+        trial_damping = damping
+        for attempt in range(r + 1 if accepted else opts.max_retries + 1):
+            spans, end_epoch, end_offset = _spans(n, opts.batch_size, batches, epoch, offset)
+            current = factors
+            rescale = current is not None and trial_damping != current[1]
+            for _, start, stop in spans:
+                total += _update_flops(stop - start, sizes)
+                if current is None or rescale or current[0] % opts.update_every == 0:
+                    total += inverses_rest
+                    if trial_damping not in seen:
+                        seen.add(trial_damping)
+                        total += inverses
+                current = (1 if current is None else current[0] + 1, trial_damping)
+                rescale = False
+            total += project()
+            if accepted and attempt == r:
+                epoch, offset, factors = end_epoch, end_offset, current
+                damping = max(trial_damping / opts.retry_factor, opts.damping)
+                cached = classification and opts.project_iter > 0
+            else:
+                trial_damping *= opts.retry_factor
+    if output_steps:
+        kept = cached and not subset
+        total += _penalty_flops(sizes[:-1])
+        if chunks is not None:
+            total += _streamed_ce_flops(chunks, sizes, loss, output_steps, opts.alpha, kept)
+        else:
+            if subset or not retries:  # the inputs of the output layer on all rows
+                total += _forward_flops(n, sizes)
+            total += _resident_ce_flops(n, p_out, k, loss, output_steps, opts.alpha, kept)
+    return total
