@@ -114,3 +114,14 @@ def test_multilabel_on_cluster_equals_in_memory(client):
     )
     assert_close(ref, got)
     np.testing.assert_array_equal(got.predict(X), ref.predict(X))
+
+
+def test_scaled_inputs_on_cluster_equal_in_memory(client):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 4)) * np.array([1e-2, 1.0, 30.0, 1e3]) + 100.0
+    y = np.tanh(X[:, 0] * 100) + X[:, 3] / 1e3
+    params = dict(hidden_layer_sizes=(6,), method="lm", alpha=0.1, random_state=0,
+                  scale_inputs=True)
+    ref = BPLSRegressor(**params).fit(X, y)
+    got = BPLSRegressor(**params).fit(da.from_array(X, chunks=(90, 4)), y)
+    assert_close(ref, got)

@@ -366,7 +366,7 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     assert arrays["classes"].dtype.kind == "U"
     meta = _metadata(arrays)
     assert meta["format"] == FORMAT == "lsqnet-model"
-    assert meta["format_version"] == FORMAT_VERSION == 4
+    assert meta["format_version"] == FORMAT_VERSION == 5
     assert meta["lsqnet_version"] == lsqnet.__version__
     assert meta["estimator"] == "BPLSClassifier"
     assert meta["params"] == {
@@ -735,6 +735,21 @@ def test_version_3_files_load_with_the_penalty_they_trained_with(regressor, save
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
 
+def test_version_4_files_load_without_input_scaling(regressor, saved, tmp_path):
+    # Version 4 files were written before the estimators could scale their inputs: they
+    # trained on X as given.
+    est, (_, arrays) = regressor, saved
+    meta = _metadata(arrays)
+    meta["format_version"] = 4
+    del meta["params"]["scale_inputs"]
+    old = tmp_path / "v4.npz"
+    _write_npz(old, arrays, meta)
+    loaded = lsqnet.load(old)
+    assert loaded.scale_inputs is False
+    X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
 @pytest.mark.parametrize("key", ATTRIBUTES_AFTER_VERSION_3)
 def test_current_files_need_the_attributes_older_files_lack(key, saved, tmp_path):
     _, arrays = saved
@@ -769,7 +784,8 @@ def test_files_need_every_parameter_of_their_version(version, saved, tmp_path):
 
 
 @pytest.mark.parametrize("key", ["image_shape", "method", "safeguard", "warm_start",
-                                 "early_stopping", "validation_fraction", "n_iter_no_change"])
+                                 "early_stopping", "validation_fraction", "n_iter_no_change",
+                                 "scale_inputs"])
 def test_current_files_need_the_parameters_older_files_lack(key, saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)

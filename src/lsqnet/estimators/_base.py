@@ -49,6 +49,7 @@ from ._chunked import ChunkedFits
 from ._common import Targets, check_monitor, invalid, unchanged_on_error
 from ._persist import save
 from ._presets import PRESETS
+from ._scaling import InputScaling
 from ._tensors import (
     TensorFits,
 )
@@ -91,6 +92,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         tol: float = 1e-4,
         init: str = "fan_in",
         init_scale: float = 1.0,
+        scale_inputs: bool = False,
         image_shape: tuple[int, int] | None = None,
         patch_size: tuple[float, float] = PATCH_SIZE,
         target_eps: float = 0.01,
@@ -120,6 +122,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.tol = tol
         self.init = init
         self.init_scale = init_scale
+        self.scale_inputs = scale_inputs
         self.image_shape = image_shape
         self.patch_size = patch_size
         self.target_eps = target_eps
@@ -187,7 +190,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         check_scalar(self.validation_fraction, "validation_fraction", owner, low=0.0, high=1.0,
                      low_inclusive=False, high_inclusive=False)
         check_scalar(self.n_iter_no_change, "n_iter_no_change", owner, kind=int, low=1)
-        for flag in ("refit_output", "safeguard", "warm_start", "early_stopping"):
+        for flag in ("scale_inputs", "refit_output", "safeguard", "warm_start",
+                     "early_stopping"):
             if not isinstance(getattr(self, flag), bool | np.bool_):
                 raise TypeError(
                     f"The {flag!r} parameter of {owner} must be a bool. "
@@ -491,6 +495,16 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 f"data in memory; with batch_size, Dask arrays or fit_chunks use "
                 f"init='patches' (or fit NumPy arrays or tensors without batch_size)."
             )
+        # the hidden layers see standardised inputs; _set_result folds the map into layer 1
+        scaling = None
+        if self.scale_inputs and len(sizes) > 2:
+            if source is None:
+                scaling = InputScaling.of(X, sample_weight)
+                X = scaling.apply(X)
+            else:
+                scaling = InputScaling.of_source(source)
+                source = scaling.chunks(source)
+        self._input_scaling = scaling
         Y, labels = targets.block(0, X.shape[0]) if source is None else (None, None)
         ledger = _flops.FlopLedger()
         w = sample_weight
@@ -498,6 +512,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         samples = positive_rows(X, w) if source is None else X
         data = InMemory(X, Y, labels, w) if source is None else source
         network = self._warm_network(sizes, dtype, targets)
+        if network is not None and scaling is not None:
+            network = scaling.unfold(network)
         if network is None:
             with _flops.counting(ledger):
                 if source is not None and features.needs_inputs:
@@ -517,7 +533,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                     + ("" if np.isnan(acc) else f", accuracy = {acc:.4f}")
                     + f", {entry['time']:.3f} s"
                 )
-            return monitor(entry, network) if monitor is not None else None
+            if monitor is None:
+                return None
+            return monitor(entry, network if scaling is None else scaling.fold(network))
 
         hook = hook if verbose or monitor is not None else None
         for name, value in targets.attributes.items():  # classes_ for monitors during fit
@@ -648,9 +666,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self, network: Network, targets: Targets, solver: str, history: list[dict[str, Any]],
         loss: float, ledger: _flops.FlopLedger,
     ) -> None:
-        """The fitted attributes of a fit: the network's (:meth:`_set_fitted`), its history,
-        loss, operation count and solver; earlier ``partial_fit`` statistics are dropped."""
-        self._set_fitted(network, targets, solver)
+        """The fitted attributes of a fit: the network's (:meth:`_set_fitted`; the network of
+        raw inputs where the fit scaled them), its history, loss, operation count and solver;
+        earlier ``partial_fit`` statistics are dropped."""
+        scaling = self.__dict__.pop("_input_scaling", None)
+        self._set_fitted(network if scaling is None else scaling.fold(network), targets, solver)
         self.n_iter_ = len(history)
         self.history_ = history
         self.loss_ = loss

@@ -96,6 +96,15 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     init_scale : float, default=1.0
         Multiplies every initial weight (how far into the activation's non-linear range the
         initial pre-activations reach).
+    scale_inputs : bool, default=False
+        Standardise the inputs of a network with hidden layers: it is trained on
+        ``(X - mean) / std`` of the training rows (weighted by ``sample_weight``, computed in
+        one or two passes over chunked data), as ``make_pipeline(StandardScaler(), est)``
+        would train it, and the map is then folded into the first layer, so that the fitted
+        network (``coefs_``, ``predict``, ``to_torch``, saved files) reads X as given. A
+        sparse X is scaled, not centred (``StandardScaler(with_mean=False)``); a constant
+        column keeps the scale 1. A network without hidden layers is fitted on X as given.
+        Monitors see the network of X as given.
     image_shape : (int, int), default=None
         Rows and columns of the images whose pixels are the features (row by row), for the
         image maps ``"patches"`` and ``"contrasts"`` (and ``"auto"``); ``rows * cols`` must

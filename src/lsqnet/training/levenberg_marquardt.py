@@ -24,9 +24,10 @@ With sample weights ``w_i`` every sample's loss, and its terms of :math:`J^\top 
 :math:`J^\top e`, are multiplied by ``w_i`` (the ridge term stays as it is), so that integer
 weights equal repeated rows.
 
-A step is accepted only if it lowers the objective; otherwise :math:`\lambda` grows fourfold
-and the system is solved again (at most :data:`MAX_TRIALS` times, each a forward pass and a
-Cholesky solve of size ``p``); after a success :math:`\lambda` shrinks threefold. The
+A step is accepted only if it lowers the objective (by more than rounding,
+:data:`ROUNDING`); otherwise :math:`\lambda` grows fourfold and the system is solved again
+(at most :data:`MAX_TRIALS` times, each a forward pass and a Cholesky solve of size ``p``);
+after a success :math:`\lambda` shrinks threefold. The
 objective therefore never increases over accepted steps. If no trial lowers it, the fit has
 reached a (numerical) minimum and stops. Hagan and Menhaj, "Training feedforward networks
 with the Marquardt algorithm", IEEE Trans. Neural Networks 5(6), 1994.
@@ -72,6 +73,7 @@ __all__ = [
     "LOSSES",
     "MAX_TRIALS",
     "ONE_THREAD_PARAMETERS",
+    "ROUNDING",
     "STALL_STEPS",
     "LMOptions",
     "LevenbergMarquardt",
@@ -104,6 +106,11 @@ BLOCK_ENTRIES = 2**21
 
 #: The damping's start, growth on a rejected trial, shrinking on an accepted one, and floor.
 DAMPING = (1e-3, 4.0, 3.0, 1e-12)
+
+#: A trial is accepted only if it lowers the objective by more than this fraction of it: a
+#: smaller change is the rounding of the sums, and the same data in another order (or given
+#: as repeated rows instead of integer weights) would round it the other way.
+ROUNDING = 1e-12
 
 #: The steps over which the ``tol`` rule averages the objective's decrease: one short step
 #: (a large damping) does not stop a fit that still descends.
@@ -452,7 +459,8 @@ class LevenbergMarquardt:
             value = source.map_sum(self._value(network))
             objective = self._objective(value.objective, trial, mask)
             _flops.record("lm", solve_flops(p))
-            if math.isfinite(objective) and objective < state["objective"]:
+            lower = state["objective"] * (1 - ROUNDING)
+            if math.isfinite(objective) and objective < lower:
                 accepted = (trial, network, value, objective)
             else:
                 damping *= grow
