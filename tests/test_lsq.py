@@ -67,3 +67,34 @@ def test_presets_are_the_same_bpls_configurations(preset, lsq, bpls):
     ours = lsq.from_preset(preset, random_state=0).get_params()
     assert ours == bpls.from_preset(preset, random_state=0).get_params()
     assert ours["method"] == "bpls"
+
+
+def test_auto_width_is_small_where_levenberg_marquardt_trains_and_wide_elsewhere(tmp_path):
+    from sklearn.datasets import load_digits
+
+    from lsqnet.estimators._base import AUTO_WIDTHS
+
+    X, y = make_friedman1(n_samples=400, random_state=0)
+    reg = LSQRegressor(random_state=0, max_iter=3).fit(X, y)
+    assert (reg.method_, reg.coefs_[0].shape[1]) == ("lm", AUTO_WIDTHS[0])
+    wide = BPLSRegressor(hidden_layer_sizes="auto", method="bpls", random_state=0).fit(X, y)
+    assert wide.coefs_[0].shape[1] == AUTO_WIDTHS[1]
+    lm = BPLSRegressor(hidden_layer_sizes="auto", method="lm", max_iter=2).fit(X, y)
+    assert lm.coefs_[0].shape[1] == AUTO_WIDTHS[0]
+    # digits: a 32-unit step of Levenberg-Marquardt over 10 classes costs too much
+    Xd, yd = load_digits(return_X_y=True)
+    clf = LSQClassifier(random_state=0).fit(Xd, yd)
+    assert (clf.method_, clf.coefs_[0].shape[1]) == ("kfac", AUTO_WIDTHS[1])
+    assert clf.get_params()["hidden_layer_sizes"] == "auto"
+    path = tmp_path / "reg.npz"
+    reg.save(path)
+    loaded = lsqnet.load(path)
+    assert loaded.hidden_layer_sizes == "auto"
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+
+
+@pytest.mark.parametrize("sizes", ["wide", "AUTO", (0,)])
+def test_hidden_layer_sizes_is_a_tuple_or_auto(sizes):
+    X, y = make_friedman1(n_samples=50, random_state=0)
+    with pytest.raises(ValueError, match="tuple of positive ints .* or 'auto'"):
+        LSQRegressor(hidden_layer_sizes=sizes).fit(X, y)

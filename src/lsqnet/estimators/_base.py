@@ -75,6 +75,13 @@ BLOCK_BYTES = 16 * 2**20
 LM_MAX_PARAMETERS = 2000
 LM_MAX_STEP_FLOPS = 10**10
 
+#: ``hidden_layer_sizes="auto"``: one hidden layer of the first width where
+#: Levenberg–Marquardt trains it (``method`` ``"auto"`` or ``"lm"``, within the limits above),
+#: else of the second. Steps on all layers at once make the most of few units; the methods
+#: for larger problems (Kronecker-factored steps, BPLS) gain from more (on the tabular
+#: suite's digits, 32 units by K-FAC reached 90 % on validation, 256 units 97 %).
+AUTO_WIDTHS = (32, 256)
+
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     """Parameters and fitting shared by the regressor and the classifier."""
@@ -157,6 +164,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         owner = type(self).__name__
         check_option(self.method, "method", owner, METHODS)
         sizes = self.hidden_layer_sizes
+        if isinstance(sizes, str) and sizes == "auto":
+            sizes = AUTO_WIDTHS[-1:]  # the widest it may be; a fit resolves it (_hidden_sizes)
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
         try:
@@ -168,7 +177,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         ):
             raise ValueError(
                 f"The 'hidden_layer_sizes' parameter of {owner} must be a tuple of positive "
-                f"ints (() for a single layer). Got {self.hidden_layer_sizes!r} instead."
+                f"ints (() for a single layer) or 'auto'. Got {self.hidden_layer_sizes!r} "
+                f"instead."
             )
         self._sizes = tuple(int(s) for s in sizes)
         hidden = check_option(
@@ -376,13 +386,26 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             w = check_sample_weight(sample_weight, X.shape[0], X.dtype, type(self).__name__)
             if self.early_stopping:
                 return self._fit_early_stopping(X, y, monitor, w)
-            batch_size = self._automatic_batch_size(X)
+            batch_size = self._automatic_batch_size(X, y)
             if batch_size is not None:
                 return self._fit_blocks(X, y, monitor, w, batch_size=batch_size)
             targets = self._targets(y, X.dtype)
             return self._fit(X, targets, monitor, sample_weight=w)
 
-    def _automatic_batch_size(self, X: Any) -> int | None:
+    def _hidden_sizes(self, n_rows: int, n_features: int, n_outputs: int) -> tuple[int, ...]:
+        """The hidden layers' widths for ``n_rows`` rows: ``hidden_layer_sizes``, or for
+        ``"auto"`` one layer of a width of :data:`AUTO_WIDTHS`."""
+        if not (isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto"):
+            return self._sizes
+        small = (n_features, AUTO_WIDTHS[0], n_outputs)
+        p = levenberg_marquardt.n_parameters(small)
+        if self.method in ("auto", "lm") and p <= LM_MAX_PARAMETERS and (
+            2 * n_rows * n_outputs * p**2 <= LM_MAX_STEP_FLOPS or self.method == "lm"
+        ):
+            return AUTO_WIDTHS[:1]
+        return AUTO_WIDTHS[1:]
+
+    def _automatic_batch_size(self, X: Any, y: Any = None) -> int | None:
         """The blocks in which ``fit`` reads a NumPy ``X`` in memory with ``batch_size="auto"``:
         None (all at once) unless the activations of every layer for all rows would take
         more memory than ``X`` itself and than :data:`RESIDENT_BYTES`, and the fit can run on
@@ -397,7 +420,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             return None
         if self.method == "kfac" or (self.method == "auto" and is_classifier(self)):
             return None  # K-FAC streamed recomputes the hidden layers in every pass: slower
-        width = sum(self._sizes) + 1
+        k = y.shape[1] if getattr(y, "ndim", 1) == 2 else 1
+        width = sum(self._hidden_sizes(X.shape[0], X.shape[1], k)) + 1
         if X.shape[0] * width * X.itemsize <= max(RESIDENT_BYTES, X.nbytes):
             return None
         return max(1024, BLOCK_BYTES // ((width + X.shape[1]) * X.itemsize))
@@ -480,7 +504,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         opts = self._options
         rng = check_random_state(self.random_state, type(self).__name__)
         n_features = X.shape[1] if source is None else source.n_features
-        sizes = (n_features, *self._sizes, targets.n_outputs)
+        n_rows = X.shape[0] if source is None else _rows(source)
+        hidden = self._hidden_sizes(n_rows, n_features, targets.n_outputs)
+        sizes = (n_features, *hidden, targets.n_outputs)
         dtype = np.dtype(targets.dtype)
         if source is not None:
             check_chunked_options(opts)
@@ -612,8 +638,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         numpy_data = source is not None or isinstance(X, np.ndarray) or _sparse.is_sparse(X)
         if method == "auto":
             p = levenberg_marquardt.n_parameters(sizes)
-            rows = X.shape[0] if X is not None else getattr(getattr(source, "X", None), "shape",
-                                                            (0,))[0]
+            rows = X.shape[0] if X is not None else _rows(source)
             if p <= LM_MAX_PARAMETERS and 2 * rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS:
                 method = "lm"  # on tensors too: its steps run on a host copy
             elif targets.classification and len(sizes) > 2 and source is None and numpy_data:
@@ -854,3 +879,9 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True
         return tags
+
+
+def _rows(source: Any) -> int:
+    """The rows of a chunked source where it knows them without a pass (Dask arrays, NumPy
+    arrays read in blocks), else 0."""
+    return int(getattr(getattr(source, "X", None), "shape", (0,))[0])

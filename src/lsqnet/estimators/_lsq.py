@@ -3,9 +3,10 @@
 They are :class:`~lsqnet.BPLSRegressor` and :class:`~lsqnet.BPLSClassifier` with other
 default values only: the training method chosen by the cost of a step (``method="auto"``),
 the ridge penalty chosen by leave-one-out cross-validation (``alpha="auto"``), a hidden
-layer of 32 units, small enough for Levenberg–Marquardt steps on tables of thousands of rows,
-and data in memory read in blocks when its activations would outgrow it
-(``batch_size="auto"``).
+layer of 32 units where Levenberg–Marquardt steps are cheap (tables of thousands of rows)
+and of 256 where they are not (``hidden_layer_sizes="auto"``), inputs standardised inside
+the fit (``scale_inputs=True``), a stop once the steps gain little (``tol=1e-3``), and data
+in memory read in blocks when its activations would outgrow it (``batch_size="auto"``).
 The BPLS estimators keep the paper's method and their defaults.
 """
 
@@ -23,7 +24,7 @@ __all__ = ["RECOMMENDED", "LSQClassifier", "LSQRegressor"]
 
 #: The defaults that differ from the BPLS estimators'.
 RECOMMENDED = {
-    "hidden_layer_sizes": (32,), "alpha": "auto", "method": "auto", "batch_size": "auto",
+    "hidden_layer_sizes": "auto", "alpha": "auto", "method": "auto", "batch_size": "auto",
     "tol": 1e-3, "scale_inputs": True,
 }
 
@@ -64,7 +65,8 @@ class LSQRegressor(_PresetsOfBPLS, BPLSRegressor):
     The parameters and attributes are :class:`~lsqnet.BPLSRegressor`'s, with these defaults:
     ``method="auto"`` (Levenberg–Marquardt steps on all layers while a step is cheap, BPLS
     otherwise), ``alpha="auto"`` (the penalty by leave-one-out cross-validation),
-    ``hidden_layer_sizes=(32,)``, ``batch_size="auto"``, ``scale_inputs=True`` (the hidden
+    ``hidden_layer_sizes="auto"`` (32 units trained by Levenberg–Marquardt, or 256 where a
+    step of it would cost too much), ``batch_size="auto"``, ``scale_inputs=True`` (the hidden
     layers see standardised inputs; the fitted network reads X as given) and ``tol=1e-3`` (a
     Levenberg–Marquardt fit stops once its last steps gain less than a thousandth of the
     starting objective per step; on the benchmark's validation splits later steps changed
@@ -91,7 +93,7 @@ class LSQClassifier(_PresetsOfBPLS, BPLSClassifier):
     recommended defaults.
 
     The parameters and attributes are :class:`~lsqnet.BPLSClassifier`'s, with the defaults
-    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"``, ``hidden_layer_sizes=(32,)``,
+    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"``, ``hidden_layer_sizes="auto"``,
     ``batch_size="auto"``, ``scale_inputs=True``, ``tol=1e-3``.
 
     Examples

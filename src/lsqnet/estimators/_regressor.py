@@ -36,8 +36,11 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(100,)
+    hidden_layer_sizes : tuple of int or "auto", default=(100,)
         Width of each hidden layer; ``()`` gives a single layer (:func:`lsqnet.fit_layer`).
+        ``"auto"``: one hidden layer of 32 units where Levenberg–Marquardt trains it
+        (``method`` ``"auto"`` within its size limits, or ``"lm"``), of 256 otherwise
+        (``lsqnet.estimators._base.AUTO_WIDTHS``); ``coefs_`` shows the width used.
     activation : str, default="tanh"
         Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax;
         ``"logistic"`` (scikit-learn's name) is the sigmoid.
