@@ -65,6 +65,10 @@ class InputScaling:
         """``(X - mean) / scale`` in ``X``'s library and dtype (sparse: ``X / scale``)."""
         if _sparse.is_sparse(X):
             return _sparse.astype(X.multiply(1.0 / self.scale[None, :]).tocsr(), X.dtype)
+        if isinstance(X, np.ndarray):  # one new array, not two
+            Z = X - self.mean.astype(X.dtype)
+            Z /= self.scale.astype(X.dtype)
+            return Z
         xp = get_namespace(X)
         mean, scale = (xp.asarray(a, dtype=X.dtype, device=device(X))
                        for a in (self.mean, self.scale))
