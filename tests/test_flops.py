@@ -1,7 +1,7 @@
-"""``lsqnet.count_flops`` for every counted method: a Levenberg–Marquardt fit's count from its
-sizes and history equals the operations its ledger recorded (``flops_``), in memory and over
-chunks, for the regressor and both classifiers; bad combinations are refused with advice.
-(The counts of BPLS fits are tested with BPLS, in ``test_bpls.py``.)"""
+"""``lsqnet.count_flops`` for every counted method: a Levenberg–Marquardt or K-FAC fit's count
+from its sizes and history equals the operations its ledger recorded (``flops_``), in memory
+and over chunks, for the regressor and both classifiers; bad combinations are refused with
+advice. (The counts of BPLS fits are tested with BPLS, in ``test_bpls.py``.)"""
 
 from __future__ import annotations
 
@@ -143,15 +143,76 @@ def test_a_history_written_by_hand_predicts_a_fit(rng):
                        classification=True) == est.flops_ + step
 
 
+# -- K-FAC ------------------------------------------------------------------------------------
+
+
+def kfac_fit(kind, hidden, rng, n=97, **params):
+    """A fit of ``method="kfac"`` on ``n`` samples of 3 features, and what count_flops
+    predicts for it (the estimator's activations, alpha, init and batch_size)."""
+    X = rng.standard_normal((n, 3))
+    params = dict(hidden_layer_sizes=hidden, method="kfac", random_state=0,
+                  **{"max_iter": 4, **params})
+    if kind in ("softmax", "sigmoid"):
+        est = BPLSClassifier(output_activation=kind, **params).fit(X, np.arange(n) % 3)
+    elif kind == "two targets":
+        est = BPLSRegressor(**params).fit(X, np.column_stack([np.sin(X[:, 0]), X[:, 1]]))
+    else:  # a regression with an identity or a tanh output
+        est = BPLSRegressor(output_activation=kind, **params).fit(X, np.tanh(X[:, 0]))
+    sizes = [3, *hidden, est.n_outputs_]
+    predicted = count_flops(
+        n, sizes, method="kfac", history=est.history_,
+        activations=[est.activation] * len(hidden) + [est.output_activation],
+        classification=kind in ("softmax", "sigmoid"), alpha=est.alpha, init=est.init,
+        batch_size=est.batch_size,
+    )
+    assert est.method_ == "kfac" and est.flops_exact_
+    return est, predicted
+
+
+@pytest.mark.parametrize("kind", ["identity", "two targets", "tanh", "softmax", "sigmoid"])
+@pytest.mark.parametrize("hidden", [(5,), (4, 3)])
+@pytest.mark.parametrize("batch_size", [None, 40, 500])
+def test_kfac_count_equals_the_ledger(rng, kind, hidden, batch_size):
+    est, predicted = kfac_fit(kind, hidden, rng, batch_size=batch_size)
+    assert any("retries" in e for e in est.history_)
+    assert predicted == est.flops_
+
+
+@pytest.mark.parametrize("params", [
+    dict(alpha=0.0), dict(init="samples"), dict(activation="relu"),
+    dict(max_iter=0, refit_output=True), dict(max_iter=1),
+], ids=str)
+@pytest.mark.parametrize("kind", ["identity", "softmax"])
+@pytest.mark.parametrize("batch_size", [None, 30])
+def test_kfac_count_of_other_settings(rng, params, kind, batch_size):
+    est, predicted = kfac_fit(kind, (6,), rng, batch_size=batch_size, **params)
+    assert predicted == est.flops_
+
+
+def test_kfac_count_of_the_default_activations(rng):
+    """Without activations, a classifier's output is a sigmoid and a regression's the
+    identity, as the estimators' defaults."""
+    X = rng.standard_normal((120, 4))
+    clf = BPLSClassifier(hidden_layer_sizes=(7,), method="kfac", max_iter=3).fit(
+        X, X[:, 0] > 0
+    )
+    reg = BPLSRegressor(hidden_layer_sizes=(7,), method="kfac", max_iter=3).fit(X, X[:, 1])
+    assert clf.n_outputs_ == 2  # a column per class
+    assert count_flops(120, [4, 7, 2], method="kfac", history=clf.history_,
+                       classification=True) == clf.flops_
+    assert count_flops(120, [4, 7, 1], method="kfac", history=reg.history_) == reg.flops_
+    # a sigmoid output's cross-entropy costs more than a softmax's
+    assert count_flops(120, [4, 7, 2], method="kfac", history=clf.history_,
+                       classification=True, activations=["tanh", "softmax"]) < clf.flops_
+
+
 # -- bad combinations -------------------------------------------------------------------------
 
 
 def test_unknown_methods_are_refused():
     with pytest.raises(ValueError, match="'method' parameter of count_flops must be one of "
-                                         "'bpls', 'lm'. Got 'newton'"):
+                                         "'bpls', 'lm', 'kfac'. Got 'newton'"):
         count_flops(10, [2, 3, 1], method="newton")
-    with pytest.raises(ValueError, match="method='kfac' is not counted from sizes"):
-        count_flops(10, [2, 3, 1], method="kfac")
 
 
 @pytest.mark.parametrize("history, match", [
@@ -178,3 +239,34 @@ def test_lm_arguments_are_checked():
         count_flops(10, [2, 3, 1], history=history)
     with pytest.raises(ValueError, match="history and batch_size describe a fit of method='lm'"):
         count_flops(10, [2, 3, 1], batch_size=5)
+
+
+@pytest.mark.parametrize("history, match", [
+    (None, "method='kfac' needs history, the fit's history_"),
+    ({"retries": 0}, "a sequence of dicts"),
+    ([{"retries": 0}, 3], "a sequence of dicts"),
+    ([{"retries": -1}], r"entry 0 has retries=-1"),
+    ([{"retries": 6}], r"'retries' \(an int in \[0, 5\]\)"),
+    ([{"retries": True}], r"entry 0 has retries=True"),
+    ([{"retries": 0}, {}, {"retries": 0}], r"entry 2 has retries=0"),
+])
+def test_kfac_needs_a_history(history, match):
+    with pytest.raises(ValueError, match=match):
+        count_flops(10, [2, 3, 1], method="kfac", history=history)
+
+
+def test_kfac_arguments_are_checked():
+    history = [{"retries": 0}, {}]
+    with pytest.raises(ValueError, match="method='kfac' takes n_samples as a positive int"):
+        count_flops(0, [2, 3, 1], method="kfac", history=history)
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1"):
+        count_flops(10, [2, 3, 1], method="kfac", history=history, batch_size=2.5)
+    with pytest.raises(ValueError, match="a number alpha >= 0 .* got 'auto'"):
+        count_flops(10, [2, 3, 1], method="kfac", history=history, alpha="auto")
+    with pytest.raises(ValueError, match=r"one activation per layer \(2 for sizes"):
+        count_flops(10, [2, 3, 1], method="kfac", history=history, activations=["tanh"])
+    with pytest.raises(ValueError, match="'softmax' or 'sigmoid' output .* got 'identity'"):
+        count_flops(10, [2, 3, 1], method="kfac", history=history, classification=True,
+                    activations=["tanh", "identity"])
+    with pytest.raises(ValueError, match="K-FAC trains networks with a hidden layer"):
+        count_flops(10, [2, 1], method="kfac", history=history, activations=["identity"])

@@ -25,6 +25,7 @@ which runs it over any data source; :func:`fit_bpls` runs it on data in memory.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from .network import Network
 from .solvers._factor import CONDEST_STEPS
 from .solvers._gram import BLOCK_ROWS
 from .training import InMemory
+from .training import kfac as _kfac
 from .training import levenberg_marquardt as _lm
 from .training.bpls import (
     HIDDEN_TARGETS,
@@ -83,7 +85,7 @@ __all__ = [
 
 
 #: The methods :func:`count_flops` counts (the estimators' ``method`` of a fit).
-COUNTED_METHODS = ("bpls", "lm")
+COUNTED_METHODS = ("bpls", "lm", "kfac")
 
 
 def fit_bpls(
@@ -174,7 +176,11 @@ def count_flops(
 
     ``method="bpls"`` (the default) counts a BPLS fit, as itemised below; ``method="lm"``
     counts an estimator's Levenberg–Marquardt fit from its ``history`` (see the parameter,
-    and :func:`lsqnet.training.levenberg_marquardt.count_flops` for a step's operations).
+    and :func:`lsqnet.training.levenberg_marquardt.count_flops` for a step's operations);
+    ``method="kfac"`` an estimator's Kronecker-factored fit from its ``history``
+    (:func:`lsqnet.training.kfac.count_flops` with the estimators' options, whose count
+    depends on their ``alpha`` only: ``max_iter``, ``tol`` and ``output_iter`` act through
+    the steps the history records).
 
     The fit counted is unweighted: a fit with ``sample_weight`` records more (the weights'
     products with the data and the weighted metrics), and its ``flops_`` exceeds this count.
@@ -203,14 +209,14 @@ def count_flops(
     n_samples : int or sequence of int
         Samples used by each sweep (a sequence gives one number per sweep, as the
         ``"misclassified"`` rule makes them vary; ``history_[i]["n_samples"]`` records them).
-        For ``method="lm"``, an int: the training samples (every step uses them all).
+        For ``method="lm"`` and ``"kfac"``, an int: the training samples.
     sizes : sequence of int
         Layer sizes (n_features, hidden..., n_outputs).
-    method : {"bpls", "lm"}, default="bpls"
-        The estimators' ``method`` of the fit counted (its ``method_``). ``"lm"`` reads
-        ``n_samples``, ``sizes``, ``alpha``, ``activations``, ``classification``, ``init``,
-        ``image_shape``, ``patch_size``, ``history`` and ``batch_size``; the other
-        parameters describe BPLS sweeps.
+    method : {"bpls", "lm", "kfac"}, default="bpls"
+        The estimators' ``method`` of the fit counted (its ``method_``). ``"lm"`` and
+        ``"kfac"`` read ``n_samples``, ``sizes``, ``alpha``, ``activations``,
+        ``classification``, ``init``, ``image_shape``, ``patch_size``, ``history`` and
+        ``batch_size``; the other parameters describe BPLS sweeps.
     n_iter : int, default=1
         Number of sweeps (ignored when ``n_samples`` is a sequence).
     n_train : int, default=None
@@ -218,7 +224,10 @@ def count_flops(
     alpha, hidden_target, backprop_ridge : as in :class:`BPLSOptions`
     activations : sequence of str, default=None
         Activation of each layer; only whether a layer is ReLU matters (its one-sided
-        inverse needs the current pre-activations).
+        inverse needs the current pre-activations). For ``method="kfac"`` only the output
+        layer's matters (a classifier's ``"softmax"`` or ``"sigmoid"``; a regression's output
+        other than ``"identity"`` is not projected); None: the estimators' defaults,
+        ``"sigmoid"`` for a classifier and ``"identity"`` for a regression.
     classification : bool, default=False
     reuse_first_gram : bool, default=True
         Whether the first layer's Gram matrix is reused (``iteration_rule="all"``).
@@ -262,10 +271,16 @@ def count_flops(
         under the safeguard it records the evaluations of the objective it made
         (``"trials"``). Each later entry is a Levenberg–Marquardt step: the damped solves it
         tried and whether one was accepted. A list of such dicts predicts a fit not yet run.
+        For ``method="kfac"`` (required there): one entry per step with its ``"retries"``
+        (the proposals rejected before the accepted one; ``max_retries + 1``: none
+        accepted), then one without ``"retries"`` per final cross-entropy step of the
+        output layer.
     batch_size : int, default=None
-        For ``method="lm"``: the estimator's ``batch_size`` (rows per chunk), None for a fit
-        in memory. A chunked fit's output-layer solve passes over the chunks, summing each
-        chunk's statistics around its own means; every curvature pass adds the chunks' sums.
+        For ``method="lm"`` and ``"kfac"``: the estimator's ``batch_size`` (rows per chunk),
+        None for a fit in memory. A chunked fit's output-layer solve passes over the chunks,
+        summing each chunk's statistics around its own means; every curvature pass adds the
+        chunks' sums (K-FAC: the passes of the output layer's projection, the objective and
+        the final steps compute the hidden layers again and add the chunks' statistics).
 
     Returns
     -------
@@ -274,9 +289,9 @@ def count_flops(
     Raises
     ------
     ValueError
-        For an unknown ``method`` (``"kfac"`` fits record their operations but have no count
-        from sizes), for ``method="lm"`` without ``history`` or with a malformed one, and
-        for ``history`` or ``batch_size`` with ``method="bpls"``.
+        For an unknown ``method``, for ``method="lm"`` or ``"kfac"`` without ``history`` or
+        with a malformed one, for a classifier's ``"kfac"`` output other than ``"softmax"``
+        or ``"sigmoid"``, and for ``history`` or ``batch_size`` with ``method="bpls"``.
 
     Notes
     -----
@@ -284,9 +299,10 @@ def count_flops(
     ``layer_method="inverse"``; ``fit`` records whether its ledger stayed exact. Products are
     counted whole: the first layer of local receptive fields multiplies only bands of the
     inputs (:func:`lsqnet.features.windows.banded_product`), fewer operations than counted.
-    The count of ``method="lm"`` is that of a number ``alpha``: with ``alpha="auto"`` or
-    candidate penalties, ``flops_`` also holds the choice of the penalty (and ``"auto"``
-    marks the ledger inexact).
+    The counts of ``method="lm"`` and ``"kfac"`` are those of a number ``alpha``: with
+    ``alpha="auto"`` or candidate penalties, ``flops_`` also holds the choice of the penalty
+    (and ``"auto"`` marks the ledger inexact). That of ``"kfac"`` is exact where every
+    damped inverse and output-layer factorisation succeeds by Cholesky (``flops_exact_``).
 
     Examples
     --------
@@ -306,15 +322,16 @@ def count_flops(
             image_shape=image_shape, patch_size=patch_size,
         )
     if method == "kfac":
-        raise ValueError(
-            "count_flops: method='kfac' is not counted from sizes (a K-FAC fit records its "
-            "operations in flops_); the 'method' parameter accepts 'bpls' and 'lm'."
+        return _count_kfac(
+            n_samples, sizes, history, batch_size=batch_size, alpha=alpha,
+            activations=activations, classification=classification, init=init,
+            image_shape=image_shape, patch_size=patch_size,
         )
     check_option(method, "method", "count_flops", COUNTED_METHODS)
     if history is not None or batch_size is not None:
         raise ValueError(
-            "count_flops: history and batch_size describe a fit of method='lm'; a BPLS fit is "
-            "counted in memory from n_samples, n_iter and trials (the history's "
+            "count_flops: history and batch_size describe a fit of method='lm' or 'kfac'; a "
+            "BPLS fit is counted in memory from n_samples, n_iter and trials (the history's "
             "'n_samples' and 'trials')."
         )
     counts = (
@@ -466,21 +483,7 @@ def _count_lm(
 ) -> int:
     """:func:`count_flops` of ``method="lm"``: the estimators' start (the output layer solved
     on the initial hidden layers, as a BPLS refit) and the Levenberg–Marquardt steps."""
-    if np.ndim(n_samples) or isinstance(n_samples, bool) or not isinstance(
-        n_samples, int | np.integer
-    ) or n_samples < 1:
-        raise ValueError(
-            f"count_flops: method='lm' takes n_samples as a positive int (every step uses "
-            f"every sample); got {n_samples!r}."
-        )
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer)
-        or batch_size < 1
-    ):
-        raise ValueError(
-            f"count_flops: batch_size must be an int >= 1 (the rows of each chunk) or None "
-            f"(a fit in memory); got {batch_size!r}."
-        )
+    _check_rows(n_samples, batch_size, "lm")
     start, trials, accepted = _check_lm_history(history)
     n, sizes = int(n_samples), [int(s) for s in sizes]
     acts = list(activations or ["tanh"] * (len(sizes) - 1))
@@ -500,6 +503,101 @@ def _count_lm(
     if not trials:  # max_iter=0, or the monitor stopped the fit: no steps were started
         return total
     return total + _lm.count_flops(n, sizes, loss, trials, accepted, chunks=chunks)
+
+
+def _check_rows(n_samples: Any, batch_size: Any, method: str) -> None:
+    """A ``ValueError`` unless ``n_samples`` is a positive int and ``batch_size`` one or
+    None, as ``method="lm"`` and ``"kfac"`` take them."""
+    if np.ndim(n_samples) or isinstance(n_samples, bool) or not isinstance(
+        n_samples, int | np.integer
+    ) or n_samples < 1:
+        raise ValueError(
+            f"count_flops: method={method!r} takes n_samples as a positive int (the training "
+            f"samples); got {n_samples!r}."
+        )
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"count_flops: batch_size must be an int >= 1 (the rows of each chunk) or None "
+            f"(a fit in memory); got {batch_size!r}."
+        )
+
+
+def _count_kfac(
+    n_samples: Any, sizes: Sequence[int], history: Any, *, batch_size: int | None,
+    alpha: float, activations: Sequence[str] | None, classification: bool,
+    init: str | FeatureMap, image_shape: tuple[int, int] | None,
+    patch_size: tuple[float, float],
+) -> int:
+    """:func:`count_flops` of ``method="kfac"``: the first layer's initialisation and
+    :func:`lsqnet.training.kfac.count_flops` with the options the estimators build."""
+    _check_rows(n_samples, batch_size, "kfac")
+    n, sizes = int(n_samples), [int(s) for s in sizes]
+    defaults = _kfac.KFACOptions()
+    retries, output_steps = _check_kfac_history(history, defaults.max_retries + 1)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.number) or not (
+        np.isfinite(alpha) and alpha >= 0
+    ):
+        raise ValueError(
+            f"count_flops: method='kfac' counts a fit of a number alpha >= 0 (pass the "
+            f"chosen alpha_ of alpha='auto'); got {alpha!r}."
+        )
+    acts = list(activations or ["tanh"] * (len(sizes) - 2) + [
+        "sigmoid" if classification else "identity"
+    ])
+    if len(acts) != len(sizes) - 1:
+        raise ValueError(
+            f"count_flops: activations must name one activation per layer "
+            f"({len(sizes) - 1} for sizes {sizes}); got {acts!r}."
+        )
+    if classification and acts[-1] not in CURVATURE_BOUNDS:
+        raise ValueError(
+            f"count_flops: a classifier of method='kfac' has a 'softmax' or 'sigmoid' output "
+            f"(the last of activations); got {acts[-1]!r}."
+        )
+    opts = _kfac.KFACOptions(
+        alpha=float(alpha),
+        project_iter=defaults.project_iter if classification or acts[-1] == "identity" else 0,
+    )
+    chunks = None if batch_size is None else [
+        min(int(batch_size), n - lo) for lo in range(0, n, int(batch_size))
+    ]
+    total = _kfac.count_flops(
+        n, sizes, acts[-1] if classification else "squared_error", retries, opts=opts,
+        output_steps=output_steps, chunks=chunks,
+    )
+    first = make_feature_map(
+        init, image_shape=image_shape, patch_size=patch_size, owner="count_flops"
+    )
+    return total + first.flops(n, sizes[0], sizes[1], sizes[-1])
+
+
+def _check_kfac_history(history: Any, most: int) -> tuple[list[int], int]:
+    """The steps' retries and the number of final cross-entropy steps of a K-FAC fit's
+    ``history``, or a ``ValueError`` that says what is accepted."""
+    accepted_form = (
+        "count_flops: method='kfac' needs history, the fit's history_: a sequence of dicts, "
+        f"one per step with 'retries' (an int in [0, {most}]), then one per final "
+        f"cross-entropy step (without 'retries')"
+    )
+    if history is None or isinstance(history, Mapping | str) or not isinstance(
+        history, Sequence
+    ):
+        raise ValueError(f"{accepted_form}; got {history!r}.")
+    entries = list(history)
+    if not all(isinstance(e, Mapping) for e in entries):
+        raise ValueError(f"{accepted_form}; got {entries!r}.")
+    steps = sum(1 for _ in itertools.takewhile(lambda e: "retries" in e, entries))
+    for i, entry in enumerate(entries):
+        r = entry.get("retries")
+        ok = (
+            isinstance(r, int | np.integer) and not isinstance(r, bool) and 0 <= r <= most
+        ) if i < steps else "retries" not in entry
+        if not ok:
+            raise ValueError(f"{accepted_form}; entry {i} has retries={r!r}.")
+    return [int(e["retries"]) for e in entries[:steps]], len(entries) - steps
 
 
 def _streamed_start_flops(n: int, sizes: list[int], batch_size: int, trials: int) -> int:
