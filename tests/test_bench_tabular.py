@@ -175,6 +175,8 @@ def test_a_failing_fit_is_recorded_and_a_large_lm_network_is_skipped():
     skipped = tabular.run_one("lsqnet-lm", "digits", 0)  # 64-32-10: 2410 parameters
     assert skipped["status"] == "skipped" and "2410 parameters" in skipped["error"]
     assert skipped["fit_time"] is None
+    ran = tabular.run_one("lsqnet-lm", "iris", 0)  # 4-32-3: 259 parameters
+    assert ran["status"] == "ok" and ran["info"]["method_"] == "lm"
 
 
 def test_quick_runs_the_small_subset(tmp_path):

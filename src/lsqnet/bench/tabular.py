@@ -361,6 +361,8 @@ def _lm_too_large(estimator: Any, sizes: tuple[int, int]) -> str | None:
     from ..training.levenberg_marquardt import n_parameters
 
     hidden = estimator.get_params()["hidden_layer_sizes"]
+    if hidden == "auto":  # the width the fit would take, which needs no rows for "lm"
+        hidden = estimator._hidden_sizes(0, sizes[0], sizes[1])
     hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     count = n_parameters((sizes[0], *hidden, sizes[1]))
     if count > LM_MAX_PARAMETERS:

@@ -397,10 +397,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         ``"auto"`` one layer of a width of :data:`AUTO_WIDTHS`."""
         if not (isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto"):
             return self._sizes
-        small = (n_features, AUTO_WIDTHS[0], n_outputs)
-        p = levenberg_marquardt.n_parameters(small)
-        if self.method in ("auto", "lm") and p <= LM_MAX_PARAMETERS and (
-            2 * n_rows * n_outputs * p**2 <= LM_MAX_STEP_FLOPS or self.method == "lm"
+        if self.method == "lm":
+            return AUTO_WIDTHS[:1]
+        p = levenberg_marquardt.n_parameters((n_features, AUTO_WIDTHS[0], n_outputs))
+        if self.method == "auto" and p <= LM_MAX_PARAMETERS and (
+            2 * n_rows * n_outputs * p**2 <= LM_MAX_STEP_FLOPS
         ):
             return AUTO_WIDTHS[:1]
         return AUTO_WIDTHS[1:]
