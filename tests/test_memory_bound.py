@@ -42,13 +42,14 @@ def test_small_fits_and_fits_that_need_all_rows_keep_the_data_in_memory(monkeypa
     blocked = LSQRegressor(hidden_layer_sizes=(40,)).fit(X, y)
     assert blocked._automatic_batch_size(X) == 46603  # BLOCK_BYTES // ((41 + 4) * 8)
     assert "passes" in blocked.history_[-1]
+    # Kronecker-factored steps read their mini-batches from blocks too
+    kfac = LSQClassifier(hidden_layer_sizes=(40,), method="kfac", max_iter=1).fit(X, labels)
+    assert kfac._automatic_batch_size(X) == 46603 and "passes" in kfac.history_[-1]
     for model in (
         LSQRegressor(hidden_layer_sizes=(2,)),  # 2000 x (2 + 1) take less than X
         BPLSRegressor(hidden_layer_sizes=(40,)),  # batch_size=None: always in memory
         LSQRegressor(hidden_layer_sizes=(40,), layer_method="weighted", max_iter=1),
         LSQRegressor(hidden_layer_sizes=(40,), solver="svd", max_iter=1),
-        LSQClassifier(hidden_layer_sizes=(40,), method="kfac", max_iter=1),
-        LSQClassifier(hidden_layer_sizes=(40,), max_iter=1),
     ):
         model.fit(X, labels if isinstance(model, LSQClassifier) else y)
         assert model._automatic_batch_size(X) is None

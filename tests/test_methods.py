@@ -27,19 +27,19 @@ def test_auto_picks_levenberg_marquardt_for_small_networks():
     assert clf.score(X, y) > 0.95
 
 
-def test_auto_picks_kronecker_steps_for_wider_classifiers(digits):
+def test_auto_picks_kronecker_steps_for_wider_networks(digits):
     X, y = digits
     assert n_parameters((64, 100, 10)) > LM_MAX_PARAMETERS
     clf = BPLSClassifier(method="auto", random_state=0).fit(X, y)
     assert clf.method_ == "kfac" and "retries" in clf.history_[0]
-    # streamed data and wide regressions keep BPLS
+    # streamed data and regressions too
     chunked = BPLSClassifier(method="auto", batch_size=200, random_state=0).fit(X, y)
-    assert chunked.method_ == "bpls"
+    assert chunked.method_ == "kfac"
     reg = BPLSRegressor(method="auto", random_state=0).fit(X, y.astype(float))
-    assert reg.method_ == "bpls"
+    assert reg.method_ == "kfac"
 
 
-@pytest.mark.parametrize(("budget", "expected"), [(10**7, "lm"), (10**6, "bpls")])
+@pytest.mark.parametrize(("budget", "expected"), [(10**7, "lm"), (10**6, "kfac")])
 def test_auto_weighs_a_levenberg_marquardt_steps_cost(budget, expected, monkeypatch):
     from lsqnet.estimators import _base
 

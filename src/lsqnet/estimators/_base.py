@@ -419,8 +419,6 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         opts = self._options
         if opts.layer_method != "inverse" or opts.solver not in ("auto", "cholesky"):
             return None
-        if self.method == "kfac" or (self.method == "auto" and is_classifier(self)):
-            return None  # K-FAC streamed recomputes the hidden layers in every pass: slower
         k = y.shape[1] if getattr(y, "ndim", 1) == 2 else 1
         width = sum(self._hidden_sizes(X.shape[0], X.shape[1], k)) + 1
         if X.shape[0] * width * X.itemsize <= max(RESIDENT_BYTES, X.nbytes):
@@ -632,17 +630,16 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     def _resolve_method(self, sizes, targets, X, source) -> str:
         """The method a fit uses: ``method``, or for ``"auto"`` Levenberg–Marquardt up to
         :data:`LM_MAX_PARAMETERS` parameters whose steps cost at most
-        :data:`LM_MAX_STEP_FLOPS`, Kronecker-factored steps for other classifiers with hidden
-        layers and NumPy data in memory, BPLS otherwise. Records ``method_``."""
+        :data:`LM_MAX_STEP_FLOPS`, Kronecker-factored steps for other networks with hidden
+        layers, BPLS for a single layer (solved exactly). Records ``method_``."""
         method = self.method
         owner = type(self).__name__
-        numpy_data = source is not None or isinstance(X, np.ndarray) or _sparse.is_sparse(X)
         if method == "auto":
             p = levenberg_marquardt.n_parameters(sizes)
             rows = X.shape[0] if X is not None else _rows(source)
             if p <= LM_MAX_PARAMETERS and 2 * rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS:
                 method = "lm"  # on tensors too: its steps run on a host copy
-            elif targets.classification and len(sizes) > 2 and source is None and numpy_data:
+            elif len(sizes) > 2:
                 method = "kfac"
             else:
                 method = "bpls"
