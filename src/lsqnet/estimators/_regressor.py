@@ -75,8 +75,8 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         ``fit_chunks`` or Dask (the model of the fit in memory, up to rounding)
         (:mod:`lsqnet.training.kfac`). ``"auto"``: ``"lm"`` while a step is
         cheap (at most 2000 parameters ``p`` and ``2 n k p^2`` at most ``1e10`` operations for
-        ``n`` rows and ``k`` outputs), else ``"kfac"`` for classifiers with hidden layers and
-        data in memory, else ``"bpls"``.
+        ``n`` rows and ``k`` outputs), else ``"kfac"`` for networks with hidden layers, else
+        ``"bpls"`` (a single layer, solved exactly).
         The method used is ``method_``.
     max_iter : int or None, default=None
         Maximum number of backward sweeps (``"bpls"``; None: 10), Levenberg–Marquardt steps
