@@ -1155,3 +1155,44 @@ def test_paper_preset_keeps_every_sweep_and_defaults_guard_them():
     assert all(b <= a for a, b in zip(objectives, objectives[1:], strict=False))
     with pytest.raises(TypeError, match="'safeguard' parameter of BPLSClassifier must be a bool"):
         BPLSClassifier(safeguard="yes").fit(X, y)
+
+
+def test_diverging_sweeps_stop_with_a_warning_at_the_network_they_started_from(monkeypatch):
+    """The literal sweeps (no safeguard) can let a hidden layer's back-propagated targets
+    overflow (the paper preset on MNIST in float32, on some CPUs): the sweeps stop with a
+    ConvergenceWarning whose advice names real parameters, and the best network so far is
+    kept; an overflow of the output layer's targets (the user's y) is still an error."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from lsqnet.training import bpls as training_bpls
+    from lsqnet.training._layer import TargetOverflow
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((120, 4))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    solve = training_bpls.solve_data
+    calls = {"hidden": 0}
+
+    def overflowing(H, T, act, opts, cache, weights):
+        if H.shape[1] == 4:  # the first (hidden) layer
+            calls["hidden"] += 1
+            if calls["hidden"] == 2:  # in the second sweep
+                raise TargetOverflow("overflowed")
+        return solve(H, T, act, opts, cache, weights)
+
+    monkeypatch.setattr(training_bpls, "solve_data", overflowing)
+    est = BPLSClassifier(hidden_layer_sizes=(6,), safeguard=False, max_iter=5, tol=0.0,
+                         random_state=0)
+    with pytest.warns(ConvergenceWarning, match="hidden layer 0 overflowed in float64: the "
+                                                "sweeps diverged. Use safeguard=True"):
+        est.fit(X, y)
+    assert est.n_iter_ == 2 and est.history_[-1]["n_samples"] == 0  # the sweep used none
+    assert all(np.all(np.isfinite(w)) for w in est.coefs_)
+    BPLSClassifier(hidden_layer_sizes=(6,), safeguard=True, max_iter=2).fit(X, y)  # advice
+
+    def output_overflows(H, T, act, opts, cache, weights):
+        raise TargetOverflow("the output layer's targets overflowed")
+
+    monkeypatch.setattr(training_bpls, "solve_data", output_overflows)
+    with pytest.raises(ValueError, match="output layer's targets overflowed"):
+        BPLSClassifier(hidden_layer_sizes=(6,), safeguard=False, random_state=0).fit(X, y)

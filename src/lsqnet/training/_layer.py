@@ -93,6 +93,10 @@ def solve_summed(stats: GramStats, opts: Any, cache: LayerCache | None) -> Lstsq
     return stats.solve_with(factor, fit_intercept=True)
 
 
+class TargetOverflow(ValueError):
+    """A layer's least-squares statistics overflowed in its targets (:func:`check_finite`)."""
+
+
 def check_finite(stats: GramStats, owner: str = "BPLS") -> None:
     """Raise ``ValueError`` (its message starting with ``owner``) if a layer's statistics
     overflowed, saying whether in its inputs' sums of squares or its targets' (in memory, in
@@ -101,7 +105,7 @@ def check_finite(stats: GramStats, owner: str = "BPLS") -> None:
         return
     xp = get_namespace(stats.AtA)
     if bool(xp.all(xp.isfinite(xp.linalg.diagonal(stats.AtA)))):  # the targets overflowed
-        raise ValueError(
+        raise TargetOverflow(
             f"{owner}: the least-squares statistics of a layer with {stats.n_features} inputs "
             f"and {stats.n_targets} outputs overflowed in {stats.dtype}: its targets are too "
             f"large when squared. Rescale y (e.g. sklearn StandardScaler)."

@@ -41,11 +41,13 @@ optional output refit, then the optional cross-entropy steps
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from .. import _flops
 from .. import activations as _activations
@@ -54,7 +56,7 @@ from ..layers import Dense
 from ..network import Network, apply_layer, desired_inputs
 from ..solvers import GramStats
 from ..solvers._policy import most_robust
-from ._layer import LayerCache, solve_data, solve_summed
+from ._layer import LayerCache, TargetOverflow, solve_data, solve_summed
 from ._loop import History, Iterate, Metrics, Step, loss_and_accuracy, run
 from .cross_entropy import CURVATURE_BOUNDS, cross_entropy, refine_output
 from .sources import DataSource, InMemory, Pair, Passes
@@ -234,6 +236,29 @@ def _cache_for(
     return output if kept is None and idx == top else kept
 
 
+class SweepDiverged(ValueError):
+    """The targets a sweep back-propagated to a hidden layer overflowed: the sweeps diverged
+    (the literal method's output weights grow without bound on some data)."""
+
+    def __init__(self, layer: int, dtype: Any) -> None:
+        super().__init__(
+            f"BPLS: the targets back-propagated to hidden layer {layer} overflowed in {dtype}: "
+            f"the sweeps diverged. Use safeguard=True, a positive alpha and backprop_ridge, "
+            f"or dtype='float64'."
+        )
+
+
+def _solve_hidden(solve: Callable[[], Any], layer: int, top: int, dtype: Any) -> Any:
+    """``solve()`` for layer ``layer``; an overflow of a hidden layer's targets raises
+    :class:`SweepDiverged` (the output layer's targets are the user's ``y``)."""
+    try:
+        return solve()
+    except TargetOverflow as err:
+        if layer == top:
+            raise
+        raise SweepDiverged(layer, dtype) from err
+
+
 def backward_sweep(
     network: Network,
     acts: Sequence[np.ndarray],
@@ -257,7 +282,8 @@ def backward_sweep(
     for idx, H, T in walk(network, layers, acts, Y, opts, last):
         act = _activations.get(layers[idx].activation)
         kept = _cache_for(idx, len(layers) - 1, cache, output_cache)
-        r = solve_data(H, T, act, opts, kept, weights)
+        r = _solve_hidden(lambda: solve_data(H, T, act, opts, kept, weights),  # noqa: B023
+                          idx, len(layers) - 1, H.dtype)
         solvers.append(r.solver)
         xp = get_namespace(H)
         layers[idx] = Dense(
@@ -319,9 +345,10 @@ def _streamed_sweep(
         if stats.sum_w <= 0 and not known:
             solvers.append("cholesky")  # every sample classified correctly: nothing to fit
             continue
-        r = solve_summed(stats, opts, cache)
-        solvers.append(r.solver)
         dtype = layers[idx].weight.dtype
+        r = _solve_hidden(lambda: solve_summed(stats, opts, cache),  # noqa: B023
+                          idx, top, dtype)
+        solvers.append(r.solver)
         layers[idx] = Dense(
             r.coef.astype(dtype, copy=False), r.intercept.astype(dtype), layers[idx].activation
         )
@@ -461,14 +488,23 @@ class Sweeps:
         if self.opts.safeguard:
             return self._guarded_step(source, state, n_layers)
         self.trials, self.accepted = 1, True
-        if source.resident:
-            new, solver, n_used, acts, (loss, acc), converged = self._resident_step(
-                source, state, n_layers
-            )
-        else:
-            new, solver, n_used, _ = _streamed_sweep(
-                source, network, self.opts, n_layers, state.restrict, self.first, self.output
-            )
+        try:
+            if source.resident:
+                new, solver, n_used, acts, (loss, acc), converged = self._resident_step(
+                    source, state, n_layers
+                )
+            else:
+                new, solver, n_used, _ = _streamed_sweep(
+                    source, network, self.opts, n_layers, state.restrict, self.first,
+                    self.output,
+                )
+        except SweepDiverged as err:  # the sweeps end at the network they started from
+            warnings.warn(f"{err} The sweeps stop here.", ConvergenceWarning, stacklevel=2)
+            self.accepted = False
+            it = state.iterate
+            acc = it.score if self.classification else float("nan")
+            return state, Step(network, n_layers, 0, it.loss, acc, None, True, "cholesky")
+        if not source.resident:
             acts = None
             m = source.map_sum(
                 lambda X, Y, labels, start, w: Metrics.of(new.forward(X), Y, labels, w)
