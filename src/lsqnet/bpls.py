@@ -437,6 +437,25 @@ def count_flops(
     return total
 
 
+def _history_entries(history: Any, accepted_form: str, non_empty: bool) -> list[Mapping]:
+    """The entries of a fit's ``history`` (a sequence of dicts, not empty if ``non_empty``),
+    or a ``ValueError`` that says what is accepted (``accepted_form``)."""
+    if history is None or isinstance(history, Mapping | str) or not isinstance(
+        history, Sequence
+    ):
+        raise ValueError(f"{accepted_form}; got {history!r}.")
+    entries = list(history)
+    if (non_empty and not entries) or not all(isinstance(e, Mapping) for e in entries):
+        raise ValueError(f"{accepted_form}; got {entries!r}.")
+    return entries
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    """Whether ``value`` is an int (not a bool) in [low, high]."""
+    return (isinstance(value, int | np.integer) and not isinstance(value, bool)
+            and low <= value <= high)
+
+
 def _check_lm_history(history: Any) -> tuple[int | None, list[int], list[bool]]:
     """The start's trials (None: unguarded) and each step's trials and acceptance from an
     LM fit's ``history``, or a ``ValueError`` that says what is accepted."""
@@ -446,17 +465,10 @@ def _check_lm_history(history: Any) -> tuple[int | None, list[int], list[bool]]:
         f"under the safeguard), then one per step with 'trials' (an int in "
         f"[1, {_lm.MAX_TRIALS}]) and 'accepted' (a bool)"
     )
-    if history is None or isinstance(history, Mapping | str) or not isinstance(
-        history, Sequence
-    ):
-        raise ValueError(f"{accepted_form}; got {history!r}.")
-    entries = list(history)
-    if not entries or not all(isinstance(e, Mapping) for e in entries):
-        raise ValueError(f"{accepted_form}; got {entries!r}.")
+    entries = _history_entries(history, accepted_form, non_empty=True)
 
     def tried(entry: Mapping[str, Any], most: int) -> bool:
-        t = entry.get("trials")
-        return isinstance(t, int | np.integer) and not isinstance(t, bool) and 1 <= t <= most
+        return _int_in(entry.get("trials"), 1, most)
 
     start = entries[0]
     for i, entry in enumerate(entries[1:], 1):
@@ -582,19 +594,11 @@ def _check_kfac_history(history: Any, most: int) -> tuple[list[int], int]:
         f"one per step with 'retries' (an int in [0, {most}]), then one per final "
         f"cross-entropy step (without 'retries')"
     )
-    if history is None or isinstance(history, Mapping | str) or not isinstance(
-        history, Sequence
-    ):
-        raise ValueError(f"{accepted_form}; got {history!r}.")
-    entries = list(history)
-    if not all(isinstance(e, Mapping) for e in entries):
-        raise ValueError(f"{accepted_form}; got {entries!r}.")
+    entries = _history_entries(history, accepted_form, non_empty=False)
     steps = sum(1 for _ in itertools.takewhile(lambda e: "retries" in e, entries))
     for i, entry in enumerate(entries):
         r = entry.get("retries")
-        ok = (
-            isinstance(r, int | np.integer) and not isinstance(r, bool) and 0 <= r <= most
-        ) if i < steps else "retries" not in entry
+        ok = _int_in(r, 0, most) if i < steps else "retries" not in entry
         if not ok:
             raise ValueError(f"{accepted_form}; entry {i} has retries={r!r}.")
     return [int(e["retries"]) for e in entries[:steps]], len(entries) - steps
