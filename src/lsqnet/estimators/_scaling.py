@@ -69,10 +69,14 @@ class InputScaling:
             Z = X - self.mean.astype(X.dtype)
             Z /= self.scale.astype(X.dtype)
             return Z
-        xp = get_namespace(X)
-        mean, scale = (xp.asarray(a, dtype=X.dtype, device=device(X))
-                       for a in (self.mean, self.scale))
+        mean, scale = self._like(X)
         return (X - mean) / scale
+
+    def _like(self, a: Any) -> tuple[Any, Any]:
+        """``mean`` and ``scale`` as arrays of ``a``'s library, dtype and device."""
+        xp = get_namespace(a)
+        return tuple(xp.asarray(m, dtype=a.dtype, device=device(a))
+                     for m in (self.mean, self.scale))
 
     def chunks(self, source: Any) -> ScaledChunks:
         """``source`` with every chunk's inputs scaled as it is read."""
@@ -81,9 +85,7 @@ class InputScaling:
     def fold(self, network: Network) -> Network:
         """The network of raw inputs equal to ``network`` of scaled inputs."""
         first = network.layers[0]
-        xp = get_namespace(first.weight)
-        mean, scale = (xp.asarray(a, dtype=first.weight.dtype, device=device(first.weight))
-                       for a in (self.mean, self.scale))
+        mean, scale = self._like(first.weight)
         W = first.weight / scale[:, None]
         b = first.bias - (mean[None, :] @ W)[0, :]
         return Network((Dense(W, b, first.activation), *network.layers[1:]))
@@ -92,9 +94,7 @@ class InputScaling:
         """The network of scaled inputs equal to ``network`` of raw inputs (:meth:`fold`'s
         inverse): where a warm start continues from."""
         first = network.layers[0]
-        xp = get_namespace(first.weight)
-        mean, scale = (xp.asarray(a, dtype=first.weight.dtype, device=device(first.weight))
-                       for a in (self.mean, self.scale))
+        mean, scale = self._like(first.weight)
         b = first.bias + (mean[None, :] @ first.weight)[0, :]
         return Network((Dense(first.weight * scale[:, None], b, first.activation),
                         *network.layers[1:]))
