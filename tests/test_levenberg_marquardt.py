@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose
 from sklearn.datasets import load_iris
 from sklearn.preprocessing import StandardScaler
 
-from lsqnet import BPLSClassifier, BPLSRegressor
+from lsqnet import BPLSClassifier, BPLSRegressor, _flops
 from lsqnet.features import FanIn
 from lsqnet.network import init_network
 from lsqnet.training import levenberg_marquardt as lm
@@ -267,3 +267,103 @@ def test_lm_models_save_load_and_convert(tmp_path, rng):
     torch = pytest.importorskip("torch")
     out = clf.to_torch()(torch.from_numpy(X)).detach().numpy()
     assert_allclose(out / out.sum(axis=1, keepdims=True), clf.predict_proba(X), atol=1e-5)
+
+
+def _evidence_fixed_point(X, y, alpha):
+    """The penalty of MacKay's evidence approximation for ridge regression with an
+    unpenalised intercept, by fixed-point iteration on the centred problem's eigenvalues:
+    ``alpha = gamma |e|^2 / ((n - gamma - 1) |w|^2)``, ``gamma = sum l / (l + alpha)``."""
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    values, vectors = np.linalg.eigh(Xc.T @ Xc)
+    projected = vectors.T @ (Xc.T @ yc)
+    for _ in range(10_000):
+        w = vectors @ (projected / (values + alpha))
+        gamma = float(np.sum(values / (values + alpha)))
+        squares = float(np.sum((yc - Xc @ w) ** 2))
+        new = gamma * squares / ((X.shape[0] - gamma - 1) * float(w @ w))
+        if abs(new - alpha) <= 1e-14 * alpha:
+            break
+        alpha = new
+    return alpha
+
+
+def test_the_evidence_penalty_of_a_linear_network_is_mackays_fixed_point(rng):
+    """A network without hidden layers is ridge regression: its Levenberg–Marquardt steps
+    with ``evidence=True`` reach the penalty at which the evidence approximation is
+    stationary, computed independently from the eigenvalues of the centred Gram matrix."""
+    X = rng.standard_normal((200, 6)) * [1, 2, 0.5, 3, 1, 0.1]
+    y = X @ rng.standard_normal(6) + 0.5 * rng.standard_normal(200) + 3.0
+    net = _network((6, 1), "tanh", "identity", 0)
+    _, history, _ = lm.fit(
+        InMemory(X, y[:, None]), net,
+        lm.LMOptions(alpha=50.0, max_iter=60, tol=0.0, evidence=True),
+        classification=False,
+    )
+    expected = _evidence_fixed_point(X, y, 1.0)
+    assert_allclose(history[-1]["alpha"], expected, rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), hidden=st.lists(st.integers(1, 6), max_size=2),
+       n=st.integers(2, 40), alpha=st.sampled_from([1e-3, 1.0, 100.0]))
+def test_evidence_steps_lower_the_objective_of_their_own_penalty(seed, hidden, n, alpha):
+    """With the penalty re-estimated after every step, each accepted step lowers the
+    objective of the penalty it was taken with (recorded as its ``alpha``); the penalty
+    changes by at most EVIDENCE_FACTOR per step and stays positive and finite."""
+    rng = np.random.default_rng(seed)
+    d = int(rng.integers(1, 4))
+    net = _network((d, *hidden, 1), "tanh", "identity", seed)
+    X = rng.standard_normal((n, d))
+    Y = np.sin(X[:, :1]) + 0.1 * rng.standard_normal((n, 1))
+    networks = [net]
+    _, history, _ = lm.fit(
+        InMemory(X, Y), net, lm.LMOptions(alpha=alpha, max_iter=10, tol=0.0, evidence=True),
+        classification=False, monitor=lambda entry, network: networks.append(network),
+    )
+
+    def objective(network, penalty):
+        ridge = sum(np.sum(layer.weight**2) for layer in network.layers)
+        return (0.5 * np.sum((network.forward(X) - Y) ** 2) + 0.5 * penalty * ridge) / n
+
+    alphas = [alpha] + [e["alpha"] for e in history]
+    for before, after, entry in zip(networks[:-1], networks[1:], history, strict=True):
+        assert_allclose(objective(after, entry["alpha"]), entry["objective"], rtol=1e-9)
+        assert entry["objective"] <= objective(before, entry["alpha"]) * (1 + 1e-12)
+        assert entry["accepted"] or after is before
+    ratios = np.array(alphas[1:]) / np.array(alphas[:-1])
+    assert np.all(np.isfinite(alphas)) and min(alphas) > 0
+    assert np.all(ratios <= lm.EVIDENCE_FACTOR * (1 + 1e-12))
+    assert np.all(ratios >= 1 / lm.EVIDENCE_FACTOR * (1 - 1e-12))
+
+
+def test_the_ledger_counts_the_evidence_steps(rng):
+    X = rng.standard_normal((150, 3))
+    Y = (np.sin(X[:, 0]) + X[:, 1] ** 2)[:, None]
+    net = _network((3, 6, 1), "tanh", "identity", 1)
+    _, history, ledger = lm.fit(
+        InMemory(X, Y), net, lm.LMOptions(alpha=1.0, max_iter=8, tol=0.0, evidence=True),
+        classification=False,
+    )
+    predicted = lm.count_flops(150, [3, 6, 1], "squared_error", [e["trials"] for e in history],
+                               [e["accepted"] for e in history], evidence=True)
+    with _flops.counting() as start:  # the fit's first forward pass, before its steps
+        net.forward_all(X)
+    assert ledger.exact and ledger.total == start.total + predicted
+
+
+def test_evidence_is_for_the_squared_error():
+    with pytest.raises(ValueError, match="evidence=True.*loss='softmax' needs evidence=False"):
+        lm.LMOptions(loss="softmax", evidence=True)
+
+
+def test_the_recommended_regressor_re_estimates_its_penalty_and_classifiers_keep_theirs(rng):
+    X = rng.standard_normal((300, 4))
+    y = np.tanh(X @ [1.0, -2.0, 0.5, 0.0]) + 0.3 * rng.standard_normal(300)
+    from lsqnet import LSQClassifier, LSQRegressor
+
+    reg = LSQRegressor(random_state=0).fit(X, y)
+    assert reg.method_ == "lm" and reg.alpha_ == reg.history_[-1]["alpha"]
+    fixed = LSQRegressor(alpha=reg.alphas_, random_state=0).fit(X, y)  # candidates: no evidence
+    assert "alpha" not in fixed.history_[-1] and fixed.alpha_ in fixed.alphas_
+    clf = LSQClassifier(random_state=0).fit(X, y > 0)
+    assert "alpha" not in clf.history_[-1] and clf.alpha_ in clf.alphas_

@@ -31,7 +31,10 @@ def test_the_defaults_differ_from_bpls_only_where_recommended(lsq, bpls):
 def test_a_table_gets_levenberg_marquardt_and_a_chosen_penalty(tmp_path):
     X, y = make_friedman1(n_samples=600, noise=0.5, random_state=0)
     reg = LSQRegressor(random_state=0).fit(X[:450], y[:450])
-    assert reg.method_ == "lm" and reg.alpha_ in reg.alphas_
+    assert reg.method_ == "lm"
+    steps = reg.history_[1:]  # the penalty chosen, then re-estimated after every step
+    assert steps[0]["alpha"] in reg.alphas_
+    assert reg.alpha_ == steps[-1]["alpha"] and reg.alpha_ not in reg.alphas_
     assert reg.score(X[450:], y[450:]) > 0.85
     reg.save(tmp_path / "model.npz")
     loaded = lsqnet.load(tmp_path / "model.npz")

@@ -30,6 +30,7 @@ __all__ = [
     "potrs",
     "record",
     "syrk",
+    "trtri",
 ]
 
 
@@ -46,6 +47,11 @@ def syrk(n: int, d: int) -> int:
 def potrf(d: int) -> int:
     """Cholesky factorisation of a d x d matrix: d^3/3 + d^2/2 + d/6 (exact, integer)."""
     return d * (d + 1) * (2 * d + 1) // 6
+
+
+def trtri(d: int) -> int:
+    """Inverse of a d x d triangular matrix: d^3/3 + 2d/3 (exact, integer)."""
+    return (d**3 + 2 * d) // 3
 
 
 def potrs(d: int, k: int) -> int:

@@ -674,14 +674,19 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             loss = "softmax" if self.output_activation == "softmax" else "sigmoid"
         else:
             loss = "squared_error"
+        evidence = loss == "squared_error" and isinstance(self._alphas, str)  # alpha="auto"
         lm_opts = levenberg_marquardt.LMOptions(
-            alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol, loss=loss
+            alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol, loss=loss,
+            evidence=evidence,
         )
         start = replace(opts, max_iter=0, refit_output=True, output_iter=0)
         best, history, ledger = levenberg_marquardt.fit(
             source, network, lm_opts, classification=targets.classification, monitor=hook,
             ledger=ledger, init_passes=init_passes, start=start,
         )
+        if evidence:  # the penalty of the objective the last step lowered
+            self.alpha_ = next((e["alpha"] for e in reversed(history) if "alpha" in e),
+                               self.alpha_)
         self._set_result(best.network, targets, "cholesky", history, best.loss, ledger)
         return self
 

@@ -58,6 +58,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         the mean does not) gives the middle candidate instead. ``"auto"``'s candidates are 21 values
         from ``1e-8`` to ``1e2`` times the mean eigenvalue of that problem's centred Gram
         matrix. ``partial_fit`` chooses by generalised cross-validation of the chunks so far.
+        With ``method="lm"``, ``"auto"`` starts from that choice and re-estimates the penalty
+        after every step by MacKay's evidence approximation (Bayesian regularisation;
+        :mod:`lsqnet.training.levenberg_marquardt`), ``history_`` recording each step's.
     solver : {"auto", "cholesky", "qr", "svd"}, default="auto"
     method : {"bpls", "lm", "kfac", "auto"}, default="bpls"
         How the layers are trained (the guide's "Training methods" says which to use when).
@@ -195,7 +198,8 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
     method_ : str
         The training method used: ``method``, or what ``"auto"`` chose.
     alpha_ : float
-        The penalty trained with: ``alpha``, or the candidate chosen.
+        The penalty trained with: ``alpha``, or the candidate chosen (with ``alpha="auto"``
+        and ``method="lm"``, the penalty of the last step).
     alphas_ : ndarray of shape (n_alphas,) or None
         The candidates (None when ``alpha`` is a number).
     cv_errors_ : ndarray of shape (n_alphas,) or None

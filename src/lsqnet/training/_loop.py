@@ -239,7 +239,7 @@ def run(
     start: Iterate,
     *,
     max_steps: int,
-    tol: float,
+    tol: float | None,
     record: Callable[[Step], bool],
     keep: str = "best",
 ) -> Outcome:
@@ -247,7 +247,8 @@ def run(
 
     After each step ``record(step)`` (which appends the history entry and calls the monitor)
     says whether to stop. Steps also stop when one reports ``converged``, or when its
-    objective improved on the previous one by no more than ``tol`` times it. ``keep="best"``
+    objective improved on the previous one by no more than ``tol`` times it (``None``: the
+    method's steps decide alone, for objectives that change from step to step). ``keep="best"``
     returns the best of ``start`` and the steps' iterates (:meth:`Iterate.beats`),
     ``"last"`` the last step's.
     """
@@ -263,7 +264,7 @@ def run(
         if stopped or step.converged:
             break
         objective = step.objective
-        if objective is not None and previous is not None:
+        if tol is not None and objective is not None and previous is not None:
             if not previous - objective > tol * previous:
                 break  # the objective stopped improving
         previous = objective

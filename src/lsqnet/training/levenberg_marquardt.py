@@ -32,6 +32,20 @@ objective therefore never increases over accepted steps. If no trial lowers it, 
 reached a (numerical) minimum and stops. Hagan and Menhaj, "Training feedforward networks
 with the Marquardt algorithm", IEEE Trans. Neural Networks 5(6), 1994.
 
+With ``evidence=True`` (regression), the penalty is re-estimated after every accepted step
+by MacKay's evidence approximation, as in the Bayesian regularisation of Foresee and Hagan
+("Gauss–Newton approximation to Bayesian learning", ICNN 1997): the weights' prior and the
+noise are Gaussian, :math:`\gamma = \sum_{\text{weights}} (1 - \alpha [(J^\top J +
+\alpha P)^{-1}]_{ii})` counts the weights the data determine, and the penalty becomes
+
+.. math:: \alpha \leftarrow \frac{\gamma}{\|W\|^2} \Big/ \frac{N - \gamma - b}{\|e\|^2}
+
+(the weights' precision over the noise's; ``N`` residuals, ``b`` biases), at most
+:data:`EVIDENCE_FACTOR` times larger or smaller per step. A step still lowers the objective of
+the penalty it is taken with; the next step's objective is that of the new penalty. On
+small, noisy tables this stops the trained units from fitting the noise (where a penalty
+chosen once for the initial units is far too weak or too strong).
+
 :math:`J^\top H J` and :math:`J^\top e` are sums over samples: each chunk of the source adds its
 own, built in blocks of rows from the per-layer products of the inputs and the
 back-propagated derivatives, so memory holds one block of ``J`` (at most
@@ -74,11 +88,15 @@ __all__ = [
     "MAX_TRIALS",
     "ONE_THREAD_PARAMETERS",
     "ROUNDING",
+    "EVIDENCE_FACTOR",
+    "EVIDENCE_JITTER",
+    "EVIDENCE_RANGE",
     "STALL_STEPS",
     "LMOptions",
     "LevenbergMarquardt",
     "chunks_flops",
     "count_flops",
+    "evidence_flops",
     "fit",
     "n_parameters",
     "pass_flops",
@@ -116,6 +134,16 @@ ROUNDING = 1e-12
 #: (a large damping) does not stop a fit that still descends.
 STALL_STEPS = 3
 
+#: With ``evidence=True``, one re-estimate changes the penalty by at most this factor either
+#: way, and the penalty stays within :data:`EVIDENCE_RANGE`: early steps, far from a
+#: minimum, give rough estimates, and a network that fits its rows exactly would otherwise
+#: drive the penalty to zero.
+EVIDENCE_FACTOR = 10.0
+EVIDENCE_RANGE = (1e-10, 1e10)
+#: The ridge on the biases, relative to the curvature's mean diagonal, that makes a bias the
+#: data do not determine count as undetermined in the evidence re-estimate.
+EVIDENCE_JITTER = 1e-10
+
 
 @dataclass(frozen=True)
 class LMOptions:
@@ -134,12 +162,24 @@ class LMOptions:
         descends (the noise's share of a regression's objective is never fitted away).
     loss : {"squared_error", "softmax", "sigmoid"}
         What the steps minimise (see the module).
+    evidence : bool
+        Re-estimate ``alpha`` after every accepted step by MacKay's evidence approximation
+        (regression only, ``loss="squared_error"``; see the module). ``alpha`` is then the
+        starting penalty.
     """
 
     alpha: float = 1.0
     max_iter: int = 100
     tol: float = 1e-6
     loss: str = "squared_error"
+    evidence: bool = False
+
+    def __post_init__(self) -> None:
+        if self.evidence and self.loss != "squared_error":
+            raise ValueError(
+                f"LMOptions: evidence=True re-estimates the penalty of a regression's squared "
+                f"error; loss={self.loss!r} needs evidence=False."
+            )
 
 
 def n_parameters(sizes: tuple[int, ...] | list[int]) -> int:
@@ -272,21 +312,30 @@ def trial_flops(n: int, sizes: list[int], loss: str) -> int:
     return solve_flops(p) + value_flops(n, sizes, loss) + 3 * p
 
 
+def evidence_flops(p: int) -> int:
+    """The operations of one re-estimate of the penalty (``evidence=True``): the penalised
+    matrix's Cholesky factor, its triangular inverse, the diagonal of the inverse from it,
+    the sums of the weights' squares and of the well-determined parameters, and the new
+    objective's penalty."""
+    return 5 * p + _flops.potrf(p) + _flops.trtri(p) + 2 * p * p + 6 * p + 3 * p
+
+
 def count_flops(n: int, sizes: list[int], loss: str, trials: list[int],
-                accepted: list[bool], chunks: int = 1) -> int:
+                accepted: list[bool], chunks: int = 1, evidence: bool = False) -> int:
     """The operations of a fit over ``n`` samples whose steps tried ``trials[i]`` damped
     solves and were ``accepted[i]`` (the history's ``trials`` and ``accepted``): the start's
     curvature pass and penalty, then for each step its set-up and trials, and for an
-    accepted one the curvature pass at the new parameters. A source of ``chunks`` chunks
-    adds :func:`chunks_flops` to every curvature pass. Exact unless a factorisation failed
-    (the ledger then says it is inexact). :func:`lsqnet.count_flops` with ``method="lm"``
-    adds the estimators' start (the output layer's solve)."""
+    accepted one the curvature pass at the new parameters (and with ``evidence`` the
+    penalty's re-estimate, :func:`evidence_flops`). A source of ``chunks`` chunks adds
+    :func:`chunks_flops` to every curvature pass. Exact unless a factorisation failed (the
+    ledger then says it is inexact). :func:`lsqnet.count_flops` with ``method="lm"`` adds
+    the estimators' start (the output layer's solve)."""
     p = n_parameters(sizes)
     curvature = pass_flops(n, sizes, loss) + chunks_flops(p, chunks)
     total = curvature + 3 * p
     for tried, ok in zip(trials, accepted, strict=True):
         total += step_flops(p) + tried * trial_flops(n, sizes, loss)
-        total += curvature if ok else 0
+        total += curvature + (evidence_flops(p) if evidence else 0) if ok else 0
     return total
 
 
@@ -318,8 +367,8 @@ class _Curvature:
 class LevenbergMarquardt:
     """The method (``start``/``step``/``iterate``, :mod:`lsqnet.training._loop`).
 
-    After each step, :attr:`trials` holds the damped solves it tried and :attr:`accepted`
-    whether one lowered the objective.
+    After each step, :attr:`trials` holds the damped solves it tried, :attr:`accepted`
+    whether one lowered the objective and :attr:`alpha` the penalty it was taken with.
     """
 
     def __init__(self, opts: LMOptions, classification: bool) -> None:
@@ -327,6 +376,8 @@ class LevenbergMarquardt:
         self.classification = classification
         self.trials = 0
         self.accepted = False
+        self.alpha = opts.alpha
+        self.n_outputs = 1
 
     # -- the passes over the data ------------------------------------------------------
     def _value(self, network: Network) -> Callable[..., _Value]:
@@ -407,10 +458,40 @@ class LevenbergMarquardt:
 
         return curvature
 
-    def _objective(self, data: float, theta: np.ndarray, mask: np.ndarray) -> float:
-        """The objective: the loss part plus the ridge on the weights."""
+    def _objective(self, data: float, theta: np.ndarray, mask: np.ndarray,
+                   alpha: float) -> float:
+        """The objective: the loss part plus the ridge ``alpha`` on the weights."""
         _flops.record("lm", 3 * theta.shape[0])
-        return data + 0.5 * self.opts.alpha * float(np.sum(mask * theta * theta))
+        return data + 0.5 * alpha * float(np.sum(mask * theta * theta))
+
+    def _evidence(self, curv: _Curvature, theta: np.ndarray, mask: np.ndarray, alpha: float,
+                  n: float) -> float:
+        """The penalty re-estimated at ``theta`` by MacKay's evidence approximation (see the
+        module), from the curvature there; ``alpha`` where the estimate is undefined."""
+        p = theta.shape[0]
+        _flops.record("lm", evidence_flops(p) - 3 * p)  # the objective's 3 p are _objective's
+        # A bias the data do not determine (its unit's outgoing weights are zero) is counted
+        # as undetermined, by a trace-relative ridge on the biases.
+        jitter = EVIDENCE_JITTER * max(float(np.mean(np.diag(curv.JtHJ))), 1.0)
+        try:
+            factor = scipy.linalg.cholesky(
+                curv.JtHJ + np.diag(alpha * mask + jitter * (1 - mask)), lower=False
+            )
+        except np.linalg.LinAlgError:
+            return alpha
+        inverse, info = scipy.linalg.lapack.dtrtri(factor, lower=0)
+        if info != 0:
+            return alpha
+        determined = float(np.sum(mask * (1 - alpha * np.sum(inverse * inverse, axis=1))))
+        weights = float(np.sum(mask * theta * theta))
+        residuals = n * self.n_outputs - determined - float(np.sum(1 - mask))
+        squares = 2 * curv.value.objective
+        if not (weights > 0 and residuals > 0 and squares > 0 and determined > 0):
+            return alpha
+        estimate = determined * squares / (residuals * weights)
+        low, high = EVIDENCE_RANGE
+        return float(np.clip(estimate, max(alpha / EVIDENCE_FACTOR, low),
+                             min(alpha * EVIDENCE_FACTOR, high)))
 
     def _iterate(self, network: Network, value: _Value) -> Iterate:
         loss, acc = value.metrics.values(self.classification)
@@ -420,13 +501,15 @@ class LevenbergMarquardt:
     def start(self, source: DataSource, iterate: Iterate) -> tuple[dict[str, Any], float]:
         network = iterate.network
         theta, mask = _flatten(network), _penalty_mask(list(network.sizes))
+        self.n_outputs = network.sizes[-1]
         curv = source.map_sum(self._curvature(network))
         n = curv.value.metrics.n_samples  # the total weight (the samples without weights)
-        objective = self._objective(curv.value.objective, theta, mask)
+        alpha = self.alpha = self.opts.alpha
+        objective = self._objective(curv.value.objective, theta, mask, alpha)
         state = dict(
             network=network, theta=theta, mask=mask, curvature=curv, damping=DAMPING[0],
-            objective=objective, n=n, rows=curv.value.metrics.rows,
-            iterate=self._iterate(network, curv.value), objectives=(objective,),
+            objective=objective, n=n, rows=curv.value.metrics.rows, alpha=alpha,
+            iterate=self._iterate(network, curv.value), first=objective, gains=(),
         )
         return state, objective / n
 
@@ -434,7 +517,7 @@ class LevenbergMarquardt:
         return state["iterate"]
 
     def step(self, source: DataSource, state: dict[str, Any]) -> tuple[dict[str, Any], Step]:
-        alpha = self.opts.alpha
+        alpha = self.alpha = state["alpha"]
         theta, mask, curv = state["theta"], state["mask"], state["curvature"]
         p = theta.shape[0]
         _flops.record("lm", step_flops(p))
@@ -457,7 +540,7 @@ class LevenbergMarquardt:
             trial = theta - cho_solve(np, factor, g)
             network = _unflatten(trial, state["network"])
             value = source.map_sum(self._value(network))
-            objective = self._objective(value.objective, trial, mask)
+            objective = self._objective(value.objective, trial, mask, alpha)
             _flops.record("lm", solve_flops(p))
             lower = state["objective"] * (1 - ROUNDING)
             if math.isfinite(objective) and objective < lower:
@@ -474,26 +557,29 @@ class LevenbergMarquardt:
             return state, step
         theta, network, value, objective = accepted
         curv = source.map_sum(self._curvature(network))
-        objectives = (*state["objectives"], objective)
+        gains = (*state["gains"], state["objective"] - objective)
+        stalled = self._stalled(gains, state["first"])
+        after = objective  # the objective this step lowered, of the penalty it was taken with
+        if self.opts.evidence:  # the next step's penalty, and its objective here
+            alpha = self._evidence(curv, theta, mask, alpha, n)
+            objective = self._objective(value.objective, theta, mask, alpha)
         new = {
             **state, "theta": theta, "network": network, "curvature": curv,
-            "damping": max(damping / shrink, least), "objective": objective,
-            "iterate": self._iterate(network, value), "objectives": objectives,
+            "damping": max(damping / shrink, least), "objective": objective, "alpha": alpha,
+            "iterate": self._iterate(network, value), "gains": gains,
         }
         loss, acc = value.metrics.values(self.classification)
-        step = Step(
-            network, len(network.layers), rows, loss, acc, objective / n,
-            self._stalled(objectives), "cholesky",
-        )
+        step = Step(network, len(network.layers), rows, loss, acc, after / n, stalled,
+                    "cholesky")
         return new, step
 
-    def _stalled(self, objectives: tuple[float, ...]) -> bool:
+    def _stalled(self, gains: tuple[float, ...], first: float) -> bool:
         """The ``tol`` rule: the last :data:`STALL_STEPS` steps lowered the objective by less
-        than ``tol`` times the first objective (``objectives[0]``), on average per step."""
-        if len(objectives) <= STALL_STEPS:
+        than ``tol`` times the objective before the first step, on average per step (each
+        step's decrease of the objective it was taken with)."""
+        if len(gains) < STALL_STEPS:
             return False
-        gained = (objectives[-1 - STALL_STEPS] - objectives[-1]) / STALL_STEPS
-        return gained <= self.opts.tol * objectives[0]
+        return sum(gains[-STALL_STEPS:]) / STALL_STEPS <= self.opts.tol * first
 
 
 def _add_gram(C: np.ndarray, A: np.ndarray, alpha: float) -> np.ndarray:
@@ -587,7 +673,8 @@ def fit(
     Returns the last accepted step's iterate (the lowest objective; the start if no step
     lowered it), the history (one entry per step: ``loss``, ``accuracy``, ``time``,
     ``flops``; for the steps also ``objective`` (per sample), ``trials`` (damped solves
-    tried) and ``accepted``; ``passes`` for a streamed source) and the ledger.
+    tried) and ``accepted``, and with ``opts.evidence`` ``alpha``, the penalty of the
+    objective the step lowered; ``passes`` for a streamed source) and the ledger.
     """
     X = source.X if source.resident else None
     if X is not None and is_array_api(X):  # tensors: the steps run on a host copy
@@ -606,9 +693,10 @@ def fit(
         return source.count if isinstance(source, Passes) else None
 
     def record(step: Step) -> bool:
+        extra = dict(alpha=method.alpha) if opts.evidence else {}
         return history.record_step(
             step, ledger.total, passes(), objective=step.objective, trials=method.trials,
-            accepted=method.accepted,
+            accepted=method.accepted, **extra,
         )
 
     def record_start(step: Step) -> bool:  # the output layer's solve
@@ -624,8 +712,8 @@ def fit(
                                     record=record_start)
             if stopped or opts.max_iter == 0:  # no steps: no curvature pass to start them
                 return begin, history.entries, ledger
-        outcome = run(
-            method, source, Iterate(begin.network), max_steps=opts.max_iter, tol=0.0,
+        outcome = run(  # a step that lowers nothing reports convergence itself
+            method, source, Iterate(begin.network), max_steps=opts.max_iter, tol=None,
             record=record, keep="last",
         )
     return outcome.best, history.entries, ledger
