@@ -9,8 +9,10 @@ the run goes on; unknown names exit with status 2 and one line listing the valid
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -172,10 +174,15 @@ def test_a_failing_fit_is_recorded_and_a_large_lm_network_is_skipped():
     record = tabular.run_one("linear", "iris", 0, split._replace(X_train=X))
     assert record["status"] == "error" and record["score"] is None
     assert record["error"].startswith("ValueError: ") and "NaN" in record["error"]
-    skipped = tabular.run_one("lsqnet-lm", "digits", 0)  # 64-32-10: 2410 parameters
-    assert skipped["status"] == "skipped" and "2410 parameters" in skipped["error"]
+    lm = tabular.MODELS["lsqnet-lm"]
+    wide = dataclasses.replace(lm, make=lambda task, seed, n: lm.make(task, seed, n).set_params(
+        hidden_layer_sizes=(64,)))
+    with patch.dict(tabular.MODELS, {"lsqnet-lm": wide}):
+        skipped = tabular.run_one("lsqnet-lm", "digits", 0)  # 64-64-10: 4810 parameters
+    assert skipped["status"] == "skipped" and "4810 parameters" in skipped["error"]
     assert skipped["fit_time"] is None
-    ran = tabular.run_one("lsqnet-lm", "iris", 0)  # 4-32-3: 259 parameters
+    # the recommended width on digits' 1347 training rows, 8 units (610 parameters), runs
+    ran = tabular.run_one("lsqnet-lm", "digits", 0)
     assert ran["status"] == "ok" and ran["info"]["method_"] == "lm"
 
 

@@ -96,6 +96,31 @@ def test_auto_width_is_small_where_levenberg_marquardt_trains_and_wide_elsewhere
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
 
 
+@pytest.mark.parametrize(("n", "d", "k", "width"), [
+    (112, 4, 3, 6),     # iris: 8 w + 3 <= 56
+    (426, 30, 2, 6),    # breast cancer: 33 w + 2 <= 213
+    (40, 13, 3, 4),     # fewer rows than any width allows: at least 4 units
+    (750, 2, 2, 32),    # two moons: the full width fits 375 parameters
+])
+def test_a_classifier_trained_by_levenberg_marquardt_has_two_rows_per_parameter(n, d, k, width):
+    from lsqnet.estimators._base import CLASSIFIER_PARAMETERS_PER_ROW, MIN_CLASSIFIER_WIDTH
+    from lsqnet.training.levenberg_marquardt import n_parameters
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((n, d)), np.arange(n) % k
+    clf = LSQClassifier(random_state=0, max_iter=1).fit(X, y)
+    assert clf.method_ == "lm" and clf.coefs_[0].shape[1] == width
+    p = n_parameters((d, width, k))
+    assert p <= CLASSIFIER_PARAMETERS_PER_ROW * n or width == MIN_CLASSIFIER_WIDTH
+    assert width == 32 or n_parameters((d, width + 1, k)) > CLASSIFIER_PARAMETERS_PER_ROW * n
+    # a regressor's penalty is re-estimated as it trains: it keeps 32 units on few rows
+    reg = LSQRegressor(random_state=0, max_iter=1).fit(X, y.astype(float))
+    assert reg.coefs_[0].shape[1] == 32
+    # a width given is the width used
+    given = LSQClassifier(hidden_layer_sizes=(7,), max_iter=1).fit(X, y)
+    assert given.coefs_[0].shape[1] == 7
+
+
 @pytest.mark.parametrize("sizes", ["wide", "AUTO", (0,)])
 def test_hidden_layer_sizes_is_a_tuple_or_auto(sizes):
     X, y = make_friedman1(n_samples=50, random_state=0)

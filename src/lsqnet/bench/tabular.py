@@ -286,15 +286,15 @@ def train_validation_test(
 class TabularModel:
     """A model of the suite: ``make(task, seed, n_train)`` returns an unfitted estimator
     (the step after the scaler); ``family`` is ``"lsqnet"`` or ``"baseline"``.
-    ``skip(estimator, sizes)``, given the network's layer sizes (inputs, outputs: classes or
-    one), returns why the model is not fitted on that data set (recorded as status
-    ``"skipped"``), or None to fit it."""
+    ``skip(estimator, sizes, n_train)``, given the network's layer sizes (inputs, outputs:
+    classes or one) and the training rows, returns why the model is not fitted on that data
+    set (recorded as status ``"skipped"``), or None to fit it."""
 
     name: str
     make: Callable[[str, int, int], Any]
     family: str
     description: str
-    skip: Callable[[Any, tuple[int, ...]], str | None] | None = None
+    skip: Callable[[Any, tuple[int, ...], int], str | None] | None = None
 
 
 _RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 3, 13))
@@ -353,7 +353,7 @@ def _hgb(task: str, seed: int, n_train: int) -> Any:
     return cls(random_state=seed)
 
 
-def _lm_too_large(estimator: Any, sizes: tuple[int, int]) -> str | None:
+def _lm_too_large(estimator: Any, sizes: tuple[int, int], n_train: int) -> str | None:
     """Levenberg-Marquardt solves a system of the network's parameter count at every step
     (a 30-100-2 network, 3302 parameters, took 90 s on breast cancer on 2 cores): skipped
     above the parameter count up to which ``method='auto'`` may choose it."""
@@ -361,8 +361,8 @@ def _lm_too_large(estimator: Any, sizes: tuple[int, int]) -> str | None:
     from ..training.levenberg_marquardt import n_parameters
 
     hidden = estimator.get_params()["hidden_layer_sizes"]
-    if hidden == "auto":  # the width the fit would take, which needs no rows for "lm"
-        hidden = estimator._hidden_sizes(0, sizes[0], sizes[1])
+    if hidden == "auto":  # the width the fit would take
+        hidden = estimator._hidden_sizes(n_train, sizes[0], sizes[1])
     hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
     count = n_parameters((sizes[0], *hidden, sizes[1]))
     if count > LM_MAX_PARAMETERS:
@@ -488,7 +488,7 @@ def run_one(model: str, dataset: str, seed: int, split: Split | None = None) -> 
             pipeline = make_pipeline(StandardScaler(), estimator)
             record["params"] = _parameters(estimator)
             sizes = (record["n_features"], spec.n_classes or 1)
-            reason = m.skip(estimator, sizes) if m.skip is not None else None
+            reason = m.skip(estimator, sizes, n_train) if m.skip is not None else None
             if reason is not None:
                 record.update(status="skipped", error=reason)
                 return record

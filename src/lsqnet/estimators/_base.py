@@ -82,6 +82,16 @@ LM_MAX_STEP_FLOPS = 10**10
 #: suite's digits, 32 units by K-FAC reached 90 % on validation, 256 units 97 %).
 AUTO_WIDTHS = (32, 256)
 
+#: ``hidden_layer_sizes="auto"`` for a classifier trained by Levenberg–Marquardt: at most
+#: this many parameters per training row (but at least MIN_CLASSIFIER_WIDTH units). Its
+#: penalty is chosen once, for the initial units, and 32 trained units overfit small tables
+#: (iris's 112 rows); a regressor's penalty is re-estimated as it trains (the evidence
+#: approximation) and keeps 32. On the tabular suite's validation splits this narrowed
+#: iris, wine and breast cancer only, to 4-6 units: iris from 87.0 % to 91.3 %, the others
+#: as accurate, breast cancer 16 times faster.
+CLASSIFIER_PARAMETERS_PER_ROW = 0.5
+MIN_CLASSIFIER_WIDTH = 4
+
 
 class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     """Parameters and fitting shared by the regressor and the classifier."""
@@ -397,13 +407,17 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         ``"auto"`` one layer of a width of :data:`AUTO_WIDTHS`."""
         if not (isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto"):
             return self._sizes
-        if self.method == "lm":
-            return AUTO_WIDTHS[:1]
         p = levenberg_marquardt.n_parameters((n_features, AUTO_WIDTHS[0], n_outputs))
-        if self.method == "auto" and p <= LM_MAX_PARAMETERS and (
+        if self.method == "lm" or self.method == "auto" and p <= LM_MAX_PARAMETERS and (
             2 * n_rows * n_outputs * p**2 <= LM_MAX_STEP_FLOPS
         ):
-            return AUTO_WIDTHS[:1]
+            width = AUTO_WIDTHS[0]
+            if is_classifier(self):  # a penalty chosen once: the rows bound the parameters
+                while width > MIN_CLASSIFIER_WIDTH and levenberg_marquardt.n_parameters(
+                    (n_features, width, n_outputs)
+                ) > CLASSIFIER_PARAMETERS_PER_ROW * n_rows:
+                    width -= 1
+            return (width,)
         return AUTO_WIDTHS[1:]
 
     def _automatic_batch_size(self, X: Any, y: Any = None) -> int | None:
@@ -674,7 +688,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             loss = "softmax" if self.output_activation == "softmax" else "sigmoid"
         else:
             loss = "squared_error"
-        evidence = loss == "squared_error" and isinstance(self._alphas, str)  # alpha="auto"
+        # alpha="auto" of a regressor (a multilabel classifier's squared error is not one)
+        evidence = not is_classifier(self) and isinstance(self._alphas, str)
         lm_opts = levenberg_marquardt.LMOptions(
             alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol, loss=loss,
             evidence=evidence,

@@ -2,9 +2,11 @@
 
 They are :class:`~lsqnet.BPLSRegressor` and :class:`~lsqnet.BPLSClassifier` with other
 default values only: the training method chosen by the cost of a step (``method="auto"``),
-the ridge penalty chosen by leave-one-out cross-validation (``alpha="auto"``), a hidden
-layer of 32 units where Levenberg–Marquardt steps are cheap (tables of thousands of rows)
-and of 256 where they are not (``hidden_layer_sizes="auto"``), inputs standardised inside
+the ridge penalty chosen by leave-one-out cross-validation and, for a regressor trained by
+Levenberg–Marquardt, re-estimated by the evidence approximation as it trains
+(``alpha="auto"``), a hidden layer of 32 units where Levenberg–Marquardt steps are cheap
+(tables of thousands of rows; fewer for a classifier with fewer than two rows per parameter) and
+of 256 where they are not (``hidden_layer_sizes="auto"``), inputs standardised inside
 the fit (``scale_inputs=True``), a stop once the steps gain little (``tol=1e-3``), and data
 in memory read in blocks when its activations would outgrow it (``batch_size="auto"``).
 The BPLS estimators keep the paper's method and their defaults.
@@ -63,10 +65,12 @@ class LSQRegressor(_PresetsOfBPLS, BPLSRegressor):
     recommended defaults.
 
     The parameters and attributes are :class:`~lsqnet.BPLSRegressor`'s, with these defaults:
-    ``method="auto"`` (Levenberg–Marquardt steps on all layers while a step is cheap, BPLS
-    otherwise), ``alpha="auto"`` (the penalty by leave-one-out cross-validation),
-    ``hidden_layer_sizes="auto"`` (32 units trained by Levenberg–Marquardt, or 256 where a
-    step of it would cost too much), ``batch_size="auto"``, ``scale_inputs=True`` (the hidden
+    ``method="auto"`` (Levenberg–Marquardt steps on all layers while a step is cheap,
+    Kronecker-factored steps otherwise), ``alpha="auto"`` (the penalty by leave-one-out
+    cross-validation, re-estimated after every Levenberg–Marquardt step by the evidence
+    approximation), ``hidden_layer_sizes="auto"`` (32 units trained by Levenberg–Marquardt,
+    or 256 where a step of it would cost too much), ``batch_size="auto"``,
+    ``scale_inputs=True`` (the hidden
     layers see standardised inputs; the fitted network reads X as given) and ``tol=1e-3`` (a
     Levenberg–Marquardt fit stops once its last steps gain less than a thousandth of the
     starting objective per step; on the benchmark's validation splits later steps changed
@@ -93,8 +97,10 @@ class LSQClassifier(_PresetsOfBPLS, BPLSClassifier):
     recommended defaults.
 
     The parameters and attributes are :class:`~lsqnet.BPLSClassifier`'s, with the defaults
-    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"``, ``hidden_layer_sizes="auto"``,
-    ``batch_size="auto"``, ``scale_inputs=True``, ``tol=1e-3``.
+    of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"`` (chosen once: the evidence
+    approximation is a regressor's), ``hidden_layer_sizes="auto"`` (trained by
+    Levenberg–Marquardt, at most one parameter per two training rows, at least 4 units and
+    at most 32), ``batch_size="auto"``, ``scale_inputs=True``, ``tol=1e-3``.
 
     Examples
     --------

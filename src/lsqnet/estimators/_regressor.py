@@ -40,7 +40,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         Width of each hidden layer; ``()`` gives a single layer (:func:`lsqnet.fit_layer`).
         ``"auto"``: one hidden layer of 32 units where Levenberg–Marquardt trains it
         (``method`` ``"auto"`` within its size limits, or ``"lm"``), of 256 otherwise
-        (``lsqnet.estimators._base.AUTO_WIDTHS``); ``coefs_`` shows the width used.
+        (``lsqnet.estimators._base.AUTO_WIDTHS``); a classifier trained by
+        Levenberg–Marquardt takes at most one parameter per two training rows (at least 4
+        units). ``coefs_`` shows the width used.
     activation : str, default="tanh"
         Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax;
         ``"logistic"`` (scikit-learn's name) is the sigmoid.
