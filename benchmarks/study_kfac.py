@@ -37,6 +37,11 @@ CONFIGS = {
         dict(max_iter=1, batches_per_step=60, gram_rows=5000, eval_rows=30000, output_iter=0),
         False,
     ),
+    # a third of a pass, likewise
+    "kfac-third": (
+        dict(max_iter=1, batches_per_step=40, gram_rows=5000, eval_rows=30000, output_iter=0),
+        False,
+    ),
 }
 
 
