@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 _BENCH_DATASETS = ("digits", "mnist", "fashion-mnist", "xor")  # the classification sets
 # The library's names, listed here to keep every command's start light (a test checks them)
-_PRESETS = ("instant", "fast", "accurate", "paper")
+_PRESETS = ("instant", "fast", "accurate", "paper", "tabular")
 _INITS = ("auto", "uniform", "fan_in", "samples", "patches", "contrasts")
 _METHODS = ("auto", "bpls", "lm", "kfac")
 
@@ -562,11 +562,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "softminus", "identity"))
     fit.add_argument("--alpha", type=_alpha, default=None,
                      help="ridge penalty of every layer, or 'auto' to choose it by "
-                     "leave-one-out cross-validation (default: 'auto'; 1.0 with --preset)")
+                     "leave-one-out cross-validation (default: 'auto'; with --preset, the "
+                     "preset's, or 1.0)")
     fit.add_argument("--method", choices=_METHODS, default=None,
                      help="how the layers are trained: BPLS sweeps, Levenberg-Marquardt (small "
                      "networks), Kronecker-factored steps (wide classifiers in memory), or "
-                     "'auto' to choose by a step's cost (default: 'auto'; 'bpls' with --preset)")
+                     "'auto' to choose by a step's cost (default: 'auto'; with --preset, the "
+                     "preset's, or 'bpls')")
     fit.add_argument("--init", choices=_INITS, default=None,
                      help="the first layer's units (lsqnet.features); 'patches' and "
                      "'contrasts' need --image-shape, 'auto' (the presets') is 'patches' with "

@@ -96,6 +96,7 @@ METHODS: dict[str, Method] = {
             fixed_hidden=PRESETS[preset].get("hidden_layer_sizes"),
         )
         for preset in PRESETS
+        if preset != "tabular"  # the tables' preset (lsqnet bench --suite tabular runs it)
     },
     "bpls-patches": Method(
         "bpls-patches", functools.partial(train_bpls, overrides=PATCH_UNITS),

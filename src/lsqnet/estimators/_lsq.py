@@ -20,15 +20,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ._classifier import BPLSClassifier
+from ._presets import PRESETS
 from ._regressor import BPLSRegressor
 
 __all__ = ["RECOMMENDED", "LSQClassifier", "LSQRegressor"]
 
-#: The defaults that differ from the BPLS estimators'.
-RECOMMENDED = {
-    "hidden_layer_sizes": "auto", "alpha": "auto", "method": "auto", "batch_size": "auto",
-    "tol": 1e-3, "scale_inputs": True,
-}
+#: The defaults that differ from the BPLS estimators': the ``"tabular"`` preset.
+RECOMMENDED = dict(PRESETS["tabular"])
 
 
 def _with_defaults(init: Callable[..., None], defaults: dict[str, Any]) -> Callable[..., None]:

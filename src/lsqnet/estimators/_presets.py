@@ -26,6 +26,11 @@ __all__ = ["PRESETS"]
 #: Fashion-MNIST ``patch_size=(0.15, 0.36)`` and ``init="contrasts"`` were better on
 #: validation, and ``lsqnet bench`` chooses the units on its validation split.
 #: :class:`BPLSRegressor` takes them without the softmax output and its steps.
+#: ``"tabular"`` is :class:`~lsqnet.LSQClassifier` and :class:`~lsqnet.LSQRegressor`'s
+#: defaults, chosen on the validation splits of ``lsqnet bench --suite tabular``
+#: (``benchmarks/study_defaults.py``, ``benchmarks/study_small_tables.py``): the method and
+#: width by the cost of a Levenberg–Marquardt step, the penalty by leave-one-out (and for a
+#: regressor the evidence approximation), inputs standardised inside the fit.
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "paper": MappingProxyType(dict(
         init="uniform", alpha=0.0, hidden_target="min_norm", iteration_rule="misclassified",
@@ -42,5 +47,9 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
     "accurate": MappingProxyType(dict(
         hidden_layer_sizes=(3072,), activation="relu", init="auto", max_iter=0,
         refit_output=True, alpha=20.0, output_activation="softmax", output_iter=5,
+    )),
+    "tabular": MappingProxyType(dict(
+        hidden_layer_sizes="auto", alpha="auto", method="auto", batch_size="auto", tol=1e-3,
+        scale_inputs=True,
     )),
 })

@@ -56,8 +56,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         without hidden layers), computed exactly as scikit-learn's ``RidgeCV`` does, every
         candidate from one eigendecomposition and a second pass over the data; it is then
         the penalty of every layer and every step. For ``"lm"`` and ``"kfac"``, which train
-        the hidden units, the largest candidate winning (the initial units predict nothing
-        the mean does not) gives the middle candidate instead. ``"auto"``'s candidates are 21 values
+        the hidden units, no candidate beating the largest by more than 1 % (the initial
+        units predict nothing the mean does not) gives the middle candidate instead.
+        ``"auto"``'s candidates are 21 values
         from ``1e-8`` to ``1e2`` times the mean eigenvalue of that problem's centred Gram
         matrix. ``partial_fit`` chooses by generalised cross-validation of the chunks so far.
         With ``method="lm"``, ``"auto"`` starts from that choice and re-estimates the penalty

@@ -23,7 +23,12 @@ from ..solvers._loo import RidgePath
 from .bpls import pre_activation_targets
 from .sources import DataSource
 
-__all__ = ["PenaltyChoice", "choose_alpha"]
+__all__ = ["NO_SIGNAL", "PenaltyChoice", "choose_alpha", "informative"]
+
+#: The initial units predict nothing when no candidate penalty's leave-one-out error is more
+#: than this fraction below the largest candidate's (make_circles: odd units, a target even
+#: in the inputs: 0.04 %, where a penalty of 1.5e4 took the trained network to a constant).
+NO_SIGNAL = 0.01
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,10 @@ def choose_alpha(
     ``source`` (two passes over it).
 
     ``trained_units``: the hidden layers will be trained with the penalty (Levenberg–Marquardt,
-    K-FAC). When the largest candidate wins, the initial units predict nothing that the
-    targets' mean does not (odd units of a target even in the inputs, for instance), which
-    says nothing of the penalty trained units need: the middle candidate is taken instead.
+    K-FAC). When no candidate beats the largest by more than :data:`NO_SIGNAL` of its error,
+    the initial units predict nothing that the targets' mean does not (odd units of a target
+    even in the inputs, for instance), which says nothing of the penalty trained units need:
+    the middle candidate is taken instead (:func:`informative`).
     """
 
     kept: dict[int, tuple[Any, Any]] = {}  # a resident source's problem, for both passes
@@ -80,6 +86,17 @@ def choose_alpha(
     total = source.map_sum(errors)
     mean = total / (stats.n_samples * stats.n_targets)  # RidgeCV's mean over rows and targets
     alpha = path.best(total)
-    if trained_units and len(path.alphas) > 1 and alpha == path.alphas.max():
+    if trained_units and not informative(path.alphas, total):
         alpha = float(np.sort(path.alphas)[(len(path.alphas) - 1) // 2])
     return PenaltyChoice(alpha, path.alphas, mean)
+
+
+def informative(alphas: Any, errors: Any) -> bool:
+    """Whether the initial units predict anything: the least leave-one-out error among
+    ``errors`` (one per candidate of ``alphas``) is more than :data:`NO_SIGNAL` below the
+    largest candidate's, the output layer that predicts little more than the targets' mean.
+    A single candidate is taken as it is."""
+    alphas, errors = np.asarray(alphas), np.asarray(errors)
+    if alphas.shape[0] < 2:
+        return True
+    return bool(errors.min() < (1 - NO_SIGNAL) * errors[np.argmax(alphas)])
