@@ -202,6 +202,30 @@ def test_chunked_fits_equal_the_in_memory_fit(batch_size, rng):
     assert chunked.history_[-1]["passes"] > len(chunked.history_)
 
 
+@pytest.mark.parametrize("batch_size", [11, 90])
+def test_chunked_evidence_fits_equal_the_in_memory_fit(batch_size, rng):
+    """The penalty re-estimated from chunked sums is the in-memory one, step by step, to the
+    rounding of its sums amplified by the condition number of the penalised Gauss–Newton
+    matrix's weights block (the re-estimate reads the weights' diagonal of its inverse)."""
+    X = rng.standard_normal((200, 3))
+    y = np.tanh(X @ [1.0, -1.5, 0.5]) + 0.2 * rng.standard_normal(200)
+    params = dict(hidden_layer_sizes=(5,), method="lm", alpha="auto", max_iter=8,
+                  random_state=0)
+    ref = BPLSRegressor(**params).fit(X, y)
+    chunked = BPLSRegressor(batch_size=batch_size, **params).fit(X, y)
+    assert all("alpha" in e for e in ref.history_[1:])
+    method = lm.LevenbergMarquardt(lm.LMOptions(alpha=ref.alpha_, evidence=True), False)
+    curvature = method._curvature(ref.network_)(X, y[:, None], None, 0).JtHJ
+    weights = lm._penalty_mask(list(ref.network_.sizes)) == 1
+    block = curvature[np.ix_(weights, weights)] + ref.alpha_ * np.eye(int(weights.sum()))
+    condition = np.linalg.cond(block)
+    rtol = 100 * condition * np.finfo(np.float64).eps
+    assert_allclose([e["alpha"] for e in chunked.history_[1:]],
+                    [e["alpha"] for e in ref.history_[1:]], rtol=rtol)
+    assert_allclose(chunked.predict(X), ref.predict(X), rtol=rtol, atol=rtol * np.abs(y).max())
+    assert rtol < 1e-8  # a well-posed case: the bound says something
+
+
 @pytest.mark.parametrize("loss", ["squared_error", "softmax", "sigmoid"])
 def test_the_ledger_counts_what_the_steps_did(loss, rng):
     X = rng.standard_normal((120, 3))
