@@ -84,13 +84,13 @@ from .sources import DataSource, InMemory, Passes
 __all__ = [
     "BLOCK_ENTRIES",
     "DAMPING",
+    "EVIDENCE_FACTOR",
+    "EVIDENCE_JITTER",
+    "EVIDENCE_RANGE",
     "LOSSES",
     "MAX_TRIALS",
     "ONE_THREAD_PARAMETERS",
     "ROUNDING",
-    "EVIDENCE_FACTOR",
-    "EVIDENCE_JITTER",
-    "EVIDENCE_RANGE",
     "STALL_STEPS",
     "LMOptions",
     "LevenbergMarquardt",
@@ -314,9 +314,10 @@ def trial_flops(n: int, sizes: list[int], loss: str) -> int:
 
 def evidence_flops(p: int) -> int:
     """The operations of one re-estimate of the penalty (``evidence=True``): the penalised
-    matrix's Cholesky factor, its triangular inverse, the diagonal of the inverse from it,
-    the sums of the weights' squares and of the well-determined parameters, and the new
-    objective's penalty."""
+    matrix's diagonal (``5 p``), its Cholesky factor and the factor's triangular inverse,
+    the inverse's diagonal (``2 p^2``), the weights the data determine and the biases
+    (``6 p``), and the weights' squared norm (``3 p``). The objective at the new penalty
+    then costs ``3 p`` more (:func:`count_flops`)."""
     return 5 * p + _flops.potrf(p) + _flops.trtri(p) + 2 * p * p + 6 * p + 3 * p
 
 
@@ -335,7 +336,8 @@ def count_flops(n: int, sizes: list[int], loss: str, trials: list[int],
     total = curvature + 3 * p
     for tried, ok in zip(trials, accepted, strict=True):
         total += step_flops(p) + tried * trial_flops(n, sizes, loss)
-        total += curvature + (evidence_flops(p) if evidence else 0) if ok else 0
+        if ok:
+            total += curvature + (evidence_flops(p) + 3 * p if evidence else 0)
     return total
 
 
@@ -469,7 +471,7 @@ class LevenbergMarquardt:
         """The penalty re-estimated at ``theta`` by MacKay's evidence approximation (see the
         module), from the curvature there; ``alpha`` where the estimate is undefined."""
         p = theta.shape[0]
-        _flops.record("lm", evidence_flops(p) - 3 * p)  # the objective's 3 p are _objective's
+        _flops.record("lm", evidence_flops(p))
         # A bias the data do not determine (its unit's outgoing weights are zero) is counted
         # as undetermined, by a trace-relative ridge on the biases.
         jitter = EVIDENCE_JITTER * max(float(np.mean(np.diag(curv.JtHJ))), 1.0)
@@ -477,10 +479,12 @@ class LevenbergMarquardt:
             factor = scipy.linalg.cholesky(
                 curv.JtHJ + np.diag(alpha * mask + jitter * (1 - mask)), lower=False
             )
-        except np.linalg.LinAlgError:
+        except np.linalg.LinAlgError:  # counted as if factored: the ledger says inexact
+            _flops.mark_inexact()
             return alpha
         inverse, info = scipy.linalg.lapack.dtrtri(factor, lower=0)
         if info != 0:
+            _flops.mark_inexact()
             return alpha
         determined = float(np.sum(mask * (1 - alpha * np.sum(inverse * inverse, axis=1))))
         weights = float(np.sum(mask * theta * theta))
