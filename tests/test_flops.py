@@ -129,6 +129,24 @@ def test_a_chosen_penalty_is_not_counted(rng):
                            activations=["tanh", "identity"], alpha=est.alpha_) < est.flops_
 
 
+def test_the_penalty_re_estimates_are_counted_from_the_history(rng):
+    """Steps that record an ``alpha`` re-estimated the penalty (a regressor's
+    ``alpha="auto"``): each accepted one adds the re-estimate and the objective at the new
+    penalty to the count."""
+    est, sizes = lm_fit("regressor", (5,), rng, alpha="auto")
+    steps = est.history_[1:]
+    assert steps and all("alpha" in e for e in steps)
+    plain = [{k: v for k, v in e.items() if k != "alpha"} for e in est.history_]
+    p = lm.n_parameters(sizes)
+    accepted = sum(e["accepted"] for e in steps)
+
+    def count(history):
+        return count_flops(97, sizes, method="lm", history=history,
+                           activations=["tanh", "identity"], alpha=est.alpha_)
+
+    assert count(est.history_) - count(plain) == accepted * (lm.evidence_flops(p) + 3 * p)
+
+
 def test_a_history_written_by_hand_predicts_a_fit(rng):
     est, sizes = lm_fit("sigmoid", (5,), rng)
     hand = [{"trials": est.history_[0]["trials"]}] + [

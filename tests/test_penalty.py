@@ -212,6 +212,9 @@ def test_initial_units_are_informative_when_a_penalty_beats_the_largest_by_a_per
     largest = errors[-1]
     assert informative(alphas, [largest * (1 - 2 * NO_SIGNAL), largest, largest])
     assert not informative(alphas, [largest * (1 - NO_SIGNAL / 2), largest, largest])
+    assert not informative(alphas, [np.nan, np.nan, np.nan])  # nothing to compare
+    assert informative(alphas, [3.0, 4.0, np.inf])  # the largest cannot be left out
+    assert not informative(alphas, [np.nan, largest, largest])  # the finite ones compared
 
 
 def test_units_that_predict_nothing_train_with_the_middle_candidate():

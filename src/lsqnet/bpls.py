@@ -270,7 +270,9 @@ def count_flops(
         on the initial hidden layers (a BPLS refit, ``refit_output`` with ``max_iter=0``);
         under the safeguard it records the evaluations of the objective it made
         (``"trials"``). Each later entry is a Levenberg–Marquardt step: the damped solves it
-        tried and whether one was accepted. A list of such dicts predicts a fit not yet run.
+        tried and whether one was accepted; steps that record an ``"alpha"`` re-estimated the
+        penalty after they were accepted (a regressor's ``alpha="auto"``, whose leave-one-out
+        choice itself is not counted). A list of such dicts predicts a fit not yet run.
         For ``method="kfac"`` (required there): one entry per step with its ``"retries"``
         (the proposals rejected before the accepted one; ``max_retries + 1``: none
         accepted), then one without ``"retries"`` per final cross-entropy step of the
@@ -514,7 +516,9 @@ def _count_lm(
         total += _streamed_start_flops(n, sizes, int(batch_size), start or 1)
     if not trials:  # max_iter=0, or the monitor stopped the fit: no steps were started
         return total
-    return total + _lm.count_flops(n, sizes, loss, trials, accepted, chunks=chunks)
+    evidence = any("alpha" in entry for entry in history[1:])
+    return total + _lm.count_flops(n, sizes, loss, trials, accepted, chunks=chunks,
+                                   evidence=evidence)
 
 
 def _check_rows(n_samples: Any, batch_size: Any, method: str) -> None:

@@ -88,7 +88,7 @@ AUTO_WIDTHS = (32, 256)
 #: (iris's 112 rows); a regressor's penalty is re-estimated as it trains (the evidence
 #: approximation) and keeps 32. On the tabular suite's validation splits this narrowed
 #: iris, wine and breast cancer only, to 4-6 units: iris from 87.0 % to 91.3 %, the others
-#: as accurate, breast cancer 16 times faster.
+#: as accurate, breast cancer about 20 times faster (``benchmarks/study_small_tables.py``).
 CLASSIFIER_PARAMETERS_PER_ROW = 0.5
 MIN_CLASSIFIER_WIDTH = 4
 

@@ -95,8 +95,13 @@ def informative(alphas: Any, errors: Any) -> bool:
     """Whether the initial units predict anything: the least leave-one-out error among
     ``errors`` (one per candidate of ``alphas``) is more than :data:`NO_SIGNAL` below the
     largest candidate's, the output layer that predicts little more than the targets' mean.
-    A single candidate is taken as it is."""
-    alphas, errors = np.asarray(alphas), np.asarray(errors)
-    if alphas.shape[0] < 2:
+    A single candidate, or a largest candidate without a finite error, is taken as it is;
+    no finite error at all says nothing."""
+    alphas, errors = np.asarray(alphas), np.asarray(errors, dtype=np.float64)
+    finite = np.isfinite(errors)
+    if not finite.any():
+        return False
+    largest = errors[np.argmax(alphas)]
+    if alphas.shape[0] < 2 or not np.isfinite(largest):
         return True
-    return bool(errors.min() < (1 - NO_SIGNAL) * errors[np.argmax(alphas)])
+    return bool(errors[finite].min() < (1 - NO_SIGNAL) * largest)
