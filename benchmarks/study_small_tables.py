@@ -42,7 +42,12 @@ from lsqnet.bench.tabular import (
 )
 
 CANDIDATES = [float(a) for a in np.logspace(-6, 4, 21)]
-LSQ_MODELS = ("recommended", "penalty once", "32 units")
+#: lsqnet's models: their parameters beside the recommended defaults.
+LSQ_MODELS = {
+    "recommended": {},
+    "penalty once": {"alpha": CANDIDATES},
+    "32 units": {"hidden_layer_sizes": (32,)},
+}
 
 
 def _fit(model: str, task: str, seed: int, X, y, recommended_method: str | None):
@@ -51,13 +56,10 @@ def _fit(model: str, task: str, seed: int, X, y, recommended_method: str | None)
     if model in REFERENCE_BASELINES:
         est = MODELS[model].make(task, seed, X.shape[0])
     else:
+        if model == "32 units" and (task != "classification" or recommended_method != "lm"):
+            return None
         cls = LSQClassifier if task == "classification" else LSQRegressor
-        params = {"penalty once": dict(alpha=CANDIDATES), "recommended": {}}.get(model)
-        if model == "32 units":
-            if task != "classification" or recommended_method != "lm":
-                return None
-            params = dict(hidden_layer_sizes=(32,))
-        est = cls(random_state=seed, **params)
+        est = cls(random_state=seed, **LSQ_MODELS[model])
     start = time.perf_counter()
     est.fit(X, y)
     return est, time.perf_counter() - start

@@ -83,8 +83,8 @@ def headline(all_results: dict[str, dict], image: str) -> str:
         )
     winners = {row["closed_form"]["label"] for results in all_results.values()
                for row in results["frontier"] if row["closed_form"] is not None}
-    kinds = "one wide layer of fixed local receptive fields with a least-squares output (the " \
-        "presets and `bpls-patches`)"
+    kinds = ("one wide layer of fixed local receptive fields with a least-squares output (the "
+             "presets and `bpls-patches`)")
     if any(label.startswith("kfac") for label in winners):
         kinds += (", or a network whose every layer is trained by Kronecker-factored "
                   "least-squares steps (`kfac`)")

@@ -407,9 +407,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         ``"auto"`` one layer of a width of :data:`AUTO_WIDTHS`."""
         if not (isinstance(self.hidden_layer_sizes, str) and self.hidden_layer_sizes == "auto"):
             return self._sizes
-        p = levenberg_marquardt.n_parameters((n_features, AUTO_WIDTHS[0], n_outputs))
-        if self.method == "lm" or self.method == "auto" and p <= LM_MAX_PARAMETERS and (
-            2 * n_rows * n_outputs * p**2 <= LM_MAX_STEP_FLOPS
+        if self.method == "lm" or self.method == "auto" and _lm_affordable(
+            (n_features, AUTO_WIDTHS[0], n_outputs), n_rows
         ):
             width = AUTO_WIDTHS[0]
             if is_classifier(self):  # a penalty chosen once: the rows bound the parameters
@@ -649,9 +648,8 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         method = self.method
         owner = type(self).__name__
         if method == "auto":
-            p = levenberg_marquardt.n_parameters(sizes)
             rows = X.shape[0] if X is not None else _rows(source)
-            if p <= LM_MAX_PARAMETERS and 2 * rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS:
+            if _lm_affordable(sizes, rows):
                 method = "lm"  # on tensors too: its steps run on a host copy
             elif len(sizes) > 2:
                 method = "kfac"
@@ -897,6 +895,14 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.input_tags.sparse = True
         return tags
+
+
+def _lm_affordable(sizes: tuple[int, ...], n_rows: int) -> bool:
+    """Whether ``method="auto"`` trains a network of ``sizes`` on ``n_rows`` rows by
+    Levenberg–Marquardt: at most :data:`LM_MAX_PARAMETERS` parameters ``p``, and a step's
+    ``2 n k p^2`` at most :data:`LM_MAX_STEP_FLOPS`."""
+    p = levenberg_marquardt.n_parameters(sizes)
+    return p <= LM_MAX_PARAMETERS and 2 * n_rows * sizes[-1] * p**2 <= LM_MAX_STEP_FLOPS
 
 
 def _rows(source: Any) -> int:

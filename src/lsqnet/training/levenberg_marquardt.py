@@ -379,7 +379,6 @@ class LevenbergMarquardt:
         self.trials = 0
         self.accepted = False
         self.alpha = opts.alpha
-        self.n_outputs = 1
 
     # -- the passes over the data ------------------------------------------------------
     def _value(self, network: Network) -> Callable[..., _Value]:
@@ -467,9 +466,10 @@ class LevenbergMarquardt:
         return data + 0.5 * alpha * float(np.sum(mask * theta * theta))
 
     def _evidence(self, curv: _Curvature, theta: np.ndarray, mask: np.ndarray, alpha: float,
-                  n: float) -> float:
+                  residuals: float) -> float:
         """The penalty re-estimated at ``theta`` by MacKay's evidence approximation (see the
-        module), from the curvature there; ``alpha`` where the estimate is undefined."""
+        module), from the curvature there and the number of ``residuals`` (the total weight
+        times the outputs); ``alpha`` where the estimate is undefined."""
         p = theta.shape[0]
         _flops.record("lm", evidence_flops(p))
         # A bias the data do not determine (its unit's outgoing weights are zero) is counted
@@ -488,11 +488,11 @@ class LevenbergMarquardt:
             return alpha
         determined = float(np.sum(mask * (1 - alpha * np.sum(inverse * inverse, axis=1))))
         weights = float(np.sum(mask * theta * theta))
-        residuals = n * self.n_outputs - determined - float(np.sum(1 - mask))
+        free = residuals - determined - float(np.sum(1 - mask))
         squares = 2 * curv.value.objective
-        if not (weights > 0 and residuals > 0 and squares > 0 and determined > 0):
+        if not (weights > 0 and free > 0 and squares > 0 and determined > 0):
             return alpha
-        estimate = determined * squares / (residuals * weights)
+        estimate = determined * squares / (free * weights)
         low, high = EVIDENCE_RANGE
         return float(np.clip(estimate, max(alpha / EVIDENCE_FACTOR, low),
                              min(alpha * EVIDENCE_FACTOR, high)))
@@ -505,7 +505,6 @@ class LevenbergMarquardt:
     def start(self, source: DataSource, iterate: Iterate) -> tuple[dict[str, Any], float]:
         network = iterate.network
         theta, mask = _flatten(network), _penalty_mask(list(network.sizes))
-        self.n_outputs = network.sizes[-1]
         curv = source.map_sum(self._curvature(network))
         n = curv.value.metrics.n_samples  # the total weight (the samples without weights)
         alpha = self.alpha = self.opts.alpha
@@ -565,7 +564,7 @@ class LevenbergMarquardt:
         stalled = self._stalled(gains, state["first"])
         after = objective  # the objective this step lowered, of the penalty it was taken with
         if self.opts.evidence:  # the next step's penalty, and its objective here
-            alpha = self._evidence(curv, theta, mask, alpha, n)
+            alpha = self._evidence(curv, theta, mask, alpha, n * network.sizes[-1])
             objective = self._objective(value.objective, theta, mask, alpha)
         new = {
             **state, "theta": theta, "network": network, "curvature": curv,
