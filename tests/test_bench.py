@@ -49,7 +49,7 @@ from lsqnet.bench import (
     warm_start,
     write_results,
 )
-from lsqnet.bench._closed_form import KFAC_UNITS, PATCH_UNITS
+from lsqnet.bench._closed_form import KFAC_FAST, KFAC_UNITS, PATCH_UNITS
 from lsqnet.datasets import Dataset
 from lsqnet.estimators import PRESETS
 from lsqnet.features import PATCH_SIZE
@@ -173,6 +173,16 @@ def test_run_records_every_method(method, digits, config):
         assert {k: params[k] for k in KFAC_UNITS} == KFAC_UNITS
         assert params["hidden_layer_sizes"] == config.hidden
         assert record.loss_name == "mse"
+    elif method == "kfac-fast":  # one step over a third of the rows, then the returned network
+        assert steps == [1, 1]
+        fixed = {k: v for k, v in KFAC_FAST.items() if k != "method_options"}
+        assert {k: params[k] for k in fixed} == fixed
+        n = len(digits.X_train)
+        assert params["method_options"] == {
+            **KFAC_FAST["method_options"], "batches_per_step": max(1, round(n / 3 / 500)),
+            "eval_rows": round(n / 2),
+        }
+        assert params["hidden_layer_sizes"] == config.hidden
     elif method.startswith("bpls"):
         sweeps = steps[-1]
         # sweeps, the output refit, the cross-entropy steps

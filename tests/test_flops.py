@@ -181,7 +181,7 @@ def kfac_fit(kind, hidden, rng, n=97, **params):
         n, sizes, method="kfac", history=est.history_,
         activations=[est.activation] * len(hidden) + [est.output_activation],
         classification=kind in ("softmax", "sigmoid"), alpha=est.alpha, init=est.init,
-        batch_size=est.batch_size,
+        batch_size=est.batch_size, method_options=est.method_options,
     )
     assert est.method_ == "kfac" and est.flops_exact_
     return est, predicted
@@ -199,6 +199,9 @@ def test_kfac_count_equals_the_ledger(rng, kind, hidden, batch_size):
 @pytest.mark.parametrize("params", [
     dict(alpha=0.0), dict(init="samples"), dict(activation="relu"),
     dict(max_iter=0, refit_output=True), dict(max_iter=1),
+    dict(method_options={"batch_size": 20, "batches_per_step": 2, "update_every": 1}),
+    dict(method_options={"gram_rows": 40, "eval_rows": 50, "output_iter": 0}),
+    dict(method_options={"project_iter": 1, "output_iter": 2, "max_retries": 1}),
 ], ids=str)
 @pytest.mark.parametrize("kind", ["identity", "softmax"])
 @pytest.mark.parametrize("batch_size", [None, 30])
@@ -288,3 +291,10 @@ def test_kfac_arguments_are_checked():
                     activations=["tanh", "identity"])
     with pytest.raises(ValueError, match="K-FAC trains networks with a hidden layer"):
         count_flops(10, [2, 1], method="kfac", history=history, activations=["identity"])
+    with pytest.raises(ValueError, match="method_options are not settings of KFACOptions"):
+        count_flops(10, [2, 3, 1], method="kfac", history=history, method_options={"lr": 1})
+    with pytest.raises(ValueError, match="batches_per_step must be an integer >= 1"):
+        count_flops(10, [2, 3, 1], method="kfac", history=history,
+                    method_options={"batches_per_step": 0})
+    with pytest.raises(ValueError, match="method_options describe a fit of method='kfac'"):
+        count_flops(10, [2, 3, 1], method_options={"batch_size": 5})

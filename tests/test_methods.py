@@ -87,6 +87,92 @@ def test_a_failed_method_leaves_a_fitted_model_as_it_was(digits):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
+def _options_passed(monkeypatch, module):
+    """The options each call of ``module.fit`` receives, recorded as the fit runs."""
+    seen, fit = [], module.fit
+
+    def recording(source, network, opts, **kwargs):
+        seen.append(opts)
+        return fit(source, network, opts, **kwargs)
+
+    monkeypatch.setattr(module, "fit", recording)
+    return seen
+
+
+def test_method_options_reach_the_kronecker_steps(digits, monkeypatch):
+    from lsqnet.training import kfac
+
+    X, y = digits
+    seen = _options_passed(monkeypatch, kfac)
+    options = {"batch_size": 50, "batches_per_step": 2, "step_size": 0.01, "output_iter": 0}
+    clf = BPLSClassifier(hidden_layer_sizes=(16,), method="kfac", max_iter=3, alpha=0.5,
+                         tol=0.0, method_options=options, random_state=0).fit(X, y)
+    (opts,) = seen
+    assert (opts.batch_size, opts.batches_per_step, opts.step_size, opts.output_iter) == (
+        50, 2, 0.01, 0
+    )
+    assert (opts.alpha, opts.max_iter, opts.tol) == (0.5, 3, 0.0)  # the estimator's own
+    assert all("retries" in entry for entry in clf.history_)  # no final cross-entropy steps
+    assert options == {"batch_size": 50, "batches_per_step": 2, "step_size": 0.01,
+                       "output_iter": 0}  # not modified
+    # two mini-batches of 50 rows a step cost less than a pass over the 600 rows
+    full = BPLSClassifier(hidden_layer_sizes=(16,), method="kfac", max_iter=3, alpha=0.5,
+                          tol=0.0, random_state=0).fit(X, y)
+    assert clf.flops_ < full.flops_
+
+
+def test_method_options_reach_levenberg_marquardt(monkeypatch):
+    from lsqnet.training import levenberg_marquardt
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 3))
+    y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(200)
+    seen = _options_passed(monkeypatch, levenberg_marquardt)
+    reg = lsqnet.LSQRegressor(method_options={"evidence": False}, random_state=0).fit(X, y)
+    assert seen[-1].evidence is False and reg.method_ == "lm"
+    assert all("alpha" not in entry for entry in reg.history_)  # the penalty chosen once
+    assert reg.alpha_ == seen[-1].alpha
+    lsqnet.LSQRegressor(random_state=0).fit(X, y)
+    assert seen[-1].evidence is True  # the recommended regressor's default
+
+
+@pytest.mark.parametrize(("params", "error", "match"), [
+    ({"method": "kfac", "method_options": [("batch_size", 5)]}, TypeError,
+     r"'method_options' parameter of BPLSClassifier must be a dict .* Got \[\('batch_size'"),
+    ({"method": "kfac", "method_options": {"max_iter": 5}}, ValueError,
+     r"cannot set 'max_iter': the estimator sets it from its 'max_iter' parameter\. Remove "
+     r"it from method_options and set max_iter= on the estimator"),
+    ({"method": "lm", "method_options": {"loss": "softmax"}}, ValueError,
+     r"cannot set 'loss': the estimator sets it from its 'output_activation' parameter"),
+    ({"method": "kfac", "method_options": {"lr": 0.1}}, ValueError,
+     r"not options of the training method: \['lr'\]; method='kfac' accepts \['batch_size'"),
+    ({"method": "bpls", "method_options": {"batch_size": 5}}, ValueError,
+     r"method='bpls' takes its settings from the estimator's parameters and accepts no "
+     r"method_options; use method_options=None"),
+    ({"method": "auto", "method_options": {"lr": 0.1}}, ValueError,
+     r"the methods method='auto' may choose accept \['batch_size'"),
+    ({"method": "auto", "method_options": {"batch_size": 5}}, ValueError,
+     r"method='auto' chose 'lm' for these data, which accepts \['evidence'\]; set method="),
+    ({"method": "kfac", "method_options": {"batch_size": 0}}, ValueError,
+     r"invalid for method='kfac': KFACOptions: batch_size must be an integer >= 1; got 0"),
+    ({"method": "lm", "method_options": {"evidence": True}}, ValueError,
+     r"invalid for method='lm': LMOptions: evidence=True .* needs evidence=False"),
+    ({"method": "lm", "method_options": {"evidence": 1}}, ValueError,
+     r"invalid for method='lm': LMOptions: evidence must be a bool; got 1"),
+    ({"method": "kfac", "output_iter": 2, "method_options": {"output_iter": 0}}, ValueError,
+     r"output_iter=2 and method_options' output_iter=0 both set .* give one"),
+], ids=lambda v: str(v)[:40] if isinstance(v, dict) else None)
+def test_method_options_are_checked(params, error, match):
+    X, y = load_iris(return_X_y=True)
+    clf = BPLSClassifier(hidden_layer_sizes=(3,), random_state=0).fit(X, y)
+    before = clf.predict_proba(X)
+    clf.set_params(output_activation="softmax", **params)
+    with pytest.raises(error, match=match):
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert clf.method_ == "bpls"
+
+
 @pytest.mark.parametrize("method", ["lm", "kfac"])
 def test_singular_curvature_and_dead_units_give_finite_weights(method):
     rng = np.random.default_rng(0)

@@ -26,6 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.datasets import make_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
@@ -366,7 +367,7 @@ def test_file_layout_matches_the_documented_format(classifier, tmp_path):
     assert arrays["classes"].dtype.kind == "U"
     meta = _metadata(arrays)
     assert meta["format"] == FORMAT == "lsqnet-model"
-    assert meta["format_version"] == FORMAT_VERSION == 5
+    assert meta["format_version"] == FORMAT_VERSION == 6
     assert meta["lsqnet_version"] == lsqnet.__version__
     assert meta["estimator"] == "BPLSClassifier"
     assert meta["params"] == {
@@ -750,6 +751,34 @@ def test_version_4_files_load_without_input_scaling(regressor, saved, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
 
+def test_version_5_files_load_without_method_options(regressor, saved, tmp_path):
+    # Version 5 files were written before the training methods took settings of their own.
+    est, (_, arrays) = regressor, saved
+    meta = _metadata(arrays)
+    meta["format_version"] = 5
+    del meta["params"]["method_options"]
+    old = tmp_path / "v5.npz"
+    _write_npz(old, arrays, meta)
+    loaded = lsqnet.load(old)
+    assert loaded.method_options is None
+    X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+
+
+def test_method_options_round_trip(tmp_path):
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    options = {"batch_size": 50, "batches_per_step": 3, "eval_rows": None}
+    est = BPLSClassifier(
+        hidden_layer_sizes=(8,), method="kfac", max_iter=1, method_options=options,
+        random_state=0,
+    ).fit(X, y)
+    est.save(tmp_path / "m.npz")
+    loaded = lsqnet.load(tmp_path / "m.npz")
+    assert loaded.method_options == options
+    refit = clone(loaded).fit(X, y)
+    np.testing.assert_array_equal(refit.coefs_[0], est.coefs_[0])
+
+
 @pytest.mark.parametrize("key", ATTRIBUTES_AFTER_VERSION_3)
 def test_current_files_need_the_attributes_older_files_lack(key, saved, tmp_path):
     _, arrays = saved
@@ -785,7 +814,7 @@ def test_files_need_every_parameter_of_their_version(version, saved, tmp_path):
 
 @pytest.mark.parametrize("key", ["image_shape", "method", "safeguard", "warm_start",
                                  "early_stopping", "validation_fraction", "n_iter_no_change",
-                                 "scale_inputs"])
+                                 "scale_inputs", "method_options"])
 def test_current_files_need_the_parameters_older_files_lack(key, saved, tmp_path):
     _, arrays = saved
     meta = _metadata(arrays)

@@ -19,7 +19,7 @@ Design constraints:
   and ``fsync``-ed, then moved onto the target with :func:`os.replace`. A crash or an error
   mid-save leaves any previous file at the target untouched and no temporary file behind.
 
-File format, version 5
+File format, version 6
 ----------------------
 One uncompressed NumPy ``.npz`` archive (a zip file written by :func:`numpy.savez`), saved
 under the path exactly as given (no ``.npz`` suffix is added). Every member is a ``.npy``
@@ -43,14 +43,15 @@ The JSON object has exactly these keys:
 ``"format"``
     ``"lsqnet-model"``.
 ``"format_version"``
-    ``5``.
+    ``6``.
 ``"lsqnet_version"``
     The ``lsqnet.__version__`` that wrote the file (informative only).
 ``"estimator"``
     ``"BPLSRegressor"`` or ``"BPLSClassifier"``.
 ``"params"``
     ``get_params()``, every parameter (files of versions 1 to 4 lack ``scale_inputs`` and
-    load with False, how they were trained). Tuples are stored as lists (``hidden_layer_sizes``,
+    load with False, files of versions 1 to 5 lack ``method_options`` and load with None:
+    how they were trained). Tuples are stored as lists (``hidden_layer_sizes``,
     ``image_shape`` and ``patch_size`` are restored as tuples) and NumPy scalars as Python numbers.
     ``random_state`` is stored as null when it is not an int or None (a ``RandomState`` or
     ``Generator`` instance): a loaded estimator refitted then draws different initial weights.
@@ -135,7 +136,7 @@ __all__ = [
 FORMAT = "lsqnet-model"
 
 #: The newest file format version this module writes and reads.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 
 #: The parameters a version-1 file may lack, with the behaviour of the lsqnet that wrote it.
 _PARAMS_AFTER_VERSION_1 = {"output_iter": 0, "patch_size": [0.25, 0.5]}
@@ -627,6 +628,8 @@ def _check_metadata(meta: dict[str, Any], schemas: Mapping[str, EstimatorSchema]
             meta["attributes"].setdefault("_multilabel", False)
     if meta["format_version"] <= 4 and isinstance(meta.get("params"), dict):
         meta["params"] = {"scale_inputs": False, **meta["params"]}
+    if meta["format_version"] <= 5 and isinstance(meta.get("params"), dict):
+        meta["params"] = {"method_options": None, **meta["params"]}
     if meta["format_version"] <= 3 and isinstance(attributes, dict):
         alpha = meta["params"].get("alpha") if isinstance(meta.get("params"), dict) else None
         meta["attributes"] = {

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -171,6 +172,7 @@ def count_flops(
     trials: Sequence[int] | None = None,
     history: Sequence[Mapping[str, Any]] | None = None,
     batch_size: int | None = None,
+    method_options: Mapping[str, Any] | None = None,
 ) -> int:
     r"""The exact number of floating-point operations of a fit, from sizes alone.
 
@@ -283,6 +285,11 @@ def count_flops(
         summing each chunk's statistics around its own means; every curvature pass adds the
         chunks' sums (K-FAC: the passes of the output layer's projection, the objective and
         the final steps compute the hidden layers again and add the chunks' statistics).
+    method_options : dict, default=None
+        For ``method="kfac"``: the estimator's ``method_options``, the settings of
+        :class:`lsqnet.training.kfac.KFACOptions` other than its defaults (a step's cost
+        depends on ``batch_size``, ``batches_per_step``, ``update_every``, ``gram_rows``,
+        ``eval_rows`` and ``project_iter``).
 
     Returns
     -------
@@ -327,9 +334,14 @@ def count_flops(
         return _count_kfac(
             n_samples, sizes, history, batch_size=batch_size, alpha=alpha,
             activations=activations, classification=classification, init=init,
-            image_shape=image_shape, patch_size=patch_size,
+            image_shape=image_shape, patch_size=patch_size, method_options=method_options,
         )
     check_option(method, "method", "count_flops", COUNTED_METHODS)
+    if method_options is not None:
+        raise ValueError(
+            "count_flops: method_options describe a fit of method='kfac'; a BPLS fit's "
+            "settings are count_flops' own parameters. Use method_options=None."
+        )
     if history is not None or batch_size is not None:
         raise ValueError(
             "count_flops: history and batch_size describe a fit of method='lm' or 'kfac'; a "
@@ -545,13 +557,23 @@ def _count_kfac(
     n_samples: Any, sizes: Sequence[int], history: Any, *, batch_size: int | None,
     alpha: float, activations: Sequence[str] | None, classification: bool,
     init: str | FeatureMap, image_shape: tuple[int, int] | None,
-    patch_size: tuple[float, float],
+    patch_size: tuple[float, float], method_options: Mapping[str, Any] | None,
 ) -> int:
     """:func:`count_flops` of ``method="kfac"``: the first layer's initialisation and
     :func:`lsqnet.training.kfac.count_flops` with the options the estimators build."""
     _check_rows(n_samples, batch_size, "kfac")
     n, sizes = int(n_samples), [int(s) for s in sizes]
-    defaults = _kfac.KFACOptions()
+    if method_options is not None and not isinstance(method_options, Mapping):
+        raise ValueError(
+            f"count_flops: method_options must be a dict of KFACOptions settings or None; "
+            f"got {method_options!r}."
+        )
+    try:
+        defaults = _kfac.KFACOptions(**(method_options or {}))
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"count_flops: method_options are not settings of KFACOptions: {err}"
+        ) from None
     retries, output_steps = _check_kfac_history(history, defaults.max_retries + 1)
     if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.number) or not (
         np.isfinite(alpha) and alpha >= 0
@@ -573,8 +595,8 @@ def _count_kfac(
             f"count_flops: a classifier of method='kfac' has a 'softmax' or 'sigmoid' output "
             f"(the last of activations); got {acts[-1]!r}."
         )
-    opts = _kfac.KFACOptions(
-        alpha=float(alpha),
+    opts = replace(
+        defaults, alpha=float(alpha),
         project_iter=defaults.project_iter if classification or acts[-1] == "identity" else 0,
     )
     chunks = None if batch_size is None else [

@@ -19,7 +19,14 @@ from .. import datasets
 from ..datasets import Dataset
 from ..estimators import PRESETS
 from ..features import PATCH_SIZE
-from ._closed_form import KFAC_UNITS, PATCH_UNITS, train_bpls, train_elm, train_ridge
+from ._closed_form import (
+    KFAC_UNITS,
+    PATCH_UNITS,
+    train_bpls,
+    train_elm,
+    train_kfac_fast,
+    train_ridge,
+)
 from ._gradient import OPTIMIZERS, train_gradient, train_warm_start
 from ._harness import BenchConfig, Record, Recorder, label, machine, peak_memory
 from ._report import SCHEMA, claim, frontier, summarize, warm_start
@@ -109,6 +116,12 @@ METHODS: dict[str, Method] = {
         "kfac", functools.partial(train_bpls, overrides=KFAC_UNITS), ({},), True, None,
         "every layer trained by Kronecker-factored least-squares steps "
         "(BPLSClassifier(method='kfac'), softmax output, its default passes)",
+    ),
+    "kfac-fast": Method(
+        "kfac-fast", train_kfac_fast, ({},), True, None,
+        "ReLU units, every layer trained by one Kronecker-factored step over a third of the "
+        "training rows, the objective and softmax output on half of them "
+        "(BPLSClassifier(method='kfac', max_iter=1, method_options=...))",
     ),
     "elm": Method(
         "elm", train_elm, _ALPHAS, True, 1,

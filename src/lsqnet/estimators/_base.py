@@ -5,7 +5,9 @@ the fits from tensors and from chunks are mixed in from :mod:`._tensors` and
 from __future__ import annotations
 
 import copy
+import dataclasses
 import numbers
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Self
 
@@ -55,11 +57,19 @@ from ._tensors import (
 )
 from ._weights import check_sample_weight
 
-__all__ = ["DEFAULT_MAX_ITER", "METHODS", "BaseBPLS"]
+__all__ = ["DEFAULT_MAX_ITER", "METHODS", "METHOD_OPTIONS", "BaseBPLS"]
 
 #: The training methods the estimators' ``method`` names, and each one's steps by default.
 METHODS = ("auto", "bpls", "lm", "kfac")
 DEFAULT_MAX_ITER = {"bpls": 10, "lm": 200, "kfac": kfac.KFACOptions().max_iter}
+
+#: The settings ``method_options`` reaches: each method's options class, less the fields the
+#: estimator sets from its own parameters (named here) or from the task (``loss``).
+METHOD_OPTIONS = {"lm": levenberg_marquardt.LMOptions, "kfac": kfac.KFACOptions}
+OWN_FIELDS = {
+    "alpha": "alpha", "max_iter": "max_iter", "tol": "tol", "random_state": "random_state",
+    "loss": "output_activation",
+}
 
 #: A fit of a NumPy ``X`` in memory keeps every layer's activations for all rows; with
 #: ``batch_size="auto"``, when they would take more bytes than ``X`` and than this, it reads
@@ -105,6 +115,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         alpha: float = 1.0,
         solver: str = "auto",
         method: str = "bpls",
+        method_options: dict[str, Any] | None = None,
         max_iter: int | None = None,
         tol: float = 1e-4,
         init: str = "fan_in",
@@ -135,6 +146,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
         self.alpha = alpha
         self.solver = solver
         self.method = method
+        self.method_options = method_options
         self.max_iter = max_iter
         self.tol = tol
         self.init = init
@@ -173,6 +185,7 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
     def _validate_params_(self) -> BPLSOptions:
         owner = type(self).__name__
         check_option(self.method, "method", owner, METHODS)
+        self._method_options(None if self.method == "auto" else self.method)
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, str) and sizes == "auto":
             sizes = AUTO_WIDTHS[-1:]  # the widest it may be; a fit resolves it (_hidden_sizes)
@@ -271,6 +284,74 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 f"Use layer_method='inverse'."
             )
         return opts
+
+    def _method_options(self, method: str | None) -> dict[str, Any]:
+        """``method_options`` checked, as a new dict: the names of its settings against the
+        options of ``method`` (None, before ``method="auto"`` has chosen: against those of
+        every method it may choose)."""
+        options, owner = self.method_options, type(self).__name__
+        if options is None:
+            return {}
+        if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+            raise TypeError(
+                f"The 'method_options' parameter of {owner} must be a dict of settings of the "
+                f"training method by name (for example {{'batch_size': 250}} with "
+                f"method='kfac'), or None. Got {options!r} instead."
+            )
+        for key in options:
+            if key in OWN_FIELDS:
+                raise ValueError(
+                    f"The 'method_options' parameter of {owner} cannot set {key!r}: the "
+                    f"estimator sets it from its {OWN_FIELDS[key]!r} parameter. Remove it "
+                    f"from method_options" + (
+                        f" and set {key}= on the estimator." if OWN_FIELDS[key] == key else "."
+                    )
+                )
+        methods = [method] if method is not None else list(METHOD_OPTIONS)
+        accepted = sorted({
+            f.name for m in methods if m in METHOD_OPTIONS
+            for f in dataclasses.fields(METHOD_OPTIONS[m]) if f.name not in OWN_FIELDS
+        })
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            if method is None:
+                what = f"the methods method='auto' may choose accept {accepted}"
+            elif self.method == "auto":
+                what = (
+                    f"method='auto' chose {method!r} for these data, which accepts "
+                    f"{accepted or 'none'}; set method= to the method the settings are for"
+                )
+            elif not accepted:
+                what = (
+                    f"method={method!r} takes its settings from the estimator's parameters "
+                    f"and accepts no method_options; use method_options=None"
+                )
+            else:
+                what = f"method={method!r} accepts {accepted}"
+            raise ValueError(
+                f"The 'method_options' parameter of {owner} has settings that are not "
+                f"options of the training method: {unknown}; {what}."
+            )
+        return dict(options)
+
+    def _method_settings(self, method: str, options_class: type, **settings: Any) -> Any:
+        """``options_class`` (the resolved ``method``'s) from the estimator's ``settings`` and
+        ``method_options``, its error naming the estimator's parameter."""
+        owner = type(self).__name__
+        extra = self._method_options(method)
+        if "output_iter" in extra and self.output_iter:
+            raise ValueError(
+                f"{owner}: output_iter={self.output_iter} and method_options' output_iter="
+                f"{extra['output_iter']!r} both set the final cross-entropy steps; give one "
+                f"(output_iter=0 leaves them to method_options)."
+            )
+        try:
+            return options_class(**{**settings, **extra})
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"The 'method_options' parameter of {owner} is invalid for method="
+                f"{method!r}: {err}"
+            ) from None
 
     def _alpha_candidates(self) -> Any:
         """None for a number ``alpha``; else ``"auto"`` or the candidate penalties, a 1-D
@@ -660,14 +741,15 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
                 f"{owner}: method='kfac' trains hidden layers; hidden_layer_sizes=() has none "
                 f"(its single layer is solved exactly by method='bpls')."
             )
+        self._method_options(method)  # settings for another method are refused now
         self.method_ = method
         return method
 
     def _fit_kfac(self, source, network, targets, hook, ledger, rng, init_passes=0):
         """The fit of ``method="kfac"`` (in memory or streamed)."""
         opts = self._options
-        kfac_opts = kfac.KFACOptions(
-            alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol,
+        kfac_opts = self._method_settings(
+            "kfac", kfac.KFACOptions, alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol,
             output_iter=opts.output_iter or kfac.KFACOptions().output_iter,
             random_state=int(rng.integers(2**31)),
         )
@@ -688,10 +770,11 @@ class BaseBPLS(ChunkedFits, TensorFits, BaseEstimator):
             loss = "squared_error"
         # alpha="auto" of a regressor (a multilabel classifier's squared error is not one)
         evidence = not is_classifier(self) and isinstance(self._alphas, str)
-        lm_opts = levenberg_marquardt.LMOptions(
-            alpha=opts.alpha, max_iter=opts.max_iter, tol=opts.tol, loss=loss,
-            evidence=evidence,
+        lm_opts = self._method_settings(
+            "lm", levenberg_marquardt.LMOptions, alpha=opts.alpha, max_iter=opts.max_iter,
+            tol=opts.tol, loss=loss, evidence=evidence,
         )
+        evidence = lm_opts.evidence
         start = replace(opts, max_iter=0, refit_output=True, output_iter=0)
         best, history, ledger = levenberg_marquardt.fit(
             source, network, lm_opts, classification=targets.classification, monitor=hook,

@@ -57,6 +57,7 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         alpha: float = 1.0,
         solver: str = "auto",
         method: str = "bpls",
+        method_options: dict[str, Any] | None = None,
         max_iter: int | None = None,
         tol: float = 1e-4,
         init: str = "fan_in",
@@ -84,7 +85,7 @@ class BPLSClassifier(ClassifierMixin, BaseBPLS):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation,
             output_activation=output_activation, alpha=alpha, solver=solver, method=method,
-            max_iter=max_iter,
+            method_options=method_options, max_iter=max_iter,
             tol=tol, init=init, init_scale=init_scale, scale_inputs=scale_inputs,
             image_shape=image_shape,
             patch_size=patch_size,

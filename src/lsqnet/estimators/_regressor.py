@@ -84,6 +84,16 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         ``n`` rows and ``k`` outputs), else ``"kfac"`` for networks with hidden layers, else
         ``"bpls"`` (a single layer, solved exactly).
         The method used is ``method_``.
+    method_options : dict or None, default=None
+        Settings of the training method beyond the estimator's parameters, by name: the
+        fields of :class:`lsqnet.training.kfac.KFACOptions` for ``"kfac"`` (such as
+        ``batch_size``, ``batches_per_step``, ``step_size``, ``damping``, ``gram_rows``,
+        ``eval_rows``, ``output_iter``) and of
+        :class:`lsqnet.training.levenberg_marquardt.LMOptions` for ``"lm"``
+        (``evidence``); with ``"auto"``, those of the method it chooses. ``alpha``,
+        ``max_iter``, ``tol`` and ``random_state`` are set on the estimator, not here;
+        ``"bpls"`` takes none. For example ``method="kfac", max_iter=1,
+        method_options={"batches_per_step": 40}`` trains on a third of MNIST's rows once.
     max_iter : int or None, default=None
         Maximum number of backward sweeps (``"bpls"``; None: 10), Levenberg–Marquardt steps
         (``"lm"``; None: 200) or passes of Kronecker-factored steps (``"kfac"``; None: 2);

@@ -175,6 +175,8 @@ class LMOptions:
     evidence: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.evidence, bool | np.bool_):
+            raise TypeError(f"LMOptions: evidence must be a bool; got {self.evidence!r}.")
         if self.evidence and self.loss != "squared_error":
             raise ValueError(
                 f"LMOptions: evidence=True re-estimates the penalty of a regression's squared "
