@@ -5,6 +5,7 @@ determinism, float32, and bad input."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -132,6 +133,27 @@ def test_a_step_too_long_is_retried_never_kept():
     assert all(e["retries"] <= opts.max_retries + 1 for e in result.history)
     for layer in result.network.layers:
         assert np.all(np.isfinite(layer.weight)) and np.all(np.isfinite(layer.bias))
+
+
+@pytest.mark.parametrize("project_iter", [1, 0])  # the output layer solved, or not
+def test_a_step_that_overflows_is_rejected_not_an_error(project_iter):
+    # ReLU units and a step size far too long: the weights, or the hidden outputs whose
+    # squares the output layer's solve needs, overflow float64; the step is retried shorter
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = np.maximum(X @ rng.normal(size=(3, 1)), 0.0)
+    net = init_network((3, 8, 1), "relu", "identity", "fan_in", rng, np.float64)
+    opts = KFACOptions(max_iter=3, batch_size=40, step_size=1e200, damping=1e-8, tol=0.0,
+                       retry_factor=1e100, max_retries=4, project_iter=project_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no overflow warnings either
+        result = fit(InMemory(X, y), net, opts, classification=False)
+    start = objective_value(net, net.forward(X), y, opts.alpha, False)
+    _assert_non_increasing(_objectives(result), start)
+    assert result.history[0]["retries"] >= 1
+    assert all(np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()
+               for layer in result.network.layers)
+    assert not result.ledger.exact  # the skipped projections of the rejected steps
 
 
 def test_every_retry_failing_keeps_the_state_and_stops():

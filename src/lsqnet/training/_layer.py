@@ -97,6 +97,10 @@ class TargetOverflow(ValueError):
     """A layer's least-squares statistics overflowed in its targets (:func:`check_finite`)."""
 
 
+class InputOverflow(ValueError):
+    """A layer's least-squares statistics overflowed in its inputs (:func:`check_finite`)."""
+
+
 def check_finite(stats: GramStats, owner: str = "BPLS") -> None:
     """Raise ``ValueError`` (its message starting with ``owner``) if a layer's statistics
     overflowed, saying whether in its inputs' sums of squares or its targets' (in memory, in
@@ -110,7 +114,7 @@ def check_finite(stats: GramStats, owner: str = "BPLS") -> None:
             f"and {stats.n_targets} outputs overflowed in {stats.dtype}: its targets are too "
             f"large when squared. Rescale y (e.g. sklearn StandardScaler)."
         )
-    raise ValueError(
+    raise InputOverflow(
         f"{owner}: the least-squares statistics of a layer with {stats.n_features} inputs "
         f"overflowed in {stats.dtype}: the inputs are too large when squared. Rescale X "
         f"(e.g. sklearn StandardScaler)."

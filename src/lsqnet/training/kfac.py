@@ -35,7 +35,8 @@ lowers the objective
 regression, ``beta = 1``; biases are not penalised; ``w_i`` the sample weights, 1 without
 them; the same objective the cross-entropy steps minimise, up to the constant penalty of the
 hidden layers). A step that does not lower
-it is taken again from the same state over the same mini-batches with the damping multiplied
+it (or that overflows: weights, or hidden outputs too large to square, which also marks the
+operation count inexact) is taken again from the same state over the same mini-batches with the damping multiplied
 and the step size divided by ``retry_factor``, at most ``max_retries`` times; it is never
 kept. When every retry fails the state is unchanged and the fit stops. After an accepted
 step the damping moves back toward its initial value by the same factor, and the step size
@@ -104,7 +105,7 @@ from ..network import Network
 from ..solvers import GramStats
 from ..solvers._factor import CONDEST_STEPS
 from ..solvers._policy import most_robust
-from ._layer import LayerCache, solve_data, solve_summed
+from ._layer import InputOverflow, LayerCache, solve_data, solve_summed
 from ._loop import History, Iterate, Metrics, Step, loss_and_accuracy, run
 from .bpls import BPLSOptions, BPLSResult
 from .cross_entropy import (
@@ -275,6 +276,11 @@ def kronecker_direction(grad: Any, A_inv: Any, G_inv: Any) -> Any:
     p, q = grad.shape
     _flops.record("gemm", _flops.gemm(p, p, q) + _flops.gemm(p, q, q))
     return (A_inv @ grad) @ G_inv
+
+
+def _finite(a: Any) -> bool:
+    xp = get_namespace(a)
+    return bool(xp.all(xp.isfinite(a)))
 
 
 def _gram(a: Any) -> Any:
@@ -503,15 +509,25 @@ class KroneckerSteps:
             opts.alpha * beta / n if not data.weighted
             else opts.alpha * beta / (n * data.mean_weight)
         )
-        for Xb, Yb, wb in data.mini_batches(spans):
-            factors = self._update(
-                layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale, wb
-            )
-            rescale = False
-        network = Network(tuple(
-            Dense(W, b, name) for (W, b), name in zip(layers, acts_names, strict=True)
-        ))
-        iterate, objective, cache = self._project(network)
+        # A step too long for the network overflows: it is a proposal rejected, not an error
+        with np.errstate(over="ignore", invalid="ignore"):
+            for Xb, Yb, wb in data.mini_batches(spans):
+                factors = self._update(
+                    layers, acts_names, Xb, Yb, factors, damping, step_size, coef, rescale, wb
+                )
+                rescale = False
+            rejected = replace(state, objective=math.inf)
+            if not all(_finite(W) and _finite(b) for W, b in layers):
+                _flops.mark_inexact()  # the projection counted for every proposal is skipped
+                return rejected
+            network = Network(tuple(
+                Dense(W, b, name) for (W, b), name in zip(layers, acts_names, strict=True)
+            ))
+            try:
+                iterate, objective, cache = self._project(network)
+            except InputOverflow:  # the hidden units' outputs overflowed when squared
+                _flops.mark_inexact()
+                return rejected
         return _State(iterate, objective, factors, damping, step_size, epoch, offset, cache=cache)
 
     def _update(self, layers, names, Xb, Yb, factors, damping, step_size, coef, rescale,
