@@ -11,6 +11,10 @@ it) and scored on the validation part; the test part is never read. Models:
   step by the evidence approximation);
 - ``32 units``: the same with ``hidden_layer_sizes=(32,)`` for the classifiers that
   Levenberg–Marquardt trains (the recommended ones are narrower on small tables);
+- for the data sets the recommended estimator trains by Kronecker-factored steps
+  (``method_ == "kfac"``), whose hidden units are ReLU (``activation="auto"``) and whose
+  mini-batches are a tenth of the rows (at most 500): ``kfac tanh`` (tanh units),
+  ``kfac 500 rows`` (mini-batches of 500 rows) and ``kfac tanh 500 rows`` (both);
 - the suite's two reference baselines, ``mlp`` and ``nystroem-ridge``.
 
 Per model: the median validation score per data set, on how many data sets it is within 0.5
@@ -47,16 +51,26 @@ LSQ_MODELS = {
     "recommended": {},
     "penalty once": {"alpha": CANDIDATES},
     "32 units": {"hidden_layer_sizes": (32,)},
+    "kfac tanh": {"activation": "tanh"},
+    "kfac 500 rows": {"method_options": {"batch_size": 500}},
+    "kfac tanh 500 rows": {"activation": "tanh", "method_options": {"batch_size": 500}},
 }
+#: The models fitted only where the recommended estimator's method is the one named (elsewhere
+#: they would be the recommended model itself, or not apply).
+ONLY_WITH = {"32 units": "lm", "kfac tanh": "kfac", "kfac 500 rows": "kfac",
+             "kfac tanh 500 rows": "kfac"}
 
 
 def _fit(model: str, task: str, seed: int, X, y, recommended_method: str | None):
-    """The model fitted, and its fit time; None for "32 units" where it is the recommended
-    model itself (a regressor, or a classifier that Levenberg–Marquardt does not train)."""
+    """The model fitted, and its fit time; None where it is the recommended model itself or
+    does not apply (:data:`ONLY_WITH`; "32 units" for classifiers only)."""
     if model in REFERENCE_BASELINES:
         est = MODELS[model].make(task, seed, X.shape[0])
     else:
-        if model == "32 units" and (task != "classification" or recommended_method != "lm"):
+        wanted = ONLY_WITH.get(model)
+        if wanted is not None and (
+            recommended_method != wanted or (model == "32 units" and task != "classification")
+        ):
             return None
         cls = LSQClassifier if task == "classification" else LSQRegressor
         est = cls(random_state=seed, **LSQ_MODELS[model])

@@ -17,7 +17,16 @@ from lsqnet.layers import Dense
 from lsqnet.network import Network, init_network
 from lsqnet.training import InMemory
 from lsqnet.training.bpls import BPLSResult
-from lsqnet.training.kfac import KFACOptions, damped_inverse, fit, objective_value
+from lsqnet.training.kfac import (
+    BATCH_ROWS,
+    MIN_BATCHES,
+    KFACOptions,
+    batch_rows,
+    count_flops,
+    damped_inverse,
+    fit,
+    objective_value,
+)
 
 
 def _blobs(n, d, k, seed, dtype=np.float64):
@@ -135,6 +144,7 @@ def test_a_step_too_long_is_retried_never_kept():
         assert np.all(np.isfinite(layer.weight)) and np.all(np.isfinite(layer.bias))
 
 
+@pytest.mark.filterwarnings("ignore::lsqnet.exceptions.SolverFallbackWarning")  # dead units
 @pytest.mark.parametrize("project_iter", [1, 0])  # the output layer solved, or not
 def test_a_step_that_overflows_is_rejected_not_an_error(project_iter):
     # ReLU units and a step size far too long: the weights, or the hidden outputs whose
@@ -154,6 +164,27 @@ def test_a_step_that_overflows_is_rejected_not_an_error(project_iter):
     assert all(np.isfinite(layer.weight).all() and np.isfinite(layer.bias).all()
                for layer in result.network.layers)
     assert not result.ledger.exact  # the skipped projections of the rejected steps
+
+
+@pytest.mark.parametrize(("n", "rows"), [(40, 4), (1000, 100), (4990, 499), (60000, 500)])
+def test_mini_batches_are_a_tenth_of_a_small_table(n, rows):
+    assert batch_rows(n, KFACOptions()) == rows == min(BATCH_ROWS, math.ceil(n / MIN_BATCHES))
+    assert batch_rows(n, KFACOptions(batch_size=7)) == 7
+
+
+def test_the_default_mini_batch_is_the_one_given_explicitly():
+    source, net = _classifier_problem(n=230)
+    auto = fit(source, net, KFACOptions(max_iter=2, tol=0.0), classification=True)
+    given = fit(source, net, KFACOptions(max_iter=2, tol=0.0, batch_size=23),
+                classification=True)
+    assert [e["objective"] for e in auto.history] == [e["objective"] for e in given.history]
+    for a, b in zip(auto.network.layers, given.network.layers, strict=True):
+        np.testing.assert_array_equal(a.weight, b.weight)
+    assert auto.ledger.exact
+    assert auto.ledger.total == given.ledger.total == count_flops(
+        230, [5, 8, 3], "softmax", [e["retries"] for e in auto.history if "retries" in e],
+        output_steps=sum("retries" not in e for e in auto.history),
+    )
 
 
 def test_every_retry_failing_keeps_the_state_and_stops():

@@ -96,6 +96,33 @@ def test_auto_width_is_small_where_levenberg_marquardt_trains_and_wide_elsewhere
     np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
 
 
+def test_auto_activation_suits_the_method():
+    from sklearn.datasets import load_digits
+
+    from lsqnet.estimators._base import AUTO_ACTIVATIONS
+
+    assert AUTO_ACTIVATIONS == {"bpls": "tanh", "lm": "tanh", "kfac": "relu"}
+    X, y = load_iris(return_X_y=True)
+    Xd, yd = load_digits(return_X_y=True)
+    fits = [
+        (LSQClassifier(random_state=0).fit(X, y), "lm", "tanh"),
+        (LSQClassifier(random_state=0, max_iter=1).fit(Xd[:600], yd[:600]), "kfac", "relu"),
+        (BPLSClassifier(activation="auto", max_iter=1).fit(X, y), "bpls", "tanh"),
+        (BPLSClassifier(activation="auto", method="kfac", max_iter=1).fit(X, y), "kfac",
+         "relu"),
+    ]
+    for est, method, hidden in fits:
+        assert est.method_ == method
+        assert [layer.activation for layer in est.network_.layers[:-1]] == [hidden]
+        assert est.activation == "auto"  # the parameter is left as given
+    # a warm start continues the network of the activation the method resolved
+    warm = BPLSClassifier(activation="auto", method="kfac", max_iter=1, warm_start=True)
+    warm.fit(X, y).fit(X, y)
+    assert warm.network_.layers[0].activation == "relu"
+    with pytest.raises(ValueError, match="'activation' parameter of BPLSClassifier must be"):
+        BPLSClassifier(activation="automatic").fit(X, y)
+
+
 @pytest.mark.parametrize(("n", "d", "k", "width"), [
     (112, 4, 3, 6),     # iris: 8 w + 3 <= 56
     (426, 30, 2, 6),    # breast cancer: 33 w + 2 <= 213

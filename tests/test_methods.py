@@ -154,7 +154,8 @@ def test_method_options_reach_levenberg_marquardt(monkeypatch):
     ({"method": "auto", "method_options": {"batch_size": 5}}, ValueError,
      r"method='auto' chose 'lm' for these data, which accepts \['evidence'\]; set method="),
     ({"method": "kfac", "method_options": {"batch_size": 0}}, ValueError,
-     r"invalid for method='kfac': KFACOptions: batch_size must be an integer >= 1; got 0"),
+     r"invalid for method='kfac': KFACOptions: batch_size must be an integer >= 1 or None; "
+     r"got 0"),
     ({"method": "lm", "method_options": {"evidence": True}}, ValueError,
      r"invalid for method='lm': LMOptions: evidence=True .* needs evidence=False"),
     ({"method": "lm", "method_options": {"evidence": 1}}, ValueError,

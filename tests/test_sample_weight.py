@@ -42,7 +42,9 @@ REGRESSION = {
     "bpls-svd": dict(hidden_layer_sizes=(6,), max_iter=2, solver="svd"),
     "bpls-two-hidden": dict(hidden_layer_sizes=(5, 4), max_iter=2),
     "lm": dict(hidden_layer_sizes=(3,), method="lm", max_iter=8),
-    "kfac": dict(hidden_layer_sizes=(6,), method="kfac", max_iter=2),
+    # one mini-batch of all rows a step, where integer weights are repeated rows exactly
+    "kfac": dict(hidden_layer_sizes=(6,), method="kfac", max_iter=2,
+                 method_options={"batch_size": 10_000}),
 }
 
 #: Classification methods: BPLS (sigmoid outputs), the paper's settings (every sweep kept,
@@ -59,7 +61,8 @@ CLASSIFICATION = {
         output_iter=3,
     ),
     "lm": dict(hidden_layer_sizes=(3,), method="lm", max_iter=8),
-    "kfac": dict(hidden_layer_sizes=(6,), method="kfac", max_iter=2, output_iter=3),
+    "kfac": dict(hidden_layer_sizes=(6,), method="kfac", max_iter=2, output_iter=3,
+                 method_options={"batch_size": 10_000}),
 }
 
 #: The methods a fit from chunks runs.

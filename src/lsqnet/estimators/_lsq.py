@@ -6,9 +6,11 @@ the ridge penalty chosen by leave-one-out cross-validation and, for a regressor 
 Levenberg–Marquardt, re-estimated by the evidence approximation as it trains
 (``alpha="auto"``), a hidden layer of 32 units where Levenberg–Marquardt steps are cheap
 (tables of thousands of rows; fewer for a classifier with fewer than two rows per parameter) and
-of 256 where they are not (``hidden_layer_sizes="auto"``), inputs standardised inside
-the fit (``scale_inputs=True``), a stop once the steps gain little (``tol=1e-3``), and data
-in memory read in blocks when its activations would outgrow it (``batch_size="auto"``).
+of 256 where they are not (``hidden_layer_sizes="auto"``), tanh units for
+Levenberg–Marquardt and ReLU units for Kronecker-factored steps (``activation="auto"``),
+inputs standardised inside the fit (``scale_inputs=True``), a stop once the steps gain
+little (``tol=1e-3``), and data in memory read in blocks when its activations would outgrow
+it (``batch_size="auto"``).
 The BPLS estimators keep the paper's method and their defaults.
 """
 
@@ -67,7 +69,8 @@ class LSQRegressor(_PresetsOfBPLS, BPLSRegressor):
     Kronecker-factored steps otherwise), ``alpha="auto"`` (the penalty by leave-one-out
     cross-validation, re-estimated after every Levenberg–Marquardt step by the evidence
     approximation), ``hidden_layer_sizes="auto"`` (32 units trained by Levenberg–Marquardt,
-    or 256 where a step of it would cost too much), ``batch_size="auto"``,
+    or 256 where a step of it would cost too much), ``activation="auto"`` (tanh units for
+    Levenberg–Marquardt, ReLU units for Kronecker-factored steps), ``batch_size="auto"``,
     ``scale_inputs=True`` (the hidden
     layers see standardised inputs; the fitted network reads X as given) and ``tol=1e-3`` (a
     Levenberg–Marquardt fit stops once its last steps gain less than a thousandth of the
@@ -98,7 +101,8 @@ class LSQClassifier(_PresetsOfBPLS, BPLSClassifier):
     of :class:`LSQRegressor`: ``method="auto"``, ``alpha="auto"`` (chosen once: the evidence
     approximation is a regressor's), ``hidden_layer_sizes="auto"`` (trained by
     Levenberg–Marquardt, at most one parameter per two training rows, at least 4 units and
-    at most 32), ``batch_size="auto"``, ``scale_inputs=True``, ``tol=1e-3``.
+    at most 32), ``activation="auto"``, ``batch_size="auto"``, ``scale_inputs=True``,
+    ``tol=1e-3``.
 
     Examples
     --------

@@ -49,7 +49,7 @@ PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType({
         refit_output=True, alpha=20.0, output_activation="softmax", output_iter=5,
     )),
     "tabular": MappingProxyType(dict(
-        hidden_layer_sizes="auto", alpha="auto", method="auto", batch_size="auto", tol=1e-3,
-        scale_inputs=True,
+        hidden_layer_sizes="auto", alpha="auto", method="auto", activation="auto",
+        batch_size="auto", tol=1e-3, scale_inputs=True,
     )),
 })

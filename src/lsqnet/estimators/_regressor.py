@@ -45,7 +45,9 @@ class BPLSRegressor(RegressorMixin, BaseBPLS):
         units). ``coefs_`` shows the width used.
     activation : str, default="tanh"
         Hidden activation, any name in :data:`lsqnet.activations.ACTIVATIONS` but softmax;
-        ``"logistic"`` (scikit-learn's name) is the sigmoid.
+        ``"logistic"`` (scikit-learn's name) is the sigmoid. ``"auto"``: the one that suits
+        the training method (``method_``), ReLU for ``"kfac"`` and tanh for ``"lm"`` and
+        ``"bpls"``.
     output_activation : str, default="identity"
         Any invertible activation; targets outside its range are clipped with a warning.
     alpha : float, "auto" or array-like of float, default=1.0

@@ -34,14 +34,13 @@ lowers the objective
 :data:`~lsqnet.training.cross_entropy.CURVATURE_BOUNDS`, or half the squared error of a
 regression, ``beta = 1``; biases are not penalised; ``w_i`` the sample weights, 1 without
 them; the same objective the cross-entropy steps minimise, up to the constant penalty of the
-hidden layers). A step that does not lower
-it (or that overflows: weights, or hidden outputs too large to square, which also marks the
-operation count inexact) is taken again from the same state over the same mini-batches with the damping multiplied
-and the step size divided by ``retry_factor``, at most ``max_retries`` times; it is never
-kept. When every retry fails the state is unchanged and the fit stops. After an accepted
-step the damping moves back toward its initial value by the same factor, and the step size
-toward a ceiling that starts at ``step_size`` and is multiplied by ``step_decay`` after every
-accepted step.
+hidden layers). A step that does not lower it (or that overflows: weights, or hidden outputs
+too large to square, which also marks the operation count inexact) is taken again from the
+same state over the same mini-batches with the damping multiplied and the step size divided
+by ``retry_factor``, at most ``max_retries`` times; it is never kept. When every retry
+fails the state is unchanged and the fit stops. After an accepted step the damping moves
+back toward its initial value by the same factor, and the step size toward a ceiling that
+starts at ``step_size`` and is multiplied by ``step_decay`` after every accepted step.
 
 The objective is measured on the evaluation rows: all training rows (``eval_rows=None``,
 the default), or a fixed subset of ``eval_rows`` rows drawn once from the seed. On the subset
@@ -118,10 +117,13 @@ from .cross_entropy import (
 from .sources import DataSource, InMemory, Pair, Passes, gather
 
 __all__ = [
+    "BATCH_ROWS",
     "GATHER_BYTES",
     "KFACOptions",
     "LOSSES",
+    "MIN_BATCHES",
     "KroneckerSteps",
+    "batch_rows",
     "count_flops",
     "damped_inverse",
     "fit",
@@ -132,6 +134,16 @@ __all__ = [
 #: Bytes of inputs and targets that one pass over a streamed source gathers for the
 #: upcoming mini-batches (``KFACOptions.gather_rows=None``): fewer passes, more memory.
 GATHER_BYTES = 32 * 2**20
+
+
+#: ``KFACOptions.batch_size=None``: mini-batches of BATCH_ROWS rows, or of fewer where a pass
+#: over the training rows would have fewer than MIN_BATCHES of them. 500 rows beat 250 and
+#: 1000 on MNIST and Fashion-MNIST (see :class:`KFACOptions`); on a table of about 1000 rows
+#: (the tabular suite's digits, validation splits) a pass of 500-row mini-batches made two
+#: updates and reached 96.7 % (ReLU units: 97.0 %), mini-batches of about a tenth of the
+#: rows 97.4 % (98.5 %), of a twentieth 97.8 % with ReLU units.
+BATCH_ROWS = 500
+MIN_BATCHES = 10
 
 
 @dataclass(frozen=True)
@@ -154,8 +166,10 @@ class KFACOptions:
     tol : float
         Stop when the objective improves by less than ``tol`` (relative), in the steps and in
         the final cross-entropy steps.
-    batch_size : int
-        Rows of each mini-batch.
+    batch_size : int or None
+        Rows of each mini-batch; None: :data:`BATCH_ROWS`, or fewer where a pass over the
+        ``n`` training rows would have fewer than :data:`MIN_BATCHES` mini-batches
+        (``ceil(n / MIN_BATCHES)`` rows; :func:`batch_rows`).
     batches_per_step : int or None
         Mini-batch updates per step (None: one pass over the training rows).
     damping : float
@@ -195,7 +209,7 @@ class KFACOptions:
     alpha: float = 1.0
     max_iter: int = 2
     tol: float = 1e-4
-    batch_size: int = 500
+    batch_size: int | None = None
     batches_per_step: int | None = None
     damping: float = 1.0
     step_size: float = 0.03
@@ -238,7 +252,7 @@ class KFACOptions:
             ("batches_per_step", self.batches_per_step, 1), ("gram_rows", self.gram_rows, 1),
             ("eval_rows", self.eval_rows, 1), ("gather_rows", self.gather_rows, 1),
         ]
-        optional = ("batches_per_step", "gram_rows", "eval_rows", "gather_rows")
+        optional = ("batch_size", "batches_per_step", "gram_rows", "eval_rows", "gather_rows")
         for name, value, low in counts:
             if value is None and name in optional:
                 continue
@@ -247,6 +261,13 @@ class KFACOptions:
                 raise ValueError(
                     f"KFACOptions: {name} must be an integer >= {low}{extra}; got {value!r}."
                 )
+
+
+def batch_rows(n: int, opts: KFACOptions) -> int:
+    """The rows of each mini-batch of a fit on ``n`` training rows (see ``batch_size``)."""
+    if opts.batch_size is not None:
+        return opts.batch_size
+    return max(1, min(BATCH_ROWS, -(-n // MIN_BATCHES)))
 
 
 def damped_inverse(F: Any, damping: float) -> tuple[Any, str]:
@@ -710,6 +731,7 @@ class _Rows:
         positive: np.ndarray | None = None, row_bytes: int = 0, largest_chunk: int = 0,
     ) -> None:
         self.source, self.n, self.total, self.weighted = source, n, total, weighted
+        opts = replace(opts, batch_size=batch_rows(n, opts))  # the options of the fit
         self.opts, self.positive = opts, positive
         self.mean_weight = total / n if weighted else 1.0
         self.gather_rows = opts.gather_rows or max(
@@ -1004,7 +1026,7 @@ def fit(
     if not source.resident:
         source = Passes(source, init_passes)
     data = _training_rows(source, network, opts)
-    source = data.source
+    source, opts = data.source, data.opts
     n, total = data.n, data.total
 
     def passes() -> int | None:
@@ -1246,6 +1268,7 @@ def count_flops(
     opts = KFACOptions() if opts is None else opts
     sizes = [int(s) for s in sizes]
     n = int(n)
+    opts = replace(opts, batch_size=batch_rows(n, opts))
     if loss not in LOSSES:
         raise ValueError(f"count_flops: loss must be one of {LOSSES}; got {loss!r}.")
     if len(sizes) < 3 or n < 2:
