@@ -87,9 +87,10 @@ def headline(all_results: dict[str, dict], image: str) -> str:
                for row in results["frontier"] if row["closed_form"] is not None}
     kinds = ("one wide layer of fixed local receptive fields with a least-squares output (the "
              "presets and `bpls-patches`)")
-    if any(label.startswith("kfac") for label in winners):
+    trained = sorted({label.split()[0] for label in winners if label.startswith("kfac")})
+    if trained:
         kinds += (", or a network whose every layer is trained by Kronecker-factored "
-                  "least-squares steps (`kfac`)")
+                  "least-squares steps (" + " and ".join(f"`{m}`" for m in trained) + ")")
     lines += [
         "",
         f"The closed-form entries are {kinds}. Training the hidden layer by BPLS sweeps does "

@@ -213,6 +213,19 @@ def test_fit_with_a_training_method(tmp_path, capsys, rng, method):
     assert fitted.method == method and fitted.method_ == "lm"
 
 
+@pytest.mark.parametrize(("activation", "method", "units"), [
+    ("auto", "kfac", "relu"), ("auto", "lm", "tanh"), ("sigmoid", "kfac", "sigmoid"),
+])
+def test_fit_with_an_activation(tmp_path, capsys, rng, activation, method, units):
+    X = rng.standard_normal((120, 3))
+    np.savez(tmp_path / "reg.npz", X=X, y=np.tanh(X[:, 0]) + X[:, 1] ** 2)
+    model = tmp_path / "reg.lsq"
+    assert main(["fit", str(tmp_path / "reg.npz"), "--model", str(model), "--hidden", "8",
+                 "--method", method, "--activation", activation, "--max-iter", "2"]) == 0
+    fitted = lsqnet.load(model)
+    assert fitted.activation == activation
+    assert fitted.network_.layers[0].activation == units
+
 
 # --------------------------------------------------------------------------------------------
 # --version, CSV layouts, missing values, progress

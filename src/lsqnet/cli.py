@@ -558,8 +558,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--hidden", dest="hidden_layer_sizes", type=_sizes, default=None,
                      metavar="SIZES", help="hidden layer sizes, e.g. 256 or 128,64")
     fit.add_argument("--activation", default=None,
-                     choices=("tanh", "sigmoid", "relu", "elu", "leaky_relu", "softplus",
-                              "softminus", "identity"))
+                     choices=("auto", "tanh", "sigmoid", "relu", "elu", "leaky_relu",
+                              "softplus", "softminus", "identity"),
+                     help="hidden activation; 'auto' is ReLU for Kronecker-factored steps "
+                     "and tanh otherwise (default: 'auto'; with --preset, the preset's, or "
+                     "'tanh')")
     fit.add_argument("--alpha", type=_alpha, default=None,
                      help="ridge penalty of every layer, or 'auto' to choose it by "
                      "leave-one-out cross-validation (default: 'auto'; with --preset, the "
