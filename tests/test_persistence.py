@@ -736,31 +736,23 @@ def test_version_3_files_load_with_the_penalty_they_trained_with(regressor, save
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
 
-def test_version_4_files_load_without_input_scaling(regressor, saved, tmp_path):
-    # Version 4 files were written before the estimators could scale their inputs: they
-    # trained on X as given.
+@pytest.mark.parametrize(("version", "param", "value"), [
+    # version 4 files were written before the estimators could scale their inputs: they
+    # trained on X as given
+    (4, "scale_inputs", False),
+    # version 5 files, before the training methods took settings of their own
+    (5, "method_options", None),
+])
+def test_older_files_load_with_how_they_were_trained(regressor, saved, tmp_path, version,
+                                                     param, value):
     est, (_, arrays) = regressor, saved
     meta = _metadata(arrays)
-    meta["format_version"] = 4
-    del meta["params"]["scale_inputs"]
-    old = tmp_path / "v4.npz"
+    meta["format_version"] = version
+    del meta["params"][param]
+    old = tmp_path / f"v{version}.npz"
     _write_npz(old, arrays, meta)
     loaded = lsqnet.load(old)
-    assert loaded.scale_inputs is False
-    X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
-    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
-
-
-def test_version_5_files_load_without_method_options(regressor, saved, tmp_path):
-    # Version 5 files were written before the training methods took settings of their own.
-    est, (_, arrays) = regressor, saved
-    meta = _metadata(arrays)
-    meta["format_version"] = 5
-    del meta["params"]["method_options"]
-    old = tmp_path / "v5.npz"
-    _write_npz(old, arrays, meta)
-    loaded = lsqnet.load(old)
-    assert loaded.method_options is None
+    assert getattr(loaded, param) is value
     X = np.random.default_rng(0).normal(size=(5, est.n_features_in_))
     np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
 
